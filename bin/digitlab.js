@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Relaxed SIMD (a real fused multiply-add in WebAssembly) is behind a flag on Node 20. The flag must be
+// set before the first WebAssembly compile; it also applies to worker threads started afterwards.
+import v8 from 'node:v8';
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+const { main } = await import('../dist/src/cli/main.js');
+process.exitCode = await main(process.argv.slice(2));
