@@ -1,0 +1,46 @@
+/**
+ * A dataset of images and integer labels, kept compact: pixels stay as the file stored them
+ * (uint8 for MNIST-style IDX files) and are converted to normalized floats per batch.
+ */
+export interface Dataset {
+  /** Images, row-major [count, height, width]. */
+  readonly images: Uint8Array | Float32Array;
+  /** Class index of each image, [count]. */
+  readonly labels: Uint8Array;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  /** Number of classes: labels are in [0, classes). */
+  readonly classes: number;
+  /**
+   * The value of a fully inked pixel: 255 for uint8 images, 1 for float images already in [0, 1].
+   * A model feeds `pixel / pixelMax` to its input layer.
+   */
+  readonly pixelMax: number;
+}
+
+/** The three splits a training run uses. */
+export interface DatasetSplits {
+  /** Where the data came from, as given to `--data` (e.g. 'mnist', 'idx:/path', 'pkl:/path'). */
+  readonly source: string;
+  readonly train: Dataset;
+  readonly validation: Dataset;
+  readonly test: Dataset;
+}
+
+/**
+ * Examples [start, end) of a dataset, as views on the same arrays (no copy): splitting 60,000 MNIST
+ * images into train and validation costs nothing.
+ */
+export function sliceDataset(dataset: Dataset, start: number, end: number): Dataset {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= dataset.count)) {
+    throw new RangeError(`sliceDataset: [${start}, ${end}) is not a range within 0..${dataset.count}`);
+  }
+  const pixels = dataset.height * dataset.width;
+  return {
+    ...dataset,
+    images: dataset.images.subarray(start * pixels, end * pixels),
+    labels: dataset.labels.subarray(start, end),
+    count: end - start,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Typed errors of the data layer. Each names the file (or URL) at fault, says what was wrong, and
+ * what the user can do about it, so a command can print `error.message` as is.
+ */
+
+/** Base class: a file that is not what it claims to be. */
+export class DataFormatError extends Error {
+  override name = 'DataFormatError';
+  constructor(
+    /** The file at fault ('' when the data came from memory). */
+    readonly path: string,
+    message: string,
+  ) {
+    super(path ? `${path}: ${message}` : message);
+  }
+}
+
+/** An IDX file with a bad header, a truncated body or labels out of range. */
+export class IdxFormatError extends DataFormatError {
+  override name = 'IdxFormatError';
+}
+
+/** A pickle that is malformed or uses an opcode the restricted reader does not know. */
+export class PickleFormatError extends DataFormatError {
+  override name = 'PickleFormatError';
+}
+
+/**
+ * A pickle that asks for a global outside the allowed numpy reconstruction functions. Loading it in
+ * Python could run arbitrary code; we refuse it before acting on the opcode.
+ */
+export class PickleSecurityError extends DataFormatError {
+  override name = 'PickleSecurityError';
+  constructor(
+    path: string,
+    /** The refused global, as `module.name`. */
+    readonly global: string,
+    offset: number,
+  ) {
+    super(
+      path,
+      `refusing to load global '${global}' (at byte ${offset} of the pickle stream): only numpy array ` +
+        `reconstruction is allowed. The file is not a plain mnist.pkl.gz and may try to run code; ` +
+        `do not open it in Python either.`,
+    );
+  }
+}
+
+/** An image buffer that is not a PNG or JPEG, or that the decoder rejects. */
+export class ImageDecodeError extends DataFormatError {
+  override name = 'ImageDecodeError';
+}
+
+/** A download that could not complete. */
+export class DownloadError extends Error {
+  override name = 'DownloadError';
+  constructor(
+    readonly url: string,
+    message: string,
+    /** HTTP status when the server answered, undefined for network failures. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A file whose MD5 differs from the known digest. */
+export class ChecksumError extends DataFormatError {
+  override name = 'ChecksumError';
+  constructor(
+    path: string,
+    readonly expected: string,
+    readonly actual: string,
+    advice: string,
+  ) {
+    super(path, `MD5 is ${actual}, expected ${expected}; ${advice}`);
+  }
+}
+
+/** A `--data` spec that names no known source, or a source that cannot be found. */
+export class DataSourceError extends Error {
+  override name = 'DataSourceError';
+}
