@@ -1,6 +1,7 @@
 // Runs every test file under test/ with Node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filter …]
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -20,7 +21,14 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-});
+// Human-readable progress on stdout, and a TAP copy to count from for the closing summary line.
+const tapFile = join(mkdtempSync(join(tmpdir(), 'digitlab-tests-')), 'results.tap');
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+  { stdio: 'inherit' },
+);
+const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+console.log(`${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`);
 process.exit(result.status ?? 1);

@@ -1,0 +1,168 @@
+import type { Activation, Kernels } from '../core/kernels.js';
+import { Random } from '../core/random.js';
+import type { NamedTensor } from '../io/model-config.js';
+import { DenseLayer } from './linear.js';
+
+/** What a user chooses about a network; input and output sizes come from the data. */
+export interface MlpSpec {
+  /** Input nodes: the image's height × width (28 × 28 → 784). */
+  inputs: number;
+  /** Nodes of each hidden layer, in order; empty for a linear (softmax regression) model. */
+  hidden: number[];
+  /** Output nodes: the class count (digits → 10). */
+  classes: number;
+  activation: Activation;
+}
+
+/** A trainable tensor as the optimizers see it: its values and the gradient the last backward wrote. */
+export interface Param {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array;
+}
+
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh'];
+
+/** Throws a clear error when a spec cannot describe a network. */
+export function validateSpec(spec: MlpSpec): void {
+  const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!positiveInt(spec.inputs)) throw new RangeError(`input size must be a positive integer, got ${spec.inputs}`);
+  if (!positiveInt(spec.classes) || spec.classes < 2) throw new RangeError(`class count must be an integer ≥ 2, got ${spec.classes}`);
+  for (const nodes of spec.hidden) {
+    if (!positiveInt(nodes)) throw new RangeError(`hidden layer sizes must be positive integers, got ${spec.hidden.join(',')}`);
+  }
+  if (![...ACTIVATIONS, 'identity'].includes(spec.activation)) {
+    throw new RangeError(`unknown activation '${spec.activation}': use one of ${ACTIVATIONS.join(', ')}`);
+  }
+}
+
+/** Number of weights and biases of an MLP with this spec. */
+export function parameterCount(spec: MlpSpec): number {
+  const sizes = [spec.inputs, ...spec.hidden, spec.classes];
+  let count = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) count += sizes[i + 1] * sizes[i] + sizes[i + 1];
+  return count;
+}
+
+/**
+ * A multi-layer perceptron: Linear → act → … → Linear, ending in logits; the loss (softmax
+ * cross-entropy) is applied by `lossAndGradient`. Mirrors PyTorch's
+ * `layers = nn.Sequential(Linear, ReLU, …, Linear)`, so the tensors are named `layers.0.weight`,
+ * `layers.0.bias`, `layers.2.weight`, … with [out, in] weights.
+ */
+export class Mlp {
+  readonly layers: DenseLayer[];
+  private logitsGrad: Float32Array = new Float32Array(0);
+  private capacity = 0;
+
+  constructor(
+    readonly kernels: Kernels,
+    readonly spec: MlpSpec,
+  ) {
+    validateSpec(spec);
+    const sizes = [spec.inputs, ...spec.hidden, spec.classes];
+    this.layers = [];
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      const last = i + 2 === sizes.length;
+      this.layers.push(new DenseLayer(kernels, sizes[i], sizes[i + 1], last ? 'identity' : spec.activation));
+    }
+  }
+
+  /** A new network with PyTorch's default initialization drawn from `seed`. */
+  static create(kernels: Kernels, spec: MlpSpec, seed: number): Mlp {
+    const mlp = new Mlp(kernels, spec);
+    const random = new Random(seed);
+    for (const layer of mlp.layers) layer.initialize(random);
+    return mlp;
+  }
+
+  get parameterCount(): number {
+    return parameterCount(this.spec);
+  }
+
+  /** Size of the weights in bytes (float32). */
+  get byteSize(): number {
+    return this.parameterCount * 4;
+  }
+
+  params(): Param[] {
+    return this.layers.flatMap((layer, i) => [
+      { name: `layers.${2 * i}.weight`, shape: [layer.outputs, layer.inputs], value: layer.weight, grad: layer.weightGrad },
+      { name: `layers.${2 * i}.bias`, shape: [layer.outputs], value: layer.bias, grad: layer.biasGrad },
+    ]);
+  }
+
+  /** Make room for batches of up to `rows` rows; buffers are reused by every later step. */
+  reserve(rows: number): void {
+    if (rows <= this.capacity) return;
+    for (const layer of this.layers) layer.reserve(rows);
+    this.logitsGrad = this.layers[this.layers.length - 1].outputGrad;
+    this.capacity = rows;
+  }
+
+  /** An input buffer for `rows` rows from this network's kernels (fill it, then call `forward`). */
+  allocInput(rows: number): Float32Array {
+    return this.kernels.allocF32(rows * this.spec.inputs);
+  }
+
+  /** A label buffer for `rows` rows that the loss kernel can read. */
+  allocLabels(rows: number): Int32Array {
+    return this.kernels.allocI32(rows);
+  }
+
+  /** input [rows, inputs] → logits [rows, classes] (a view valid until the next forward). */
+  forward(input: Float32Array, rows: number): Float32Array {
+    this.reserve(rows);
+    let x = input;
+    for (const layer of this.layers) x = layer.forward(x, rows);
+    return x;
+  }
+
+  /**
+   * Mean softmax cross-entropy of the last forward's logits against the first `rows` labels
+   * (from `allocLabels`), writing its gradient for `backward`.
+   */
+  lossAndGradient(labels: Int32Array, rows: number): number {
+    const logits = this.layers[this.layers.length - 1].output;
+    return this.kernels.softmaxCrossEntropy(logits, labels, rows, this.spec.classes, this.logitsGrad);
+  }
+
+  /** Back-propagates the loss gradient through every layer, filling each Param's grad. */
+  backward(input: Float32Array, rows: number): void {
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const layer = this.layers[i];
+      const below = i > 0 ? this.layers[i - 1] : null;
+      // The first layer's input gradient is never needed: skip that GEMM.
+      layer.backward(below ? below.output : input, rows, below ? below.outputGrad : null);
+    }
+  }
+
+  /** The weights as PyTorch-named tensors (copies). */
+  toTensors(): NamedTensor[] {
+    return this.params().map((p) => ({ name: p.name, shape: p.shape, data: Float32Array.from(p.value) }));
+  }
+
+  /** Loads weights by name; every tensor must be present with the right shape. */
+  loadTensors(tensors: NamedTensor[]): void {
+    const byName = new Map(tensors.map((t) => [t.name, t]));
+    for (const p of this.params()) {
+      const t = byName.get(p.name);
+      if (!t) throw new Error(`missing tensor '${p.name}' [${p.shape.join(', ')}]`);
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+        throw new Error(`tensor '${p.name}' has shape [${t.shape.join(', ')}], the network expects [${p.shape.join(', ')}]`);
+      }
+      p.value.set(t.data);
+    }
+  }
+
+  /** Copies all weights into one flat array (for keeping the best epoch's weights). */
+  copyWeightsTo(target: Float32Array[]): void {
+    this.params().forEach((p, i) => target[i].set(p.value));
+  }
+
+  copyWeightsFrom(source: Float32Array[]): void {
+    this.params().forEach((p, i) => p.value.set(source[i]));
+  }
+}
+

@@ -1,0 +1,146 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { RandomState } from '../core/random.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { NamedTensor } from '../io/model-config.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import type { Mlp } from '../nn/mlp.js';
+import type { Optimizer } from '../optim/index.js';
+import type { ConvergenceState } from './convergence.js';
+import type { EpochRecord, TrainSettings } from './trainer.js';
+
+/**
+ * A checkpoint is one safetensors file, written atomically after every epoch: the weights
+ * (`model.*`), the best epoch's weights (`best.*`), the optimizer's buffers (`optimizer.*`), and in
+ * the metadata, as JSON, everything else a run needs to continue exactly where it was: the epoch,
+ * the history, the shuffling generator's state, the optimizer's scalars, early-stopping counters.
+ */
+const MAGIC = 'digitlab-checkpoint';
+const VERSION = 1;
+
+export interface CheckpointState {
+  /** Completed epochs. */
+  epoch: number;
+  history: EpochRecord[];
+  shuffleRandom: RandomState;
+  convergence: ConvergenceState;
+  bestEpoch: number;
+  bestValLoss: number;
+  epochsWithoutImprovement: number;
+  diverged: boolean;
+  stoppedEarly: boolean;
+}
+
+export class CheckpointError extends Error {
+  constructor(path: string, problem: string) {
+    super(`checkpoint ${path}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+export async function saveCheckpoint(
+  path: string, settings: TrainSettings, state: CheckpointState, model: Mlp, optimizer: Optimizer, best: Float32Array[],
+): Promise<void> {
+  const tensors: NamedTensor[] = [];
+  const params = model.params();
+  for (const p of params) tensors.push({ name: `model.${p.name}`, shape: p.shape, data: p.value });
+  params.forEach((p, i) => tensors.push({ name: `best.${p.name}`, shape: p.shape, data: best[i] }));
+  const optimizerJson = splitTensors(optimizer.state(), 'optimizer', tensors);
+  const header = {
+    magic: MAGIC,
+    version: VERSION,
+    settings,
+    // JSON has no Infinity: an unset best loss is written as null.
+    state: { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null },
+    optimizer: optimizerJson,
+  };
+  await writeFileAtomic(path, encodeSafetensors(tensors, { digitlab: JSON.stringify(header) }));
+}
+
+/**
+ * Restores model, optimizer and best weights from a checkpoint and returns the run state, or null
+ * when there is no checkpoint at `path`. A checkpoint from other settings is refused: continuing it
+ * with these settings would not be the same run.
+ */
+export function loadCheckpoint(
+  path: string, settings: TrainSettings, model: Mlp, optimizer: Optimizer, best: Float32Array[],
+): CheckpointState | null {
+  if (!existsSync(path)) return null;
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  let header: { magic?: string; version?: number; settings?: TrainSettings; state?: CheckpointState; optimizer?: unknown };
+  try {
+    header = JSON.parse(metadata?.digitlab ?? 'null') ?? {};
+  } catch {
+    throw new CheckpointError(path, 'its metadata is not valid JSON; delete it to start the run over');
+  }
+  if (header.magic !== MAGIC) throw new CheckpointError(path, 'not a digitlab checkpoint; delete it or choose another --out');
+  if (header.version !== VERSION) {
+    throw new CheckpointError(path, `version ${header.version} is not supported (this digitlab reads version ${VERSION})`);
+  }
+  const differences = differingSettings(header.settings ?? ({} as TrainSettings), settings);
+  if (differences.length > 0) {
+    throw new CheckpointError(
+      path,
+      `it was made with other settings (${differences.join('; ')}); rerun with the same options to resume, or drop --resume to start over`,
+    );
+  }
+  const named = new Map<string, NamedTensor>();
+  for (const [name, t] of tensors) named.set(name, { name, shape: t.shape, data: t.data });
+  const take = (prefix: string): NamedTensor[] =>
+    [...named.values()].filter((t) => t.name.startsWith(prefix)).map((t) => ({ ...t, name: t.name.slice(prefix.length) }));
+  try {
+    model.loadTensors(take('model.'));
+    const bestTensors = new Map(take('best.').map((t) => [t.name, t]));
+    model.params().forEach((p, i) => {
+      const t = bestTensors.get(p.name);
+      if (!t || t.data.length !== best[i].length) throw new Error(`missing best.${p.name}`);
+      best[i].set(t.data);
+    });
+    optimizer.loadState(joinTensors(header.optimizer, 'optimizer', named) as ReturnType<Optimizer['state']>);
+  } catch (error) {
+    throw new CheckpointError(path, `${(error as Error).message}; delete it to start the run over`);
+  }
+  const state = header.state as CheckpointState;
+  state.bestValLoss = state.bestValLoss ?? Infinity;
+  return state;
+}
+
+/** Names of the settings that differ (compared as JSON). */
+function differingSettings(saved: TrainSettings, current: TrainSettings): string[] {
+  const keys = new Set([...Object.keys(saved), ...Object.keys(current)]) as Set<keyof TrainSettings>;
+  const out: string[] = [];
+  for (const key of keys) {
+    // The epoch count may grow: resuming with more epochs continues the same run further.
+    if (key === 'epochs') continue;
+    const a = JSON.stringify(saved[key]);
+    const b = JSON.stringify(current[key]);
+    if (a !== b) out.push(`${key}: ${a} then, ${b} now`);
+  }
+  return out;
+}
+
+/** Moves every Float32Array of a state object into `tensors` (named by its path) and returns the rest as JSON. */
+function splitTensors(value: unknown, path: string, tensors: NamedTensor[]): unknown {
+  if (value instanceof Float32Array) {
+    tensors.push({ name: path, shape: [value.length], data: value });
+    return { $tensor: path };
+  }
+  if (Array.isArray(value)) return value.map((v, i) => splitTensors(v, `${path}.${i}`, tensors));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, splitTensors(v, `${path}.${k}`, tensors)]));
+  }
+  return value;
+}
+
+function joinTensors(value: unknown, path: string, tensors: Map<string, NamedTensor>): unknown {
+  if (Array.isArray(value)) return value.map((v) => joinTensors(v, path, tensors));
+  if (value && typeof value === 'object') {
+    const ref = (value as { $tensor?: string }).$tensor;
+    if (typeof ref === 'string') {
+      const t = tensors.get(ref);
+      if (!t) throw new Error(`missing tensor ${ref}`);
+      return t.data;
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, joinTensors(v, path, tensors)]));
+  }
+  return value;
+}

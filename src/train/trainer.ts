@@ -1,0 +1,260 @@
+import type { Activation, Kernels } from '../core/kernels.js';
+import { Random } from '../core/random.js';
+import type { DatasetSplits } from '../data/dataset.js';
+import { Mlp, type MlpSpec } from '../nn/mlp.js';
+import { createOptimizer, type Optimizer, type OptimizerName } from '../optim/index.js';
+import { createSchedule, type ScheduleSpec } from '../optim/schedules.js';
+import { fillBatch } from './batches.js';
+import { ConvergenceTracker, DEFAULT_CONVERGENCE, type ConvergenceOptions } from './convergence.js';
+import { evaluate, evaluateDetailed, type DetailedEvaluation } from './evaluate.js';
+import { TypedEmitter } from './events.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+
+export interface TrainSettings {
+  hidden: number[];
+  activation: Activation;
+  optimizer: OptimizerName;
+  /** The optimizer's options by PyTorch's names (lr, momentum, betas as beta1/beta2, …). */
+  optimizerOptions: Record<string, number | boolean>;
+  schedule: ScheduleSpec | null;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Stop after this many epochs without a better validation loss (null: never stop early). */
+  earlyStoppingPatience: number | null;
+  /** With early stopping, end with the weights of the best validation epoch. */
+  restoreBest: boolean;
+  convergence: ConvergenceOptions;
+}
+
+export const DEFAULT_SETTINGS: TrainSettings = {
+  hidden: [128],
+  activation: 'relu',
+  optimizer: 'adam',
+  optimizerOptions: {},
+  schedule: null,
+  epochs: 5,
+  batchSize: 64,
+  seed: 0,
+  earlyStoppingPatience: null,
+  restoreBest: true,
+  convergence: DEFAULT_CONVERGENCE,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  train_loss: number;
+  val_loss: number;
+  val_accuracy: number;
+  /** Seconds this epoch took (training and validation). */
+  seconds: number;
+  lr: number;
+}
+
+export interface TrainResult {
+  settings: TrainSettings;
+  spec: MlpSpec;
+  params: number;
+  bytes: number;
+  epochs: EpochRecord[];
+  converged_epoch: number | null;
+  seconds_to_converge: number | null;
+  /** Training time: the sum of the epochs' seconds. */
+  seconds: number;
+  /** Epoch whose weights the final model has. */
+  best_epoch: number;
+  stopped_early: boolean;
+  diverged: boolean;
+  test: DetailedEvaluation;
+}
+
+export interface TrainEvents {
+  epochStart: { epoch: number; epochs: number; batches: number; samples: number };
+  batchEnd: { epoch: number; batch: number; batches: number; loss: number; samples: number };
+  epochEnd: EpochRecord;
+  checkpoint: { path: string; epoch: number };
+  resumed: { epoch: number; path: string };
+  done: TrainResult;
+}
+
+export interface TrainRunOptions {
+  kernels: Kernels;
+  data: DatasetSplits;
+  settings: TrainSettings;
+  /** Where `checkpoint.safetensors` is written after every epoch (none when absent). */
+  checkpointPath?: string;
+  /** Continue from `checkpointPath` if it exists. */
+  resume?: boolean;
+  /** Stops the run at the next batch boundary; the last checkpoint stays. */
+  signal?: AbortSignal;
+}
+
+export class TrainingAbortedError extends Error {
+  constructor(readonly epoch: number) {
+    super(`training stopped during epoch ${epoch}; the last checkpoint is kept (rerun with --resume to continue)`);
+    this.name = 'TrainingAbortedError';
+  }
+}
+
+/**
+ * One training run: batches → forward → loss → backward → optimizer step, validation after each
+ * epoch, convergence and early stopping, a checkpoint per epoch, and a final test evaluation.
+ */
+export class TrainingRun extends TypedEmitter<TrainEvents> {
+  readonly model: Mlp;
+  readonly optimizer: Optimizer;
+  private readonly settings: TrainSettings;
+
+  constructor(private readonly options: TrainRunOptions) {
+    super();
+    const { kernels, data, settings } = options;
+    validateSettings(settings);
+    this.settings = settings;
+    const train = data.train;
+    const spec: MlpSpec = {
+      inputs: train.height * train.width,
+      hidden: settings.hidden,
+      classes: train.classes,
+      activation: settings.activation,
+    };
+    this.model = Mlp.create(kernels, spec, settings.seed);
+    this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), settings.optimizerOptions);
+  }
+
+  async run(): Promise<TrainResult> {
+    const { data, settings } = { data: this.options.data, settings: this.settings };
+    const model = this.model;
+    const optimizer = this.optimizer;
+    const train = data.train;
+    const batchSize = Math.min(settings.batchSize, train.count);
+    model.reserve(batchSize);
+    const input = model.allocInput(batchSize);
+    const labels = model.allocLabels(batchSize);
+    const batches = Math.ceil(train.count / batchSize);
+    const schedule = settings.schedule ? createSchedule(settings.schedule, optimizer.lr) : null;
+    const params = model.params();
+
+    // A second stream for shuffling, so the initialization does not depend on the data order.
+    let state: CheckpointState = {
+      epoch: 0,
+      history: [],
+      shuffleRandom: new Random(settings.seed ^ 0x5bd1e995).getState(),
+      convergence: new ConvergenceTracker(settings.convergence).state,
+      bestEpoch: 0,
+      bestValLoss: Infinity,
+      epochsWithoutImprovement: 0,
+      diverged: false,
+      stoppedEarly: false,
+    };
+    const best = params.map((p) => Float32Array.from(p.value));
+    const path = this.options.checkpointPath;
+    if (this.options.resume && path) {
+      const loaded = loadCheckpoint(path, settings, model, optimizer, best);
+      if (loaded) {
+        state = loaded;
+        this.emit('resumed', { epoch: state.epoch, path });
+      }
+    }
+    const shuffle = Random.fromState(state.shuffleRandom);
+    const convergence = new ConvergenceTracker(settings.convergence);
+    convergence.state = state.convergence;
+    const order = new Uint32Array(train.count);
+    let lastYield = performance.now();
+
+    while (state.epoch < settings.epochs && !state.stoppedEarly && !state.diverged) {
+      const epoch = state.epoch + 1;
+      if (schedule) optimizer.lr = schedule.lrAt(epoch - 1);
+      const started = performance.now();
+      this.emit('epochStart', { epoch, epochs: settings.epochs, batches, samples: train.count });
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      shuffle.shuffle(order);
+      let lossSum = 0;
+      for (let b = 0; b < batches; b++) {
+        if (performance.now() - lastYield > 50) {
+          // Let signals, timers and listeners run: a stop request lands within ~50 ms.
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+        if (this.options.signal?.aborted) throw new TrainingAbortedError(epoch);
+        const start = b * batchSize;
+        const rows = Math.min(batchSize, train.count - start);
+        fillBatch(train, order, start, rows, input, labels);
+        model.forward(input, rows);
+        const loss = model.lossAndGradient(labels, rows);
+        model.backward(input, rows);
+        optimizer.step();
+        lossSum += loss * rows;
+        this.emit('batchEnd', { epoch, batch: b + 1, batches, loss, samples: start + rows });
+        if (!Number.isFinite(loss)) {
+          state.diverged = true;
+          break;
+        }
+      }
+      const validation = evaluate(model, data.validation);
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = {
+        epoch,
+        train_loss: lossSum / train.count,
+        val_loss: validation.loss,
+        val_accuracy: validation.accuracy,
+        seconds,
+        lr: optimizer.lr,
+      };
+      state.history.push(record);
+      state.epoch = epoch;
+      if (!Number.isFinite(validation.loss)) state.diverged = true;
+      const elapsed = state.history.reduce((sum, e) => sum + e.seconds, 0);
+      convergence.update(epoch, validation.loss, elapsed);
+      if (validation.loss < state.bestValLoss) {
+        state.bestValLoss = validation.loss;
+        state.bestEpoch = epoch;
+        state.epochsWithoutImprovement = 0;
+        model.copyWeightsTo(best);
+      } else {
+        state.epochsWithoutImprovement++;
+        const patience = settings.earlyStoppingPatience;
+        if (patience !== null && state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
+      }
+      state.shuffleRandom = shuffle.getState();
+      state.convergence = convergence.state;
+      // The checkpoint is on disk before listeners hear of the epoch's end.
+      if (path) await saveCheckpoint(path, settings, state, model, optimizer, best);
+      this.emit('epochEnd', record);
+      if (path) this.emit('checkpoint', { path, epoch });
+    }
+
+    let finalEpoch = state.epoch;
+    if (settings.earlyStoppingPatience !== null && settings.restoreBest && state.bestEpoch > 0) {
+      model.copyWeightsFrom(best);
+      finalEpoch = state.bestEpoch;
+    }
+    const test = evaluateDetailed(model, data.test);
+    const result: TrainResult = {
+      settings,
+      spec: model.spec,
+      params: model.parameterCount,
+      bytes: model.byteSize,
+      epochs: state.history,
+      converged_epoch: state.convergence.convergedEpoch,
+      seconds_to_converge: state.convergence.secondsToConverge,
+      seconds: state.history.reduce((sum, e) => sum + e.seconds, 0),
+      best_epoch: finalEpoch,
+      stopped_early: state.stoppedEarly,
+      diverged: state.diverged,
+      test,
+    };
+    this.emit('done', result);
+    return result;
+  }
+}
+
+/** Throws a clear error for settings no run could use. */
+export function validateSettings(s: TrainSettings): void {
+  const positiveInt = (v: number) => Number.isInteger(v) && v > 0;
+  if (!positiveInt(s.epochs)) throw new RangeError(`epochs must be a positive integer, got ${s.epochs}`);
+  if (!positiveInt(s.batchSize)) throw new RangeError(`batch size must be a positive integer, got ${s.batchSize}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${s.seed}`);
+  if (s.earlyStoppingPatience !== null && !positiveInt(s.earlyStoppingPatience)) {
+    throw new RangeError(`early-stopping patience must be a positive integer, got ${s.earlyStoppingPatience}`);
+  }
+}
