@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import {
+  decodeGrayscale,
+  decodeImage,
+  encodeGrayscalePng,
+  preprocessDigit,
+  renderGrid,
+  terminalPreview,
+  toGrayscale,
+} from '../../src/data/images.js';
+import { ImageDecodeError } from '../../src/data/errors.js';
+
+/** A w x h gray image with a filled disc of `ink` on `paper`. */
+function disc(w: number, h: number, cx: number, cy: number, r: number, ink: number, paper: number): Uint8Array {
+  const gray = new Uint8Array(w * h).fill(paper);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) gray[y * w + x] = ink;
+  return gray;
+}
+
+function centerOfMass(image: Float32Array): [number, number] {
+  let mass = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let i = 0; i < 784; i++) {
+    mass += image[i];
+    sx += image[i] * (i % 28);
+    sy += image[i] * Math.floor(i / 28);
+  }
+  return [sx / mass, sy / mass];
+}
+
+test('grayscale PNG round trip', () => {
+  const gray = Uint8Array.from({ length: 7 * 5 }, (_, i) => (i * 13) % 256);
+  const png = encodeGrayscalePng(gray, 7, 5);
+  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  const back = decodeGrayscale(png, 'x.png');
+  assert.equal(back.width, 7);
+  assert.equal(back.height, 5);
+  assert.deepEqual([...back.data], [...gray]);
+});
+
+test('JPEG decodes to the right size and approximate gray levels', () => {
+  const w = 16;
+  const h = 8;
+  const rgba = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) {
+    const v = i % w < 8 ? 30 : 220;
+    rgba.set([v, v, v, 255], i * 4);
+  }
+  const encoded = jpeg.encode({ width: w, height: h, data: Buffer.from(rgba) }, 95);
+  const gray = decodeGrayscale(encoded.data, 'x.jpg');
+  assert.equal(gray.width, w);
+  assert.equal(gray.height, h);
+  assert.ok(Math.abs(gray.data[2 * w + 2] - 30) < 12);
+  assert.ok(Math.abs(gray.data[2 * w + 13] - 220) < 12);
+});
+
+test('transparent pixels are composited on white', () => {
+  const png = new PNG({ width: 2, height: 1 });
+  png.data = Buffer.from([0, 0, 0, 0, 0, 0, 0, 255]); // transparent black, opaque black
+  const gray = toGrayscale(decodeImage(PNG.sync.write(png)));
+  assert.deepEqual([...gray.data], [255, 0]);
+});
+
+test('a buffer that is not an image is refused, naming the file', () => {
+  assert.throws(
+    () => decodeImage(Buffer.from('hello world'), 'notes.txt'),
+    (e: Error) => e instanceof ImageDecodeError && e.message.startsWith('notes.txt') && /not a PNG or JPEG/.test(e.message),
+  );
+  const truncated = encodeGrayscalePng(new Uint8Array(100), 10, 10).subarray(0, 30);
+  assert.throws(() => decodeImage(truncated, 'cut.png'), (e: Error) => e instanceof ImageDecodeError && /could not be decoded/.test(e.message));
+});
+
+test('dark ink on light paper and light ink on dark give the same input', () => {
+  const darkOnLight = preprocessDigit(disc(60, 40, 20, 15, 8, 10, 240), 60, 40);
+  const lightOnDark = preprocessDigit(disc(60, 40, 20, 15, 8, 240, 10), 60, 40);
+  assert.deepEqual([...darkOnLight], [...lightOnDark]);
+  // ink is bright, background is zero
+  assert.equal(darkOnLight[0], 0);
+  assert.ok(Math.max(...darkOnLight) > 0.99);
+});
+
+test('an off-center blob lands with its center of mass within 0.5 px of (14, 14), inside a 20 px box', () => {
+  for (const [cx, cy, r] of [[10, 50, 6], [70, 8, 5], [40, 30, 12]]) {
+    const input = preprocessDigit(disc(80, 60, cx, cy, r, 0, 255), 80, 60);
+    const [x, y] = centerOfMass(input);
+    assert.ok(Math.abs(x - 14) <= 0.5 && Math.abs(y - 14) <= 0.5, `center of mass (${x}, ${y}) for blob at ${cx},${cy}`);
+    let minX = 28;
+    let maxX = -1;
+    for (let i = 0; i < 784; i++) if (input[i] > 0.05) [minX, maxX] = [Math.min(minX, i % 28), Math.max(maxX, i % 28)];
+    assert.ok(maxX - minX + 1 <= 20 && maxX - minX + 1 >= 18, `width ${maxX - minX + 1}`);
+    for (const v of input) assert.ok(v >= 0 && v <= 1);
+  }
+});
+
+test('a tall thin stroke keeps its aspect ratio', () => {
+  const w = 50;
+  const h = 100;
+  const gray = new Uint8Array(w * h).fill(255);
+  for (let y = 10; y < 90; y++) for (let x = 20; x < 28; x++) gray[y * w + x] = 0;
+  const input = preprocessDigit(gray, w, h);
+  let rows = 0;
+  let cols = 0;
+  for (let y = 0; y < 28; y++) if (input.subarray(y * 28, y * 28 + 28).some((v) => v > 0.5)) rows++;
+  for (let x = 0; x < 28; x++) if ([...Array(28).keys()].some((y) => input[y * 28 + x] > 0.5)) cols++;
+  assert.equal(rows, 20);
+  assert.equal(cols, 2);
+});
+
+test('a blank picture gives an all-zero input', () => {
+  assert.ok(preprocessDigit(new Uint8Array(100).fill(200), 10, 10).every((v) => v === 0));
+});
+
+test('renderGrid draws digits and labels into a PNG', () => {
+  const images = [0, 1, 2].map((k) => Uint8Array.from({ length: 784 }, (_, i) => (i % 28 === 10 + k ? 255 : 0)));
+  const png = PNG.sync.read(renderGrid(images, [3, 7, '1/2'], 2, 2, 2));
+  assert.equal(png.width, 2 * (56 + 2) + 2);
+  // the vertical stroke of the first image at column 10, scaled 2x, offset by the 2 px gap
+  assert.equal(png.data[((2 + 5) * png.width + 2 + 20) * 4], 255);
+  // label pixels are drawn in the label strip below the first cell
+  let labelPixels = 0;
+  for (let y = 2 + 56; y < 2 + 56 + 14; y++) for (let x = 2; x < 2 + 56; x++) if (png.data[(y * png.width + x) * 4 + 2] === 80) labelPixels++;
+  assert.ok(labelPixels > 0);
+});
+
+test('terminalPreview shades pixels, two characters per pixel', () => {
+  const image = new Float32Array(784);
+  image[0] = 1;
+  image[1] = 0.5;
+  const lines = terminalPreview(image).split('\n');
+  assert.equal(lines.length, 28);
+  assert.equal(lines[0], '██▒▒');
+  assert.equal(lines[1], '');
+});
+
+test('an MNIST digit printed dark on light comes back as the same MNIST input', async () => {
+  const { loadBundledMnist } = await import('../../src/data/mnist.js');
+  const { test: testSet } = loadBundledMnist();
+  for (let k = 0; k < 5; k++) {
+    const original = testSet.images.subarray(k * 784, (k + 1) * 784);
+    const printed = Uint8Array.from(original, (v) => 255 - v);
+    const input = preprocessDigit(printed, 28, 28);
+    let difference = 0;
+    for (let i = 0; i < 784; i++) difference += Math.abs(input[i] - original[i] / 255);
+    assert.ok(difference / 784 < 0.02, `image ${k}: mean difference ${difference / 784}`);
+  }
+});
