@@ -1,0 +1,235 @@
+// General matrix multiply C = alpha · op(A) · op(B) + beta · C, row-major, in the three forms the
+// network needs (NN, NT, TN; TT works too). See src/core/kernels.ts for the contract.
+//
+// Shapes: op(A) is [m, k] (A is [m, k], or [k, m] when transA); op(B) is [k, n] (B is [k, n], or
+// [n, k] when transB); C is [m, n]. Pointers are byte offsets into the imported memory.
+//
+// Method (the classic packed GEMM, sized for V8's 16 SIMD registers):
+// 1. op(A) is packed once into row blocks of 4: packedA[i/4][p][i%4] = op(A)[i, p], so the micro-kernel
+//    reads the four A values of step p from 16 contiguous bytes whatever the form of A.
+// 2. For each block of 8 columns, op(B) is packed into a panel panel[p][j%8] = op(B)[p, j] (k · 32 bytes,
+//    which stays in L1 while every row block of A streams past it). Transposed operands are packed with
+//    4×4 in-register transposes, so NT and TN run the same inner loop as NN.
+// 3. The micro-kernel keeps a 4×8 tile of C in 8 f32x4 accumulators; each step p broadcasts 4 A values
+//    and loads 2 B vectors: 14 of the 16 registers, no spills. (Wider tiles spill and run at half speed;
+//    V8 already unrolls the k loop, so it is not unrolled by hand.)
+// Rows and columns beyond m and n are zero-padded in the packed copies; their results are not stored.
+import { madd } from './simd';
+
+const TILE_ROWS: i32 = 4;
+const TILE_COLS: i32 = 8;
+
+/** Bytes of scratch memory `gemm` needs for these sizes (packed A, one B panel, one spare tile). */
+export function gemmScratchBytes(m: i32, n: i32, k: i32): usize {
+  const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
+  return (rowsPadded * <usize>k + <usize>(TILE_COLS * k) + <usize>(TILE_ROWS * TILE_COLS)) << 2;
+}
+
+/** Transposes the 4×4 block of rows r0..r3 and stores its columns at dst, dst+stride, dst+2·stride, dst+3·stride. */
+// @ts-ignore: decorator
+@inline function transposeStore4x4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, stride: usize): void {
+  // t0 = [r0₀ r1₀ r0₁ r1₁], t1 = [r0₂ r1₂ r0₃ r1₃], likewise t2, t3 from r2, r3;
+  // then column q gathers the matching halves: c0 = [r0₀ r1₀ r2₀ r3₀], …
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * packed[i/4][p][i%4] = op(A)[i, p] for i < m (rows up to the next multiple of 4 are zero).
+ * A is [m, k] (rows contiguous along p) or, when transA, [k, m] (4 consecutive i contiguous).
+ */
+function packA(transA: bool, m: i32, k: i32, a: usize, packed: usize): void {
+  const kk = <usize>k;
+  for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
+    const dst = packed + ((<usize>i0 * kk) << 2);
+    const full = i0 + TILE_ROWS <= m;
+    if (full && transA) {
+      // op(A)[i0..i0+3, p] = A[p, i0..i0+3]: one vector per step
+      const rowBytes = <usize>m << 2;
+      let src = a + (<usize>i0 << 2);
+      for (let p = 0; p < k; p++) {
+        v128.store(dst + (<usize>p << 4), v128.load(src));
+        src += rowBytes;
+      }
+    } else if (full) {
+      // rows i0..i0+3 of A, 4 steps at a time through a 4×4 transpose
+      const rowBytes = kk << 2;
+      const src = a + <usize>i0 * rowBytes;
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const s = src + (<usize>p << 2);
+        transposeStore4x4(
+          v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes), v128.load(s + 3 * rowBytes),
+          dst + (<usize>p << 4), 16,
+        );
+      }
+      for (; p < k; p++) {
+        for (let r = 0; r < TILE_ROWS; r++) {
+          store<f32>(dst + (<usize>(p * TILE_ROWS + r) << 2), load<f32>(src + <usize>r * rowBytes + (<usize>p << 2)));
+        }
+      }
+    } else {
+      // the last, partial row block: element by element, zero beyond m
+      for (let p = 0; p < k; p++) {
+        for (let r = 0; r < TILE_ROWS; r++) {
+          const i = i0 + r;
+          let value: f32 = 0;
+          if (i < m) {
+            value = transA
+              ? load<f32>(a + ((<usize>p * <usize>m + <usize>i) << 2))
+              : load<f32>(a + ((<usize>i * kk + <usize>p) << 2));
+          }
+          store<f32>(dst + (<usize>(p * TILE_ROWS + r) << 2), value);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * panel[p][c] = op(B)[p, j0 + c] for c < 8 (columns at or beyond n are zero).
+ * B is [k, n] (8 consecutive j contiguous) or, when transB, [n, k] (each column j contiguous along p).
+ */
+function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize): void {
+  const kk = <usize>k;
+  const full = j0 + TILE_COLS <= n;
+  if (full && !transB) {
+    const rowBytes = <usize>n << 2;
+    let src = b + (<usize>j0 << 2);
+    for (let p = 0; p < k; p++) {
+      const dst = panel + (<usize>p << 5);
+      v128.store(dst, v128.load(src));
+      v128.store(dst, v128.load(src, 16), 16);
+      src += rowBytes;
+    }
+  } else if (full) {
+    // columns j0..j0+7 are rows of B: transpose 4×4 blocks, two per group of 4 steps
+    const rowBytes = kk << 2;
+    const src = b + <usize>j0 * rowBytes;
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const s = src + (<usize>p << 2);
+      const dst = panel + (<usize>p << 5);
+      transposeStore4x4(
+        v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes), v128.load(s + 3 * rowBytes),
+        dst, 32,
+      );
+      const s4 = s + 4 * rowBytes;
+      transposeStore4x4(
+        v128.load(s4), v128.load(s4 + rowBytes), v128.load(s4 + 2 * rowBytes), v128.load(s4 + 3 * rowBytes),
+        dst + 16, 32,
+      );
+    }
+    for (; p < k; p++) {
+      for (let c = 0; c < TILE_COLS; c++) {
+        store<f32>(panel + (<usize>(p * TILE_COLS + c) << 2), load<f32>(src + <usize>c * rowBytes + (<usize>p << 2)));
+      }
+    }
+  } else {
+    for (let p = 0; p < k; p++) {
+      for (let c = 0; c < TILE_COLS; c++) {
+        const j = j0 + c;
+        let value: f32 = 0;
+        if (j < n) {
+          value = transB
+            ? load<f32>(b + ((<usize>j * kk + <usize>p) << 2))
+            : load<f32>(b + ((<usize>p * <usize>n + <usize>j) << 2));
+        }
+        store<f32>(panel + (<usize>(p * TILE_COLS + c) << 2), value);
+      }
+    }
+  }
+}
+
+/** C[row, 0..7] = alpha·acc + beta·C (C ignored when beta is 0), for a row with all 8 columns present. */
+// @ts-ignore: decorator
+@inline function storeRow(dst: usize, acc0: v128, acc1: v128, alpha: v128, beta: f32): void {
+  if (beta == 0) {
+    v128.store(dst, f32x4.mul(acc0, alpha));
+    v128.store(dst, f32x4.mul(acc1, alpha), 16);
+  } else {
+    const betaV = f32x4.splat(beta);
+    v128.store(dst, f32x4.add(f32x4.mul(acc0, alpha), f32x4.mul(v128.load(dst), betaV)));
+    v128.store(dst, f32x4.add(f32x4.mul(acc1, alpha), f32x4.mul(v128.load(dst, 16), betaV)), 16);
+  }
+}
+
+/** See the top of this file. `scratch` must hold gemmScratchBytes(m, n, k) bytes. */
+export function gemm(
+  transA: bool, transB: bool, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, b: usize, beta: f32, c: usize, scratch: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const kk = <usize>(k > 0 ? k : 0);
+  const packedA = scratch;
+  const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
+  const panel = packedA + ((rowsPadded * kk) << 2);
+  const spare = panel + ((<usize>TILE_COLS * kk) << 2);
+  packA(transA, m, k, a, packedA);
+  const alphaV = f32x4.splat(alpha);
+  const rowBytes = <usize>n << 2;
+
+  for (let j0 = 0; j0 < n; j0 += TILE_COLS) {
+    packPanel(transB, n, k, b, j0, panel);
+    const fullCols = j0 + TILE_COLS <= n;
+    for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
+      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+      let pa = packedA + ((<usize>i0 * kk) << 2);
+      let pb = panel;
+      const paEnd = pa + (kk << 4);
+      while (pa < paEnd) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        let av = v128.load32_splat(pa);
+        c00 = madd(av, b0, c00);
+        c01 = madd(av, b1, c01);
+        av = v128.load32_splat(pa, 4);
+        c10 = madd(av, b0, c10);
+        c11 = madd(av, b1, c11);
+        av = v128.load32_splat(pa, 8);
+        c20 = madd(av, b0, c20);
+        c21 = madd(av, b1, c21);
+        av = v128.load32_splat(pa, 12);
+        c30 = madd(av, b0, c30);
+        c31 = madd(av, b1, c31);
+        pa += 16;
+        pb += 32;
+      }
+      const dst = c + <usize>i0 * rowBytes + (<usize>j0 << 2);
+      if (fullCols && i0 + TILE_ROWS <= m) {
+        storeRow(dst, c00, c01, alphaV, beta);
+        storeRow(dst + rowBytes, c10, c11, alphaV, beta);
+        storeRow(dst + 2 * rowBytes, c20, c21, alphaV, beta);
+        storeRow(dst + 3 * rowBytes, c30, c31, alphaV, beta);
+      } else {
+        // an edge tile: spill it to the spare tile, then store only the rows and columns that exist
+        v128.store(spare, c00);
+        v128.store(spare, c01, 16);
+        v128.store(spare, c10, 32);
+        v128.store(spare, c11, 48);
+        v128.store(spare, c20, 64);
+        v128.store(spare, c21, 80);
+        v128.store(spare, c30, 96);
+        v128.store(spare, c31, 112);
+        const rows = min(TILE_ROWS, m - i0);
+        const cols = min(TILE_COLS, n - j0);
+        for (let r = 0; r < rows; r++) {
+          for (let q = 0; q < cols; q++) {
+            const out = dst + <usize>r * rowBytes + (<usize>q << 2);
+            const value = alpha * load<f32>(spare + (<usize>(r * TILE_COLS + q) << 2));
+            store<f32>(out, beta == 0 ? value : value + beta * load<f32>(out));
+          }
+        }
+      }
+    }
+  }
+}

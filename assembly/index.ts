@@ -1,0 +1,12 @@
+// Entry point of the WebAssembly kernels (compiled by scripts/build-wasm.mjs, loaded by
+// src/core/wasm.ts). The module imports its memory; every pointer is a byte offset into it, and the
+// JavaScript side owns allocation above heapBase().
+export { gemm, gemmScratchBytes } from './gemm';
+export { biasActivation, activationBackward, biasGradient } from './activations';
+export { softmax, softmaxCrossEntropy } from './softmax';
+export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
+
+/** First byte the module itself does not use (static data ends below it). */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,161 @@
+/**
+ * The reference kernels: plain TypeScript loops, written to be obviously correct rather than fast.
+ * The WebAssembly kernels are tested against these (see test/core/kernels.test.ts). Intermediate
+ * arithmetic runs in float64; results are stored as float32.
+ */
+import type { Activation, Kernels } from './kernels.js';
+
+function activate(activation: Activation, x: number): number {
+  switch (activation) {
+    case 'relu': return x > 0 ? x : 0;
+    case 'sigmoid': return 1 / (1 + Math.exp(-x));
+    case 'tanh': return Math.tanh(x);
+    case 'identity': return x;
+  }
+}
+
+/** act'(x) written in terms of y = act(x). */
+function derivativeFromOutput(activation: Activation, y: number): number {
+  switch (activation) {
+    case 'relu': return y > 0 ? 1 : 0;
+    case 'sigmoid': return y * (1 - y);
+    case 'tanh': return 1 - y * y;
+    case 'identity': return 1;
+  }
+}
+
+/** Writes e^(x − max) of row r into out and returns their sum and the row's maximum. */
+function shiftedExp(logits: Float32Array, r: number, cols: number, out: Float32Array): { sum: number; max: number } {
+  let max = -Infinity;
+  for (let c = 0; c < cols; c++) max = Math.max(max, logits[r * cols + c]);
+  let sum = 0;
+  for (let c = 0; c < cols; c++) {
+    const e = Math.exp(logits[r * cols + c] - max);
+    out[r * cols + c] = e;
+    sum += e;
+  }
+  return { sum, max };
+}
+
+export function createReferenceKernels(): Kernels {
+  return {
+    name: 'reference',
+
+    allocF32: (length) => new Float32Array(length),
+    allocI32: (length) => new Int32Array(length),
+
+    gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
+      // op(A)[i, p] = transA ? A[p, i] : A[i, p]; op(B)[p, j] = transB ? B[j, p] : B[p, j]
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let p = 0; p < k; p++) {
+            const x = transA ? a[p * m + i] : a[i * k + p];
+            const y = transB ? b[j * k + p] : b[p * n + j];
+            sum += x * y;
+          }
+          c[i * n + j] = beta === 0 ? alpha * sum : alpha * sum + beta * c[i * n + j];
+        }
+      }
+    },
+
+    biasActivation(y, bias, rows, cols, activation) {
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) y[r * cols + c] = activate(activation, y[r * cols + c] + bias[c]);
+      }
+    },
+
+    activationBackward(activation, y, dy, length) {
+      for (let i = 0; i < length; i++) dy[i] *= derivativeFromOutput(activation, y[i]);
+    },
+
+    biasGradient(dy, rows, cols, db) {
+      for (let c = 0; c < cols; c++) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += dy[r * cols + c];
+        db[c] = sum;
+      }
+    },
+
+    softmaxCrossEntropy(logits, labels, rows, cols, grad) {
+      let total = 0;
+      for (let r = 0; r < rows; r++) {
+        const label = labels[r];
+        if (!(label >= 0 && label < cols)) throw new RangeError(`label ${label} of row ${r} is not in [0, ${cols})`);
+        const target = logits[r * cols + label];
+        // L_r = logsumexp(x) − x[label] = (max − x[label]) + log Σ e^(x − max)
+        const { sum, max } = shiftedExp(logits, r, cols, grad);
+        total += max - target + Math.log(sum);
+        // ∂L/∂x = (softmax(x) − onehot(label)) / rows
+        for (let c = 0; c < cols; c++) grad[r * cols + c] = (grad[r * cols + c] / sum - (c === label ? 1 : 0)) / rows;
+      }
+      return rows > 0 ? total / rows : 0;
+    },
+
+    softmax(logits, rows, cols, probs) {
+      for (let r = 0; r < rows; r++) {
+        const { sum } = shiftedExp(logits, r, cols, probs);
+        for (let c = 0; c < cols; c++) probs[r * cols + c] /= sum;
+      }
+    },
+
+    sgdUpdate(param, grad, momentumBuffer, length, lr, momentum, dampening, weightDecay, nesterov, firstStep) {
+      for (let i = 0; i < length; i++) {
+        let g = grad[i] + (weightDecay !== 0 ? weightDecay * param[i] : 0);
+        if (momentum !== 0) {
+          const buf = firstStep ? g : momentum * momentumBuffer[i] + (1 - dampening) * g;
+          momentumBuffer[i] = buf;
+          g = nesterov ? g + momentum * buf : buf;
+        }
+        param[i] -= lr * g;
+      }
+    },
+
+    adamUpdate(param, grad, expAvg, expAvgSq, maxExpAvgSq, length, lr, beta1, beta2, eps, weightDecay,
+      decoupled, amsgrad, stepSize, biasCorrection2Sqrt) {
+      for (let i = 0; i < length; i++) {
+        let g = grad[i];
+        if (weightDecay !== 0) {
+          if (decoupled) param[i] *= 1 - lr * weightDecay;
+          else g += weightDecay * param[i];
+        }
+        expAvg[i] = beta1 * expAvg[i] + (1 - beta1) * g;
+        expAvgSq[i] = beta2 * expAvgSq[i] + (1 - beta2) * g * g;
+        let v = expAvgSq[i];
+        if (amsgrad) {
+          maxExpAvgSq[i] = Math.max(maxExpAvgSq[i], v);
+          v = maxExpAvgSq[i];
+        }
+        param[i] -= (stepSize * expAvg[i]) / (Math.sqrt(v) / biasCorrection2Sqrt + eps);
+      }
+    },
+
+    adagradUpdate(param, grad, stateSum, length, clr, weightDecay, eps) {
+      for (let i = 0; i < length; i++) {
+        const g = grad[i] + (weightDecay !== 0 ? weightDecay * param[i] : 0);
+        stateSum[i] += g * g;
+        param[i] -= (clr * g) / (Math.sqrt(stateSum[i]) + eps);
+      }
+    },
+
+    rmspropUpdate(param, grad, squareAvg, gradAvg, momentumBuffer, length, lr, alpha, eps, weightDecay, momentum,
+      centered) {
+      for (let i = 0; i < length; i++) {
+        const g = grad[i] + (weightDecay !== 0 ? weightDecay * param[i] : 0);
+        squareAvg[i] = alpha * squareAvg[i] + (1 - alpha) * g * g;
+        let variance = squareAvg[i];
+        if (centered) {
+          gradAvg[i] = alpha * gradAvg[i] + (1 - alpha) * g;
+          variance -= gradAvg[i] * gradAvg[i];
+        }
+        const scaled = g / (Math.sqrt(variance) + eps);
+        if (momentum > 0) {
+          momentumBuffer[i] = momentum * momentumBuffer[i] + scaled;
+          param[i] -= lr * momentumBuffer[i];
+        } else {
+          param[i] -= lr * scaled;
+        }
+      }
+    },
+  };
+}

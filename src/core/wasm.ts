@@ -1,0 +1,359 @@
+/**
+ * The WebAssembly SIMD kernels (compiled from assembly/ by scripts/build-wasm.mjs) behind the Kernels
+ * interface. One shared WebAssembly.Memory holds every array the kernels work on: allocF32/allocI32
+ * hand out views on it from a bump allocator, and a kernel call passes only byte offsets (no copy).
+ * The memory is shared (SharedArrayBuffer), so views stay valid when it grows and worker threads can
+ * later run kernels on the same arrays.
+ */
+import type { Activation, Kernels } from './kernels.js';
+
+/** Must equal MAXIMUM_PAGES in scripts/build-wasm.mjs: the import's limit (2 GiB in 64 KiB pages). */
+const MAXIMUM_PAGES = 32768;
+const PAGE_BYTES = 65536;
+const ALIGNMENT = 16;
+
+/** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
+export class KernelArgumentError extends RangeError {
+  override name = 'KernelArgumentError';
+}
+
+/** The WebAssembly kernels cannot be loaded here: no SIMD in this runtime, or build/ is missing. */
+export class KernelLoadError extends Error {
+  override name = 'KernelLoadError';
+}
+
+/** Out of WebAssembly memory (the 2 GiB limit, or the host refused to grow). */
+export class KernelMemoryError extends Error {
+  override name = 'KernelMemoryError';
+}
+
+// The project compiles without the DOM library, which is where TypeScript declares WebAssembly, so the
+// few parts used here are typed locally.
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(deltaPages: number): number;
+}
+interface WasmModule { readonly __brand?: 'WebAssembly.Module' }
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
+interface KernelExports {
+  heapBase(): number;
+  gemmScratchBytes(m: number, n: number, k: number): number;
+  gemm(transA: number, transB: number, m: number, n: number, k: number,
+    alpha: number, a: number, b: number, beta: number, c: number, scratch: number): void;
+  biasActivation(y: number, bias: number, rows: number, cols: number, activation: number): void;
+  activationBackward(activation: number, y: number, dy: number, length: number): void;
+  biasGradient(dy: number, rows: number, cols: number, db: number): void;
+  softmaxCrossEntropy(logits: number, labels: number, rows: number, cols: number, grad: number): number;
+  softmax(logits: number, rows: number, cols: number, probs: number): void;
+  sgdUpdate(param: number, grad: number, momentumBuffer: number, length: number,
+    lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: number, firstStep: number): void;
+  adamUpdate(param: number, grad: number, expAvg: number, expAvgSq: number, maxExpAvgSq: number, length: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
+    decoupled: number, amsgrad: number, stepSize: number, biasCorrection2Sqrt: number): void;
+  adagradUpdate(param: number, grad: number, stateSum: number, length: number,
+    clr: number, weightDecay: number, eps: number): void;
+  rmspropUpdate(param: number, grad: number, squareAvg: number, gradAvg: number, momentumBuffer: number,
+    length: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number,
+    centered: number): void;
+}
+
+/** Activation codes of assembly/activations.ts. */
+const ACTIVATION_CODES: Record<Activation, number> = { identity: 0, relu: 1, sigmoid: 2, tanh: 3 };
+
+/**
+ * (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd):
+ * valid exactly where relaxed SIMD is enabled. f32x4.relaxed_madd is opcode 0xfd 0x105 (LEB128 85 02).
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type section: (v128 ×3) → v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // code
+]);
+
+/** The same function with f32x4.add (0xfd 0xe4 0x01) instead, wrapped as (a + b) + c: plain SIMD. */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x10, 0x01, 0x0e, 0x00, 0x20, 0x00, 0x20, 0x01, 0xfd, 0xe4, 0x01, 0x20, 0x02, 0xfd, 0xe4, 0x01, 0x0b,
+]);
+
+function validates(bytes: Uint8Array): boolean {
+  try {
+    return wasmApi !== undefined && wasmApi.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this runtime runs WebAssembly SIMD (the kernels need it). */
+export function simdSupported(): boolean {
+  return validates(SIMD_PROBE);
+}
+
+/**
+ * Whether this runtime runs relaxed SIMD. On Node 20 it sits behind a V8 flag, which is switched on
+ * here when needed (harmless when already on; it must happen before the kernels are compiled).
+ */
+export async function relaxedSimdSupported(): Promise<boolean> {
+  if (validates(RELAXED_SIMD_PROBE)) return true;
+  if (typeof process === 'undefined' || process.versions?.node === undefined) return false;
+  try {
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return validates(RELAXED_SIMD_PROBE);
+}
+
+/**
+ * Reads build/<file>. Compiled code runs from dist/src/core/ (build/ is ../../../build from there),
+ * sources run through tsx from src/core/ (../../build): both are tried.
+ */
+async function readBuildFile(file: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  const candidates = [new URL(`../../build/${file}`, import.meta.url), new URL(`../../../build/${file}`, import.meta.url)];
+  for (const url of candidates) {
+    try {
+      return new Uint8Array(await readFile(url));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  throw new KernelLoadError(
+    `build/${file} not found (looked at ${candidates.map((u) => u.pathname).join(' and ')}): run \`npm run build\``,
+  );
+}
+
+/** The WebAssembly kernels, with the memory and compiled module a worker pool would share. */
+export interface WasmKernels extends Kernels {
+  readonly memory: WasmMemory;
+  readonly module: WasmModule;
+}
+
+export interface WasmKernelOptions {
+  /** Use relaxed SIMD (fused multiply-add) when the runtime supports it. Default true. */
+  relaxed?: boolean;
+}
+
+/** Loads build/kernels-relaxed.wasm where relaxed SIMD runs (unless relaxed: false), else kernels-simd.wasm. */
+export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
+  if (wasmApi === undefined || !simdSupported()) {
+    throw new KernelLoadError('this runtime has no WebAssembly SIMD: use the reference kernels (backend "reference")');
+  }
+  const relaxed = options.relaxed !== false && (await relaxedSimdSupported());
+  if (relaxed) {
+    try {
+      const module = await wasmApi.compile(await readBuildFile('kernels-relaxed.wasm'));
+      return instantiateWasmKernels(module, 'wasm-relaxed-simd');
+    } catch (error) {
+      if (error instanceof KernelLoadError) throw error;
+      // a runtime that validates the probe but rejects the module: fall back to plain SIMD
+    }
+  }
+  const module = await wasmApi.compile(await readBuildFile('kernels-simd.wasm'));
+  return instantiateWasmKernels(module, 'wasm-simd');
+}
+
+/** Instantiates a compiled kernel module on a fresh shared memory. */
+export function instantiateWasmKernels(module: WasmModule, name: string): WasmKernels {
+  const api = wasmApi as WasmApi;
+  const memory = new api.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+  const instance = new api.Instance(module, { env: { memory } });
+  const wasm = instance.exports as KernelExports;
+
+  // ---- memory: a bump allocator above the module's static data, 16-byte aligned for v128 access ----
+  let top = align(wasm.heapBase());
+
+  function reserve(bytes: number): number {
+    const start = top;
+    const end = align(start + bytes);
+    const available = memory.buffer.byteLength;
+    if (end > available) {
+      const pages = Math.ceil((end - available) / PAGE_BYTES);
+      try {
+        memory.grow(pages);
+      } catch (error) {
+        throw new KernelMemoryError(
+          `cannot grow WebAssembly memory to ${end} bytes (limit ${MAXIMUM_PAGES * PAGE_BYTES}): ${String(error)}`,
+        );
+      }
+    }
+    top = end;
+    return start;
+  }
+
+  // Which SharedArrayBuffers are views of this memory. Identity is not enough: growing the memory gives
+  // memory.buffer a new object while older views keep the old one, and V8 may hand out more than one
+  // object for the same memory. So a buffer is tested once by writing a fresh value into a reserved
+  // word of the memory and reading it back through the buffer; then it is remembered.
+  const canaryOffset = reserve(ALIGNMENT);
+  let canaryValue = 0;
+  const verifiedBuffers = new WeakSet<ArrayBufferLike>();
+  function isViewOfMemory(buffer: ArrayBufferLike): boolean {
+    if (verifiedBuffers.has(buffer)) return true;
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < canaryOffset + 4) return false;
+    const ours = new Int32Array(memory.buffer, canaryOffset, 1);
+    const theirs = new Int32Array(buffer, canaryOffset, 1);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      canaryValue = (canaryValue + 1) | 0;
+      ours[0] = canaryValue;
+      if (theirs[0] !== canaryValue) return false;
+    }
+    verifiedBuffers.add(buffer);
+    return true;
+  }
+
+  function checkLength(length: number, what: string): void {
+    if (!Number.isInteger(length) || length < 0) throw new KernelArgumentError(`${what} must be a non-negative integer, got ${length}`);
+  }
+
+  /** The byte offset of `array` in the memory, after checking it lives there and holds `needed` elements. */
+  function pointer(array: Float32Array | Int32Array, needed: number, what: string): number {
+    if (!isViewOfMemory(array.buffer)) {
+      throw new KernelArgumentError(`${what} is not in this kernel memory: allocate it with kernels.allocF32/allocI32`);
+    }
+    if (array.length < needed) {
+      throw new KernelArgumentError(`${what} has ${array.length} elements, the call needs ${needed}`);
+    }
+    return array.byteOffset;
+  }
+
+  let scratch = 0;
+  let scratchBytes = 0;
+  function gemmScratch(m: number, n: number, k: number): number {
+    const needed = wasm.gemmScratchBytes(m, n, k);
+    if (needed > scratchBytes) {
+      // grow geometrically: the allocator never frees, so keep the number of replacements small
+      scratchBytes = Math.max(needed, 2 * scratchBytes);
+      scratch = reserve(scratchBytes);
+    }
+    return scratch;
+  }
+
+  return {
+    name,
+    memory,
+    module,
+
+    allocF32(length) {
+      checkLength(length, 'length');
+      const offset = reserve(4 * length); // first: it may grow the memory, which replaces memory.buffer
+      return new Float32Array(memory.buffer, offset, length);
+    },
+
+    allocI32(length) {
+      checkLength(length, 'length');
+      const offset = reserve(4 * length); // first: it may grow the memory, which replaces memory.buffer
+      return new Int32Array(memory.buffer, offset, length);
+    },
+
+    gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
+      checkLength(m, 'm');
+      checkLength(n, 'n');
+      checkLength(k, 'k');
+      const pa = pointer(a, m * k, 'gemm: A');
+      const pb = pointer(b, k * n, 'gemm: B');
+      const pc = pointer(c, m * n, 'gemm: C');
+      if (m === 0 || n === 0) return;
+      wasm.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, pb, beta, pc, gemmScratch(m, n, k));
+    },
+
+    biasActivation(y, bias, rows, cols, activation) {
+      checkLength(rows, 'rows');
+      checkLength(cols, 'cols');
+      const code = ACTIVATION_CODES[activation];
+      if (code === undefined) throw new KernelArgumentError(`unknown activation ${String(activation)}`);
+      wasm.biasActivation(pointer(y, rows * cols, 'biasActivation: y'), pointer(bias, cols, 'biasActivation: bias'),
+        rows, cols, code);
+    },
+
+    activationBackward(activation, y, dy, length) {
+      checkLength(length, 'length');
+      const code = ACTIVATION_CODES[activation];
+      if (code === undefined) throw new KernelArgumentError(`unknown activation ${String(activation)}`);
+      wasm.activationBackward(code, pointer(y, length, 'activationBackward: y'),
+        pointer(dy, length, 'activationBackward: dy'), length);
+    },
+
+    biasGradient(dy, rows, cols, db) {
+      checkLength(rows, 'rows');
+      checkLength(cols, 'cols');
+      wasm.biasGradient(pointer(dy, rows * cols, 'biasGradient: dy'), rows, cols, pointer(db, cols, 'biasGradient: db'));
+    },
+
+    softmaxCrossEntropy(logits, labels, rows, cols, grad) {
+      checkLength(rows, 'rows');
+      checkLength(cols, 'cols');
+      const pl = pointer(logits, rows * cols, 'softmaxCrossEntropy: logits');
+      const py = pointer(labels, rows, 'softmaxCrossEntropy: labels');
+      const pg = pointer(grad, rows * cols, 'softmaxCrossEntropy: grad');
+      for (let r = 0; r < rows; r++) {
+        const label = labels[r];
+        if (!(label >= 0 && label < cols)) throw new KernelArgumentError(`label ${label} of row ${r} is not in [0, ${cols})`);
+      }
+      return wasm.softmaxCrossEntropy(pl, py, rows, cols, pg);
+    },
+
+    softmax(logits, rows, cols, probs) {
+      checkLength(rows, 'rows');
+      checkLength(cols, 'cols');
+      wasm.softmax(pointer(logits, rows * cols, 'softmax: logits'), rows, cols, pointer(probs, rows * cols, 'softmax: probs'));
+    },
+
+    sgdUpdate(param, grad, momentumBuffer, length, lr, momentum, dampening, weightDecay, nesterov, firstStep) {
+      checkLength(length, 'length');
+      wasm.sgdUpdate(
+        pointer(param, length, 'sgdUpdate: param'), pointer(grad, length, 'sgdUpdate: grad'),
+        momentum !== 0 ? pointer(momentumBuffer, length, 'sgdUpdate: momentumBuffer') : 0,
+        length, lr, momentum, dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0,
+      );
+    },
+
+    adamUpdate(param, grad, expAvg, expAvgSq, maxExpAvgSq, length, lr, beta1, beta2, eps, weightDecay,
+      decoupled, amsgrad, stepSize, biasCorrection2Sqrt) {
+      checkLength(length, 'length');
+      wasm.adamUpdate(
+        pointer(param, length, 'adamUpdate: param'), pointer(grad, length, 'adamUpdate: grad'),
+        pointer(expAvg, length, 'adamUpdate: expAvg'), pointer(expAvgSq, length, 'adamUpdate: expAvgSq'),
+        amsgrad ? pointer(maxExpAvgSq, length, 'adamUpdate: maxExpAvgSq') : 0,
+        length, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, amsgrad ? 1 : 0, stepSize, biasCorrection2Sqrt,
+      );
+    },
+
+    adagradUpdate(param, grad, stateSum, length, clr, weightDecay, eps) {
+      checkLength(length, 'length');
+      wasm.adagradUpdate(
+        pointer(param, length, 'adagradUpdate: param'), pointer(grad, length, 'adagradUpdate: grad'),
+        pointer(stateSum, length, 'adagradUpdate: stateSum'), length, clr, weightDecay, eps,
+      );
+    },
+
+    rmspropUpdate(param, grad, squareAvg, gradAvg, momentumBuffer, length, lr, alpha, eps, weightDecay, momentum,
+      centered) {
+      checkLength(length, 'length');
+      wasm.rmspropUpdate(
+        pointer(param, length, 'rmspropUpdate: param'), pointer(grad, length, 'rmspropUpdate: grad'),
+        pointer(squareAvg, length, 'rmspropUpdate: squareAvg'),
+        centered ? pointer(gradAvg, length, 'rmspropUpdate: gradAvg') : 0,
+        momentum > 0 ? pointer(momentumBuffer, length, 'rmspropUpdate: momentumBuffer') : 0,
+        length, lr, alpha, eps, weightDecay, momentum, centered ? 1 : 0,
+      );
+    },
+  };
+}
+
+function align(bytes: number): number {
+  return Math.ceil(bytes / ALIGNMENT) * ALIGNMENT;
+}
