@@ -1,0 +1,133 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fetchDataset, type FetchProgress } from '../../src/data/fetch.js';
+import { ChecksumError, DownloadError } from '../../src/data/errors.js';
+
+const CONTENT = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251));
+const MD5 = createHash('md5').update(CONTENT).digest('hex');
+
+let server: Server;
+let base = '';
+const hits = new Map<string, number>();
+
+before(async () => {
+  server = createServer((request, response) => {
+    const path = request.url ?? '/';
+    const count = (hits.get(path) ?? 0) + 1;
+    hits.set(path, count);
+    if (path === '/mnist.pkl.gz') {
+      response.writeHead(200, { 'content-length': CONTENT.length });
+      response.end(CONTENT);
+    } else if (path === '/redirect') {
+      response.writeHead(302, { location: '/mnist.pkl.gz' });
+      response.end();
+    } else if (path.startsWith('/flaky')) {
+      if (count === 1) {
+        response.writeHead(500);
+        response.end('busy');
+      } else {
+        response.writeHead(200, { 'content-length': CONTENT.length });
+        response.end(CONTENT);
+      }
+    } else if (path === '/truncated') {
+      response.writeHead(200, { 'content-length': CONTENT.length });
+      response.write(CONTENT.subarray(0, 1000));
+      setTimeout(() => response.socket?.destroy(), 20);
+    } else {
+      response.writeHead(404);
+      response.end('not found');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => {
+  server.close();
+});
+
+function withDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'digitlab-fetch-'));
+  return body(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+test('downloads, reports progress, verifies MD5, then skips a valid copy', () =>
+  withDir(async (dir) => {
+    const progress: FetchProgress[] = [];
+    const target = join(dir, 'mnist');
+    const result = await fetchDataset({ url: `${base}/mnist.pkl.gz`, dir: target, md5: MD5, onProgress: (p) => progress.push(p) });
+    assert.equal(result.path, join(target, 'mnist.pkl.gz'));
+    assert.equal(result.downloaded, true);
+    assert.equal(result.md5, MD5);
+    assert.ok(readFileSync(result.path).equals(CONTENT));
+    assert.deepEqual(progress.at(-1), { bytes: CONTENT.length, total: CONTENT.length });
+    assert.deepEqual(readdirSync(target), ['mnist.pkl.gz'], 'no temporary file left');
+    const before = hits.get('/mnist.pkl.gz');
+    const again = await fetchDataset({ url: `${base}/mnist.pkl.gz`, dir: target, md5: MD5 });
+    assert.equal(again.downloaded, false);
+    assert.equal(hits.get('/mnist.pkl.gz'), before, 'no second request');
+  }));
+
+test('a present file with the wrong MD5 is downloaded again', () =>
+  withDir(async (dir) => {
+    writeFileSync(join(dir, 'mnist.pkl.gz'), 'stale');
+    const result = await fetchDataset({ url: `${base}/mnist.pkl.gz`, dir, md5: MD5 });
+    assert.equal(result.downloaded, true);
+    assert.ok(readFileSync(result.path).equals(CONTENT));
+  }));
+
+test('follows redirects; fileName overrides the name', () =>
+  withDir(async (dir) => {
+    const result = await fetchDataset({ url: `${base}/redirect`, dir, fileName: 'copy.pkl.gz' });
+    assert.equal(result.path, join(dir, 'copy.pkl.gz'));
+    assert.ok(readFileSync(result.path).equals(CONTENT));
+  }));
+
+test('retries after a 500 and succeeds', () =>
+  withDir(async (dir) => {
+    const result = await fetchDataset({ url: `${base}/flaky-1`, dir, retries: 2, backoffMs: 1 });
+    assert.equal(result.downloaded, true);
+    assert.equal(hits.get('/flaky-1'), 2);
+  }));
+
+test('a 404 fails at once with a DownloadError and leaves nothing behind', () =>
+  withDir(async (dir) => {
+    await assert.rejects(
+      fetchDataset({ url: `${base}/missing.pkl.gz`, dir, retries: 3, backoffMs: 1 }),
+      (e: Error) => e instanceof DownloadError && e.status === 404 && /404/.test(e.message) && /--url/.test(e.message),
+    );
+    assert.equal(hits.get('/missing.pkl.gz'), 1, 'no retry on 404');
+    assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('a body shorter than its Content-Length fails after retries without a partial file', () =>
+  withDir(async (dir) => {
+    await assert.rejects(fetchDataset({ url: `${base}/truncated`, dir, retries: 1, backoffMs: 1 }), (e: Error) => e instanceof DownloadError && /2 attempts/.test(e.message));
+    assert.equal(hits.get('/truncated'), 2);
+    assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('a checksum mismatch is a ChecksumError and the file is not kept', () =>
+  withDir(async (dir) => {
+    await assert.rejects(
+      fetchDataset({ url: `${base}/mnist.pkl.gz`, dir, md5: '0'.repeat(32), retries: 0 }),
+      (e: Error) => e instanceof ChecksumError && e.message.includes(MD5),
+    );
+    assert.equal(existsSync(join(dir, 'mnist.pkl.gz')), false);
+    assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('an unreachable host gives an actionable message', () =>
+  withDir(async (dir) => {
+    await assert.rejects(
+      fetchDataset({ url: 'http://127.0.0.1:1/mnist.pkl.gz', dir, retries: 1, backoffMs: 1 }),
+      (e: Error) => e instanceof DownloadError && /could not reach 127\.0\.0\.1:1/.test(e.message) && /--data mnist/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(dir), []);
+  }));
