@@ -85,7 +85,7 @@ export async function fetchDataset(options: FetchDatasetOptions = {}): Promise<F
     } catch (error) {
       if (!(error instanceof RetryableDownloadError) || attempt >= retries) {
         if (error instanceof RetryableDownloadError) {
-          throw new DownloadError(url, `${error.message} (gave up after ${attempt + 1} attempts)`, error.status);
+          throw new DownloadError(url, `${error.message} (gave up after ${attempt + 1} attempt${attempt ? 's' : ''})`, error.status);
         }
         throw error;
       }

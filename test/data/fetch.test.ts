@@ -125,9 +125,15 @@ test('a checksum mismatch is a ChecksumError and the file is not kept', () =>
 
 test('an unreachable host gives an actionable message', () =>
   withDir(async (dir) => {
+    // a port that was just free: nothing listens there, so the connection is refused
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
     await assert.rejects(
-      fetchDataset({ url: 'http://127.0.0.1:1/mnist.pkl.gz', dir, retries: 1, backoffMs: 1 }),
-      (e: Error) => e instanceof DownloadError && /could not reach 127\.0\.0\.1:1/.test(e.message) && /--data mnist/.test(e.message),
+      fetchDataset({ url: `http://127.0.0.1:${port}/mnist.pkl.gz`, dir, retries: 1, backoffMs: 1 }),
+      (e: Error) =>
+        e instanceof DownloadError && e.message.includes(`could not reach 127.0.0.1:${port}: ECONNREFUSED`) && /--data mnist/.test(e.message),
     );
     assert.deepEqual(readdirSync(dir), []);
   }));
