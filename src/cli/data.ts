@@ -1,0 +1,132 @@
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import type { Dataset } from '../data/dataset.js';
+import { DEFAULT_DATA_DIR, fetchDataset, TUTORIAL_MNIST_URL } from '../data/fetch.js';
+import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
+import { describeData, loadData, type SplitDescription } from '../data/source.js';
+import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
+
+export function dataCommand(): Command {
+  const data = new Command('data').description('get, inspect and look at datasets');
+
+  data
+    .command('fetch')
+    .description("download a dataset once into a cache folder (default: the PyTorch tutorial's mnist.pkl.gz into data/mnist)")
+    .option('--url <url>', 'where to download from (any mirror of the file)', TUTORIAL_MNIST_URL)
+    .option('--dir <dir>', 'cache folder', DEFAULT_DATA_DIR)
+    .option('--md5 <hex>', 'expected MD5 of the file (checked after download)')
+    .option('--retries <n>', 'attempts after a network error or a server error', parseNumber('--retries', 'int'), 3)
+    .option('--json', 'print one JSON result on stdout')
+    .action(async (opts) => {
+      const out = createOutput(Boolean(opts.json));
+      let lastShown = 0;
+      const result = await fetchDataset({
+        url: opts.url,
+        dir: opts.dir,
+        md5: opts.md5,
+        retries: opts.retries,
+        onProgress: ({ bytes: received, total }) => {
+          const now = performance.now();
+          if (now - lastShown < 200 && received !== total) return;
+          lastShown = now;
+          const percent = total ? ` (${((received / total) * 100).toFixed(0)}%)` : '';
+          process.stderr.write(`\rdownloading ${formatCount(received)}${total ? ` of ${formatCount(total)}` : ''} bytes${percent}   `);
+        },
+      });
+      if (lastShown > 0) process.stderr.write('\n');
+      out.print(result.downloaded ? `downloaded ${result.path} (${formatCount(result.bytes)} bytes)` : `already there: ${result.path}`);
+      out.result(result);
+    });
+
+  data
+    .command('info')
+    .description('print split sizes, image shape, pixel range, label range and class counts')
+    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'int'))
+    .option('--json', 'print one JSON result on stdout')
+    .action((opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const description = describeData(loadData(opts.data, { validation: opts.validation }));
+      out.print(`data: ${description.source}`);
+      for (const name of ['train', 'validation', 'test'] as const) {
+        out.print(describeSplit(name, description[name]));
+      }
+      out.result(description);
+    });
+
+  data
+    .command('show')
+    .description('render digits as a PNG and preview one in the terminal')
+    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('train'))
+    .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)
+    .option('--grid <CxR>', 'render COLUMNS x ROWS images from --index, with their labels (e.g. 10x10)')
+    .option('--scale <n>', 'pixels per image pixel in the PNG', parseNumber('--scale', 'positive-int'), 4)
+    .option('--out <file>', 'PNG file to write', 'digit.png')
+    .option('--json', 'print one JSON result on stdout')
+    .action((opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const splits = loadData(opts.data);
+      const split: Dataset = splits[opts.split as 'train' | 'validation' | 'test'];
+      let cols = 1;
+      let rows = 1;
+      if (opts.grid !== undefined) {
+        const match = /^(\d+)x(\d+)$/.exec(opts.grid);
+        if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new UsageError(`--grid takes COLUMNSxROWS like 10x10, got '${opts.grid}'`);
+        cols = Number(match[1]);
+        rows = Number(match[2]);
+      }
+      const first = opts.index as number;
+      if (first < 0 || first >= split.count) {
+        throw new UsageError(`--index ${first} is outside the ${opts.split} split (0 to ${split.count - 1})`);
+      }
+      const count = Math.min(cols * rows, split.count - first);
+      const images: Float32Array[] = [];
+      const labels: string[] = [];
+      for (let i = first; i < first + count; i++) {
+        images.push(imageAt(split, i));
+        labels.push(String(split.labels[i]));
+      }
+      const png =
+        opts.grid === undefined
+          ? scaleOne(images[0], split.width, split.height, opts.scale)
+          : renderGrid(images, labels, cols, rows, opts.scale, { side: split.width });
+      writeFileSync(opts.out, png);
+      if (!out.json) {
+        out.print(`${opts.split}[${first}]: label ${split.labels[first]}, ${split.height}×${split.width}`);
+        out.print(terminalPreview(images[0], { side: split.width }));
+        out.print(`wrote ${opts.out}${count > 1 ? ` (${count} images)` : ''}`);
+      }
+      out.result({ file: opts.out, split: opts.split, index: first, count, labels: labels.map(Number) });
+    });
+
+  return data;
+}
+
+function describeSplit(name: string, d: SplitDescription): string {
+  const counts = d.classCounts.map((n, c) => `${c}:${n}`).join(' ');
+  return (
+    `${name.padEnd(10)} x ${d.dtype} [${d.shape.join(', ')}] (${d.shape[1] * d.shape[2]} values a row), ` +
+    `pixels ${d.pixelMin}..${d.pixelMax} (full ink = ${d.pixelScale}), labels ${d.labelMin}..${d.labelMax}\n` +
+    `${' '.repeat(11)}class counts ${counts}`
+  );
+}
+
+/** Image `i` of a dataset as floats in [0, 1]. */
+export function imageAt(data: Dataset, i: number): Float32Array {
+  const size = data.height * data.width;
+  const image = new Float32Array(size);
+  for (let j = 0; j < size; j++) image[j] = data.images[i * size + j] / data.pixelMax;
+  return image;
+}
+
+/** A single image as a grayscale PNG, each pixel repeated `scale` times. */
+function scaleOne(image: Float32Array, width: number, height: number, scale: number): Buffer {
+  const w = width * scale;
+  const h = height * scale;
+  const pixels = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) pixels[y * w + x] = Math.round(255 * image[Math.floor(y / scale) * width + Math.floor(x / scale)]);
+  }
+  return encodeGrayscalePng(pixels, w, h);
+}

@@ -1,0 +1,235 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { createKernels } from '../core/index.js';
+import type { Activation } from '../core/kernels.js';
+import { loadData } from '../data/source.js';
+import { renderGrid } from '../data/images.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { ModelConfig } from '../io/model-config.js';
+import { Classifier } from '../nn/classifier.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
+import type { ScheduleSpec } from '../optim/schedules.js';
+import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
+import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
+import { createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError } from './output.js';
+import { attachProgress } from './progress.js';
+import { mostConfidentlyWrong } from '../train/evaluate.js';
+import { printConfusion } from './report.js';
+
+/** Which optimizer takes which option (PyTorch's names in camelCase). */
+const OPTIMIZER_OPTIONS: Record<OptimizerName, string[]> = {
+  sgd: ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay'],
+  adam: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'amsgrad'],
+  adamw: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'amsgrad'],
+  adagrad: ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps'],
+  rmsprop: ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered'],
+};
+
+const FLAG_OF: Record<string, string> = {
+  lr: '--lr',
+  momentum: '--momentum',
+  dampening: '--dampening',
+  nesterov: '--nesterov',
+  weightDecay: '--weight-decay',
+  beta1: '--beta1',
+  beta2: '--beta2',
+  eps: '--eps',
+  amsgrad: '--amsgrad',
+  lrDecay: '--lr-decay',
+  initialAccumulatorValue: '--initial-accumulator',
+  alpha: '--alpha',
+  centered: '--centered',
+};
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a network on a dataset, evaluate it, and save it as a model folder')
+    .option('--hidden <sizes>', 'hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer)', '128')
+    .addOption(new Option('--activation <name>', 'activation of the hidden layers').choices(['relu', 'sigmoid', 'tanh']).default('relu'))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default('adam'))
+    .option('--lr <rate>', 'learning rate (default: the optimizer\'s PyTorch default, 0.01 for sgd)', parseNumber('--lr', 'positive'))
+    .option('--momentum <m>', 'momentum (sgd, rmsprop)', parseNumber('--momentum', 'non-negative'))
+    .option('--dampening <d>', 'dampening for momentum (sgd)', parseNumber('--dampening', 'non-negative'))
+    .option('--nesterov', 'Nesterov momentum (sgd)')
+    .option('--weight-decay <wd>', 'L2 penalty (decoupled for adamw)', parseNumber('--weight-decay', 'non-negative'))
+    .option('--beta1 <b>', 'first-moment decay (adam, adamw)', parseNumber('--beta1', 'non-negative'))
+    .option('--beta2 <b>', 'second-moment decay (adam, adamw)', parseNumber('--beta2', 'non-negative'))
+    .option('--eps <e>', 'term added to the denominator for stability', parseNumber('--eps', 'non-negative'))
+    .option('--amsgrad', 'AMSGrad variant (adam, adamw)')
+    .option('--lr-decay <d>', 'learning-rate decay (adagrad)', parseNumber('--lr-decay', 'non-negative'))
+    .option('--initial-accumulator <v>', 'initial accumulator value (adagrad)', parseNumber('--initial-accumulator', 'non-negative'))
+    .option('--alpha <a>', 'smoothing constant (rmsprop)', parseNumber('--alpha', 'non-negative'))
+    .option('--centered', 'centered RMSprop (rmsprop)')
+    .option('--schedule <spec>', 'learning-rate schedule per epoch: step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]]')
+    .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
+    .option('--batch-size <n>', 'mini-batch size', parseNumber('--batch-size', 'positive-int'), 64)
+    .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
+    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'positive-int'), 10000)
+    .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
+    .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
+    .option('--converge-tolerance <t>', 'relative validation-loss improvement that counts (convergence)', parseNumber('--converge-tolerance', 'non-negative'), DEFAULT_CONVERGENCE.tolerance)
+    .option('--converge-patience <n>', 'epochs without such an improvement that mean convergence', parseNumber('--converge-patience', 'positive-int'), DEFAULT_CONVERGENCE.patience)
+    .option('--out <dir>', 'model folder to write (config.json, model.safetensors, checkpoint, report)')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .addOption(new Option('--backend <name>', 'compute kernels').choices(['wasm', 'reference']).default('wasm'))
+    .option('--json', 'print one JSON result on stdout')
+    .action(async (opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const controller = new AbortController();
+      const settings = settingsFromOptions(opts);
+      if (opts.resume && !opts.out) throw new UsageError('--resume needs --out DIR: the folder whose checkpoint to continue');
+      const dir: string = opts.out ?? join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
+      mkdirSync(dir, { recursive: true });
+
+      const data = loadData(opts.data, { validation: opts.validation });
+      const kernels = await createKernels({ backend: opts.backend });
+      const run = new TrainingRun({
+        kernels,
+        data,
+        settings,
+        checkpointPath: join(dir, 'checkpoint.safetensors'),
+        resume: Boolean(opts.resume),
+        signal: controller.signal,
+      });
+      const spec = run.model.spec;
+      const shape = [spec.inputs, ...spec.hidden, spec.classes].join('-');
+      out.info(
+        `network ${shape} (${spec.activation}), ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
+          `${settings.optimizer}, ${settings.epochs} epochs of ${formatCount(data.train.count)} images, batch ${settings.batchSize}; kernels ${kernels.name}`,
+      );
+      attachProgress(run, out);
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let result: TrainResult;
+      try {
+        result = await run.run();
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+
+      const train = data.train;
+      const config: ModelConfig = {
+        format: 'digitlab-mlp',
+        version: 1,
+        inputShape: [train.height, train.width],
+        classes: train.classes,
+        hidden: spec.hidden,
+        activation: spec.activation,
+        normalization: { pixelMax: 1 },
+        training: { data: data.source, ...settings, best_epoch: result.best_epoch },
+        metrics: {
+          test_accuracy: result.test.accuracy,
+          test_loss: result.test.loss,
+          converged_epoch: result.converged_epoch,
+          seconds_to_converge: result.seconds_to_converge,
+          seconds: result.seconds,
+        },
+      };
+      await new Classifier(config, run.model).save(dir);
+      const wrong = mostConfidentlyWrong(result.test, data.test, 36);
+      const wrongPng = join(dir, 'most-confidently-wrong.png');
+      if (wrong.length > 0) {
+        await writeFileAtomic(
+          wrongPng,
+          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${w.label}/${w.predicted}`), 6, Math.ceil(wrong.length / 6), 3, { side: train.width }),
+        );
+      }
+      const json = resultJson(result, dir);
+      await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(json, null, 2) + '\n');
+
+      out.print(`model: ${dir} (${formatCount(result.params)} parameters, ${formatBytes(result.bytes)})`);
+      out.print(`test accuracy ${(result.test.accuracy * 100).toFixed(2)}%, test loss ${result.test.loss.toFixed(4)}`);
+      out.print(
+        result.converged_epoch === null
+          ? `validation loss had not converged after ${result.epochs.length} epochs (tolerance ${settings.convergence.tolerance}, patience ${settings.convergence.patience})`
+          : `validation loss converged at epoch ${result.converged_epoch}, after ${result.seconds_to_converge?.toFixed(1)} s of training`,
+      );
+      if (result.stopped_early) out.print(`stopped early after epoch ${result.epochs.length}; kept the weights of epoch ${result.best_epoch}`);
+      if (result.diverged) out.print('the loss diverged (NaN or infinite): try a smaller --lr');
+      out.print(`training time ${result.seconds.toFixed(1)} s`);
+      out.print('');
+      out.print('confusion matrix (rows: true digit, columns: predicted):');
+      for (const line of printConfusion(result.test.confusion)) out.print(line);
+      if (wrong.length > 0) out.print(`most confidently wrong test digits (true/predicted): ${wrongPng}`);
+      out.result(json);
+    });
+}
+
+export function resultJson(result: TrainResult, dir: string) {
+  return {
+    model: dir,
+    test_accuracy: result.test.accuracy,
+    test_loss: result.test.loss,
+    params: result.params,
+    bytes: result.bytes,
+    converged_epoch: result.converged_epoch,
+    seconds_to_converge: result.seconds_to_converge,
+    seconds: result.seconds,
+    best_epoch: result.best_epoch,
+    stopped_early: result.stopped_early,
+    diverged: result.diverged,
+    settings: result.settings,
+    confusion: result.test.confusion,
+    epochs: result.epochs,
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function settingsFromOptions(opts: any): TrainSettings {
+  const optimizer = opts.optimizer as OptimizerName;
+  const given: Record<string, number | boolean> = {};
+  const values: Record<string, unknown> = {
+    lr: opts.lr,
+    momentum: opts.momentum,
+    dampening: opts.dampening,
+    nesterov: opts.nesterov,
+    weightDecay: opts.weightDecay,
+    beta1: opts.beta1,
+    beta2: opts.beta2,
+    eps: opts.eps,
+    amsgrad: opts.amsgrad,
+    lrDecay: opts.lrDecay,
+    initialAccumulatorValue: opts.initialAccumulator,
+    alpha: opts.alpha,
+    centered: opts.centered,
+  };
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    if (!OPTIMIZER_OPTIONS[optimizer].includes(key)) {
+      const takers = Object.entries(OPTIMIZER_OPTIONS).filter(([, keys]) => keys.includes(key)).map(([name]) => name);
+      throw new UsageError(`${FLAG_OF[key]} does not apply to ${optimizer} (it is an option of ${takers.join(', ')})`);
+    }
+    given[key] = value as number | boolean;
+  }
+  if (optimizer === 'sgd' && given.lr === undefined) given.lr = 0.01;
+  return {
+    hidden: parseLayerList(opts.hidden),
+    activation: opts.activation as Activation,
+    optimizer,
+    optimizerOptions: given,
+    schedule: opts.schedule ? parseSchedule(opts.schedule, opts.epochs) : null,
+    epochs: opts.epochs,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    earlyStoppingPatience: opts.earlyStopping ?? null,
+    restoreBest: opts.restoreBest !== false,
+    convergence: { tolerance: opts.convergeTolerance, patience: opts.convergePatience },
+  };
+}
+
+export function parseSchedule(text: string, epochs: number): ScheduleSpec {
+  const [kind, ...rest] = text.split(':');
+  const nums = rest.map((r) => Number(r));
+  const bad = () => new UsageError(`--schedule '${text}' is not understood: use step:STEP[:GAMMA], exp:GAMMA or cosine[:T_MAX[:ETA_MIN]]`);
+  if (nums.some((n) => !Number.isFinite(n))) throw bad();
+  if (kind === 'step' && nums.length >= 1 && nums.length <= 2 && Number.isInteger(nums[0]) && nums[0] > 0) {
+    return { type: 'step', stepSize: nums[0], gamma: nums[1] ?? 0.1 };
+  }
+  if (kind === 'exp' && nums.length === 1 && nums[0] > 0) return { type: 'exponential', gamma: nums[0] };
+  if (kind === 'cosine' && nums.length <= 2) return { type: 'cosine', tMax: nums[0] ?? epochs, etaMin: nums[1] ?? 0 };
+  throw bad();
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { digitlab, digitlabProcess, writeSmallIdx } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-cli-train-'));
+const data = `idx:${join(dir, 'small')}`;
+after(() => rmSync(dir, { recursive: true, force: true }));
+before(() => writeSmallIdx(join(dir, 'small'), 22000, 1000));
+
+const common = ['--data', data, '--validation', '2000', '--hidden', '128', '--epochs', '3', '--batch-size', '32', '--seed', '3'];
+
+describe('digitlab train', () => {
+  it('trains, saves a model folder and prints one JSON result', () => {
+    const out = join(dir, 'm1');
+    const result = digitlab(['train', ...common, '--out', out, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const json = JSON.parse(result.stdout);
+    for (const key of ['test_accuracy', 'test_loss', 'params', 'bytes', 'converged_epoch', 'seconds_to_converge', 'seconds', 'epochs']) {
+      assert.ok(key in json, `missing ${key}`);
+    }
+    assert.equal(json.params, 784 * 128 + 128 + 128 * 10 + 10);
+    assert.equal(json.bytes, json.params * 4);
+    assert.equal(json.epochs.length, 3);
+    for (const e of json.epochs) for (const key of ['epoch', 'train_loss', 'val_loss', 'val_accuracy', 'seconds']) assert.ok(key in e);
+    assert.ok(json.test_accuracy > 0.9, `test accuracy ${json.test_accuracy}`);
+    assert.match(result.stderr, /101,770 parameters/);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    assert.deepEqual(config.hidden, [128]);
+
+    const evaluated = digitlab(['eval', '--model', out, '--data', data, '--validation', '2000', '--json']);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.equal(JSON.parse(evaluated.stdout).accuracy, json.test_accuracy);
+  });
+
+  it('continues a run killed with SIGKILL mid-epoch to the same final weights', async () => {
+    const straight = join(dir, 'straight');
+    assert.equal(digitlab(['train', ...common, '--out', straight]).status, 0);
+
+    const killed = join(dir, 'killed');
+    const child = digitlabProcess(['train', ...common, '--out', killed]);
+    let stderr = '';
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        // After epoch 1's checkpoint, kill it while epoch 2 is running.
+        if (/epoch 1:/.test(stderr)) setTimeout(() => child.kill('SIGKILL'), 150);
+      });
+      child.on('exit', () => resolve());
+    });
+    assert.equal(child.signalCode, 'SIGKILL', `the run finished before it could be killed: ${stderr}`);
+
+    const resumed = digitlab(['train', ...common, '--out', killed, '--resume']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming from .* after epoch [12]/);
+    assert.deepEqual(readFileSync(join(killed, 'model.safetensors')), readFileSync(join(straight, 'model.safetensors')));
+  });
+});
