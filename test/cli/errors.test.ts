@@ -53,7 +53,7 @@ describe('clear errors for bad input', () => {
   });
 
   it('a pickle that names a global other than numpy array reconstruction', () => {
-    check(['data', 'info', '--data', `pkl:${join(import.meta.dirname, '..', 'fixtures', 'pickle', 'hostile-os-system.pkl.gz')}`], /(os\.system|builtins|posix).*(not allowed|refus)/i);
+    check(['data', 'info', '--data', `pkl:${join(import.meta.dirname, '..', 'fixtures', 'pickle', 'hostile-os-system.pkl.gz')}`], /refusing to load global 'os\.system'/);
   });
 
   it('a model whose safetensors has bad offsets', () => {
