@@ -18,11 +18,51 @@ import { madd } from './simd';
 
 const TILE_ROWS: i32 = 4;
 const TILE_COLS: i32 = 8;
+/** Products narrower than this run as dot products (gemmDot): 8-column panels would waste lanes. */
+const DOT_MAX_COLUMNS: i32 = 16;
 
-/** Bytes of scratch memory `gemm` needs for these sizes (packed A, one B panel, one spare tile). */
+/** Whether C is computed as dot products (gemmDot) rather than by the packed, tiled kernel. */
+// @ts-ignore: decorator
+@inline function useDotProducts(m: i32, n: i32): bool {
+  return n < DOT_MAX_COLUMNS || m < TILE_ROWS;
+}
+
+/**
+ * Bytes of scratch memory `gemm` needs for these sizes: packed A, one B panel and a spare tile for the
+ * tiled kernel; room for op(A) and op(B)ᵀ, transposed to rows along k, for the dot-product kernel.
+ */
 export function gemmScratchBytes(m: i32, n: i32, k: i32): usize {
+  if (useDotProducts(m, n)) return (<usize>(m + n) * <usize>k) << 2;
   const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
   return (rowsPadded * <usize>k + <usize>(TILE_COLS * k) + <usize>(TILE_ROWS * TILE_COLS)) << 2;
+}
+
+/** dst[c, r] = src[r, c]: src is [rows, cols], dst is [cols, rows]; 4×4 blocks go through registers. */
+function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
+  const srcRow = <usize>cols << 2;
+  const dstRow = <usize>rows << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const s = src + <usize>r * srcRow;
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const block = s + (<usize>c << 2);
+      transposeStore4x4(
+        v128.load(block), v128.load(block + srcRow), v128.load(block + 2 * srcRow), v128.load(block + 3 * srcRow),
+        dst + <usize>c * dstRow + (<usize>r << 2), dstRow,
+      );
+    }
+    for (; c < cols; c++) {
+      for (let q = 0; q < 4; q++) {
+        store<f32>(dst + <usize>c * dstRow + (<usize>(r + q) << 2), load<f32>(s + <usize>q * srcRow + (<usize>c << 2)));
+      }
+    }
+  }
+  for (; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      store<f32>(dst + <usize>c * dstRow + (<usize>r << 2), load<f32>(src + <usize>r * srcRow + (<usize>c << 2)));
+    }
+  }
 }
 
 /** Transposes the 4×4 block of rows r0..r3 and stores its columns at dst, dst+stride, dst+2·stride, dst+3·stride. */
@@ -160,13 +200,138 @@ function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize
   }
 }
 
+/** Σ of the four lanes of v. */
+// @ts-ignore: decorator
+@inline function sumLanes(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** C[i, j] = alpha·s + beta·C[i, j] (C ignored when beta is 0). */
+// @ts-ignore: decorator
+@inline function storeScalar(dst: usize, s: f32, alpha: f32, beta: f32): void {
+  store<f32>(dst, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(dst));
+}
+
+/**
+ * C = alpha · A · Bᵀ + beta · C as dot products, for outputs too narrow (n < 16) or too short (m < 4)
+ * for 4×8 tiles: C[i, j] = alpha · A[i, :] · B[j, :] + beta · C[i, j], A [m, k] and B [n, k] both
+ * contiguous along k (other forms are first transposed into that shape).
+ * A 4×2 tile of C keeps 8 accumulators, each the 4 partial sums of a dot product along k; per 4 steps
+ * of k it loads 4 A vectors and 2 B vectors (14 registers, the same balance as the packed kernel), and
+ * it reduces the lanes once at the end. Odd columns and leftover rows take single dot products.
+ */
+function gemmDot(m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize, beta: f32, c: usize): void {
+  const rowBytes = <usize>k << 2;
+  const vectorBytes = <usize>(k & ~3) << 2;
+  const outRowBytes = <usize>n << 2;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const a0 = a + <usize>i * rowBytes;
+    const a1 = a0 + rowBytes;
+    const a2 = a1 + rowBytes;
+    const a3 = a2 + rowBytes;
+    const out = c + <usize>i * outRowBytes;
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const b0 = b + <usize>j * rowBytes;
+      const b1 = b0 + rowBytes;
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0);
+      let s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+      let s20 = f32x4.splat(0), s21 = f32x4.splat(0);
+      let s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+      let p: usize = 0;
+      for (; p < vectorBytes; p += 16) {
+        const y0 = v128.load(b0 + p);
+        const y1 = v128.load(b1 + p);
+        let x = v128.load(a0 + p);
+        s00 = madd(x, y0, s00);
+        s01 = madd(x, y1, s01);
+        x = v128.load(a1 + p);
+        s10 = madd(x, y0, s10);
+        s11 = madd(x, y1, s11);
+        x = v128.load(a2 + p);
+        s20 = madd(x, y0, s20);
+        s21 = madd(x, y1, s21);
+        x = v128.load(a3 + p);
+        s30 = madd(x, y0, s30);
+        s31 = madd(x, y1, s31);
+      }
+      let t00 = sumLanes(s00), t01 = sumLanes(s01), t10 = sumLanes(s10), t11 = sumLanes(s11);
+      let t20 = sumLanes(s20), t21 = sumLanes(s21), t30 = sumLanes(s30), t31 = sumLanes(s31);
+      for (; p < rowBytes; p += 4) {
+        const y0 = load<f32>(b0 + p);
+        const y1 = load<f32>(b1 + p);
+        const x0 = load<f32>(a0 + p), x1 = load<f32>(a1 + p), x2 = load<f32>(a2 + p), x3 = load<f32>(a3 + p);
+        t00 += x0 * y0; t01 += x0 * y1;
+        t10 += x1 * y0; t11 += x1 * y1;
+        t20 += x2 * y0; t21 += x2 * y1;
+        t30 += x3 * y0; t31 += x3 * y1;
+      }
+      const dst = out + (<usize>j << 2);
+      storeScalar(dst, t00, alpha, beta);
+      storeScalar(dst + 4, t01, alpha, beta);
+      storeScalar(dst + outRowBytes, t10, alpha, beta);
+      storeScalar(dst + outRowBytes + 4, t11, alpha, beta);
+      storeScalar(dst + 2 * outRowBytes, t20, alpha, beta);
+      storeScalar(dst + 2 * outRowBytes + 4, t21, alpha, beta);
+      storeScalar(dst + 3 * outRowBytes, t30, alpha, beta);
+      storeScalar(dst + 3 * outRowBytes + 4, t31, alpha, beta);
+    }
+    for (; j < n; j++) {
+      for (let r = 0; r < 4; r++) {
+        storeScalar(out + <usize>r * outRowBytes + (<usize>j << 2),
+          dot(a0 + <usize>r * rowBytes, b + <usize>j * rowBytes, k), alpha, beta);
+      }
+    }
+  }
+  for (; i < m; i++) {
+    const out = c + <usize>i * outRowBytes;
+    for (let j = 0; j < n; j++) {
+      storeScalar(out + (<usize>j << 2), dot(a + <usize>i * rowBytes, b + <usize>j * rowBytes, k), alpha, beta);
+    }
+  }
+}
+
+/** x · y over k floats, with four independent accumulators along k to hide the add latency. */
+function dot(x: usize, y: usize, k: i32): f32 {
+  const end = <usize>k << 2;
+  const vectorEnd = <usize>(k & ~15) << 2;
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let p: usize = 0;
+  for (; p < vectorEnd; p += 64) {
+    s0 = madd(v128.load(x + p), v128.load(y + p), s0);
+    s1 = madd(v128.load(x + p, 16), v128.load(y + p, 16), s1);
+    s2 = madd(v128.load(x + p, 32), v128.load(y + p, 32), s2);
+    s3 = madd(v128.load(x + p, 48), v128.load(y + p, 48), s3);
+  }
+  let sum = sumLanes(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+  for (; p < end; p += 4) sum += load<f32>(x + p) * load<f32>(y + p);
+  return sum;
+}
+
 /** See the top of this file. `scratch` must hold gemmScratchBytes(m, n, k) bytes. */
 export function gemm(
   transA: bool, transB: bool, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, b: usize, beta: f32, c: usize, scratch: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
-  const kk = <usize>(k > 0 ? k : 0);
+  if (k < 0) k = 0;
+  if (useDotProducts(m, n)) {
+    // rows of op(A) and columns of op(B) must run along k: transpose the operands that do not
+    let rowsA = a;
+    let columnsB = b;
+    if (transA) {
+      rowsA = scratch;
+      transpose(a, k, m, rowsA);
+    }
+    if (!transB) {
+      columnsB = scratch + ((<usize>m * <usize>k) << 2);
+      transpose(b, k, n, columnsB);
+    }
+    gemmDot(m, n, k, alpha, rowsA, columnsB, beta, c);
+    return;
+  }
+  const kk = <usize>k;
   const packedA = scratch;
   const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
   const panel = packedA + ((rowsPadded * kk) << 2);

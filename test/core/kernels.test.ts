@@ -48,30 +48,33 @@ describe('gemm', () => {
   const shapes: [number, number, number][] = [[1, 1, 1], [4, 8, 4], [3, 9, 5], [8, 16, 1], [5, 7, 0]];
   for (let i = 0; i < 40; i++) shapes.push([1 + random.int(37), 1 + random.int(37), 1 + random.int(37)]);
   // [m, n, k] of an MNIST network: forward 128×784 → 800, input and weight gradients, a narrow output
-  shapes.push([128, 800, 784], [128, 784, 800], [800, 784, 128], [64, 10, 128], [128, 10, 800], [10, 800, 128]);
+  shapes.push([128, 800, 784], [128, 784, 800], [800, 784, 128], [64, 10, 128], [128, 10, 800], [10, 800, 128],
+    [1, 800, 784], [3, 20, 50], [64, 15, 33], [64, 16, 33], [2, 1, 1000]);
   const scalings: [number, number][] = [[1, 0], [0.5, 1], [-1.5, 0.25], [2, -1]];
   const forms: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 
   it('matches the reference on every form, shape and alpha/beta', () => {
-    for (const kernels of backends) {
-      for (const [m, n, k] of shapes) {
-        const large = m * n * k > 1e6;
-        const aSource = fill(new Float32Array(m * k));
-        const bSource = fill(new Float32Array(k * n));
-        const cSource = fill(new Float32Array(m * n));
-        const a = copyInto(kernels, aSource);
-        const b = copyInto(kernels, bSource);
+    for (const [m, n, k] of shapes) {
+      const large = m * n * k > 1e6;
+      const aSource = fill(new Float32Array(m * k));
+      const bSource = fill(new Float32Array(k * n));
+      const cSource = fill(new Float32Array(m * n));
+      const absA = aSource.map(Math.abs);
+      const absB = bSource.map(Math.abs);
+      const operands = backends.map((kernels) => {
         // guard elements on both sides of C catch stores outside [m, n]; the offset of 1 also makes C unaligned
         const guarded = kernels.allocF32(m * n + 10).fill(12345);
-        const c = guarded.subarray(1, 1 + m * n);
-        for (const [transA, transB] of large ? forms.slice(0, 3) : forms) {
-          for (const [alpha, beta] of large ? scalings.slice(0, 2) : scalings) {
+        return { kernels, a: copyInto(kernels, aSource), b: copyInto(kernels, bSource), guarded, c: guarded.subarray(1, 1 + m * n) };
+      });
+      for (const [transA, transB] of large ? forms.slice(0, 3) : forms) {
+        // error bound of a float32 dot product: ~k·2⁻²⁴ · Σ|a||b| (scaled by alpha), plus the beta term
+        const magnitude = new Float32Array(m * n);
+        reference.gemm(transA, transB, m, n, k, 1, absA, absB, 0, magnitude);
+        for (const [alpha, beta] of large ? scalings.slice(0, 2) : scalings) {
+          const expected = cSource.slice();
+          reference.gemm(transA, transB, m, n, k, alpha, aSource, bSource, beta, expected);
+          for (const { kernels, a, b, guarded, c } of operands) {
             const what = `${kernels.name} gemm ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} m=${m} n=${n} k=${k} alpha=${alpha} beta=${beta}`;
-            const expected = cSource.slice();
-            reference.gemm(transA, transB, m, n, k, alpha, aSource, bSource, beta, expected);
-            // error bound of a float32 dot product: ~k·2⁻²⁴ · Σ|a||b|, scaled, plus the beta term
-            const magnitude = new Float32Array(m * n);
-            reference.gemm(transA, transB, m, n, k, 1, aSource.map(Math.abs), bSource.map(Math.abs), 0, magnitude);
             c.set(beta === 0 ? new Float32Array(m * n).fill(NaN) : cSource);
             kernels.gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
             assertClose(c, expected,
