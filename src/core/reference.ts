@@ -7,7 +7,7 @@ import type { Activation, Kernels } from './kernels.js';
 
 function activate(activation: Activation, x: number): number {
   switch (activation) {
-    case 'relu': return x > 0 ? x : 0;
+    case 'relu': return Math.max(x, 0); // NaN stays NaN, as in PyTorch and f32x4.max
     case 'sigmoid': return 1 / (1 + Math.exp(-x));
     case 'tanh': return Math.tanh(x);
     case 'identity': return x;
