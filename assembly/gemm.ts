@@ -31,8 +31,8 @@ const DOT_MAX_COLUMNS: i32 = 16;
  * Bytes of scratch memory `gemm` needs for these sizes: packed A, one B panel and a spare tile for the
  * tiled kernel; room for op(A) and op(B)ᵀ, transposed to rows along k, for the dot-product kernel.
  */
-export function gemmScratchBytes(m: i32, n: i32, k: i32): usize {
-  if (useDotProducts(m, n)) return (<usize>(m + n) * <usize>k) << 2;
+export function gemmScratchBytes(transA: bool, transB: bool, m: i32, n: i32, k: i32): usize {
+  if (useDotProducts(m, n)) return (<usize>((transA ? m : 0) + (transB ? 0 : n)) * <usize>k) << 2;
   const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
   return (rowsPadded * <usize>k + <usize>(TILE_COLS * k) + <usize>(TILE_ROWS * TILE_COLS)) << 2;
 }
@@ -309,7 +309,7 @@ function dot(x: usize, y: usize, k: i32): f32 {
   return sum;
 }
 
-/** See the top of this file. `scratch` must hold gemmScratchBytes(m, n, k) bytes. */
+/** See the top of this file. `scratch` must hold gemmScratchBytes(transA, transB, m, n, k) bytes. */
 export function gemm(
   transA: bool, transB: bool, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, b: usize, beta: f32, c: usize, scratch: usize,
@@ -325,7 +325,7 @@ export function gemm(
       transpose(a, k, m, rowsA);
     }
     if (!transB) {
-      columnsB = scratch + ((<usize>m * <usize>k) << 2);
+      columnsB = scratch + (transA ? (<usize>m * <usize>k) << 2 : 0);
       transpose(b, k, n, columnsB);
     }
     gemmDot(m, n, k, alpha, rowsA, columnsB, beta, c);

@@ -46,7 +46,7 @@ const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
 /** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
 interface KernelExports {
   heapBase(): number;
-  gemmScratchBytes(m: number, n: number, k: number): number;
+  gemmScratchBytes(transA: number, transB: number, m: number, n: number, k: number): number;
   gemm(transA: number, transB: number, m: number, n: number, k: number,
     alpha: number, a: number, b: number, beta: number, c: number, scratch: number): void;
   biasActivation(y: number, bias: number, rows: number, cols: number, activation: number): void;
@@ -232,8 +232,8 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
 
   let scratch = 0;
   let scratchBytes = 0;
-  function gemmScratch(m: number, n: number, k: number): number {
-    const needed = wasm.gemmScratchBytes(m, n, k);
+  function gemmScratch(transA: number, transB: number, m: number, n: number, k: number): number {
+    const needed = wasm.gemmScratchBytes(transA, transB, m, n, k);
     if (needed > scratchBytes) {
       // grow geometrically: the allocator never frees, so keep the number of replacements small
       scratchBytes = Math.max(needed, 2 * scratchBytes);
@@ -267,7 +267,9 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
       const pb = pointer(b, k * n, 'gemm: B');
       const pc = pointer(c, m * n, 'gemm: C');
       if (m === 0 || n === 0) return;
-      wasm.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, pb, beta, pc, gemmScratch(m, n, k));
+      const ta = transA ? 1 : 0;
+      const tb = transB ? 1 : 0;
+      wasm.gemm(ta, tb, m, n, k, alpha, pa, pb, beta, pc, gemmScratch(ta, tb, m, n, k));
     },
 
     biasActivation(y, bias, rows, cols, activation) {
