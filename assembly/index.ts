@@ -6,6 +6,15 @@ export { biasActivation, activationBackward, biasGradient } from './activations'
 export { softmax, softmaxCrossEntropy } from './softmax';
 export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
 
+/**
+ * Version of the calling convention shared with src/core/wasm.ts (export names, parameters, scratch
+ * layout). Raise it with any such change: the loader refuses a module of another version, which
+ * catches a stale build/ or dist/.
+ */
+export function abiVersion(): i32 {
+  return 2;
+}
+
 /** First byte the module itself does not use (static data ends below it). */
 export function heapBase(): usize {
   return __heap_base;

@@ -11,6 +11,8 @@ import type { Activation, Kernels } from './kernels.js';
 const MAXIMUM_PAGES = 32768;
 const PAGE_BYTES = 65536;
 const ALIGNMENT = 16;
+/** Must equal abiVersion() in assembly/index.ts. */
+const ABI_VERSION = 2;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
 export class KernelArgumentError extends RangeError {
@@ -45,6 +47,7 @@ const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
 
 /** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
 interface KernelExports {
+  abiVersion(): number;
   heapBase(): number;
   gemmScratchBytes(transA: number, transB: number, m: number, n: number, k: number): number;
   gemm(transA: number, transB: number, m: number, n: number, k: number,
@@ -172,6 +175,13 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
   const memory = new api.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
   const instance = new api.Instance(module, { env: { memory } });
   const wasm = instance.exports as KernelExports;
+  const version = typeof wasm.abiVersion === 'function' ? wasm.abiVersion() : 1;
+  if (version !== ABI_VERSION) {
+    throw new KernelLoadError(
+      `the kernel module speaks version ${version} of the calling convention, this loader ${ABI_VERSION}: ` +
+      'build/ and the compiled code are out of step, run `npm run build`',
+    );
+  }
 
   // ---- memory: a bump allocator above the module's static data, 16-byte aligned for v128 access ----
   let top = align(wasm.heapBase());
