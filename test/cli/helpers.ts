@@ -23,6 +23,18 @@ export function digitlab(args: string[], options: { cwd?: string; timeout?: numb
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Runs `digitlab ARGS` without blocking this process (needed when this process also serves HTTP to it). */
+export function digitlabAsync(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Starts `digitlab ARGS` in the background. */
 export function digitlabProcess(args: string[], cwd?: string) {
   return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,7 +46,7 @@ export function digitlabProcess(args: string[], cwd?: string) {
  */
 export function writeSmallIdx(dir: string, train: number, test: number, options: { gzip?: boolean } = {}): void {
   mkdirSync(dir, { recursive: true });
-  const full = loadData('mnist', { validation: 1 });
+  const full = loadData('mnist', { validation: 0 });
   const suffix = options.gzip ? '.gz' : '';
   for (const [name, split, count] of [['train', full.train, train], ['t10k', full.test, test]] as const) {
     writeIdxFile(join(dir, `${name}-images-idx3-ubyte${suffix}`), split.images.subarray(0, count * 784), [count, 28, 28], options);

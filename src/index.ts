@@ -1,0 +1,25 @@
+/**
+ * digitlab's public API: everything the command line does, as library functions.
+ *
+ *   import { loadData, createKernels, TrainingRun, DEFAULT_SETTINGS } from 'digitlab';
+ */
+export * from './core/index.js';
+export * from './data/index.js';
+export * from './io/atomic.js';
+export * from './io/model-config.js';
+export * from './io/model-files.js';
+export * from './io/safetensors.js';
+export { Mlp, parameterCount, validateSpec, ACTIVATIONS, type MlpSpec, type Param } from './nn/mlp.js';
+export { DenseLayer } from './nn/linear.js';
+export { Classifier, type Prediction } from './nn/classifier.js';
+export {
+  createOptimizer, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName,
+  SGD, Adam, AdamW, Adagrad, RMSprop, OptimizerOptionError, OptimizerStateError,
+  type Optimizer, type OptimizerName, type OptimizerState,
+} from './optim/index.js';
+export * from './optim/schedules.js';
+export * from './train/trainer.js';
+export * from './train/evaluate.js';
+export * from './train/convergence.js';
+export { CheckpointError, type CheckpointState } from './train/checkpoint.js';
+export { fillBatch, fillRange } from './train/batches.js';

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadData } from '../../src/data/source.js';
+import { writeMnistPickle } from '../../src/data/pickle-writer.js';
+import { decodeImage } from '../../src/data/images.js';
+import { assertCleanFailure, digitlab, digitlabAsync, writeSmallIdx } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-cli-data-'));
+let server: Server;
+let base = '';
+let pickle: Buffer;
+
+before(async () => {
+  // A full-size mnist.pkl.gz in the tutorial's layout, made from the bundled MNIST.
+  const path = join(dir, 'mnist.pkl.gz');
+  writeMnistPickle(path, loadData('mnist'), { level: 1 });
+  pickle = readFileSync(path);
+  server = createServer((request, response) => {
+    if (request.url === '/files/mnist.pkl.gz') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': pickle.length });
+      response.end(pickle);
+    } else {
+      response.writeHead(404);
+      response.end('not found');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+after(() => {
+  server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('digitlab data', () => {
+  it('fetch downloads once into the cache folder, then finds it there', async () => {
+    const cache = join(dir, 'cache', 'mnist');
+    const first = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/mnist.pkl.gz`, '--dir', cache, '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    const result = JSON.parse(first.stdout);
+    assert.equal(result.downloaded, true);
+    assert.equal(result.bytes, pickle.length);
+    assert.deepEqual(readFileSync(join(cache, 'mnist.pkl.gz')), pickle);
+    const mtime = statSync(join(cache, 'mnist.pkl.gz')).mtimeMs;
+    const second = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/mnist.pkl.gz`, '--dir', cache]);
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stdout, /already there/);
+    assert.equal(statSync(join(cache, 'mnist.pkl.gz')).mtimeMs, mtime);
+  });
+
+  it('fetch fails clearly on a 404, a checksum mismatch and an unreachable host, leaving no file', async () => {
+    const cache = join(dir, 'cache-bad');
+    let problem = assertCleanFailure(await digitlabAsync(['data', 'fetch', '--url', `${base}/files/missing.pkl.gz`, '--dir', cache]), /404/);
+    assert.equal(problem, null, problem ?? '');
+    problem = assertCleanFailure(
+      await digitlabAsync(['data', 'fetch', '--url', `${base}/files/mnist.pkl.gz`, '--dir', cache, '--md5', '0'.repeat(32)]),
+      /(MD5|checksum)/i,
+    );
+    assert.equal(problem, null, problem ?? '');
+    assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
+    // Port 9 on loopback: nothing listens there, the connection is refused at once.
+    problem = assertCleanFailure(digitlab(['data', 'fetch', '--url', 'http://127.0.0.1:9/mnist.pkl.gz', '--dir', cache, '--retries', '0']), /127\.0\.0\.1/);
+    assert.equal(problem, null, problem ?? '');
+    assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
+  });
+
+  it('info prints the split sizes, shapes, pixel and label ranges of the tutorial file', () => {
+    const result = digitlab(['data', 'info', '--data', `pkl:${join(dir, 'mnist.pkl.gz')}`, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const info = JSON.parse(result.stdout);
+    assert.deepEqual(info.train.shape, [50000, 28, 28]);
+    assert.deepEqual(info.validation.shape, [10000, 28, 28]);
+    assert.deepEqual(info.test.shape, [10000, 28, 28]);
+    assert.equal(info.train.labelMin, 0);
+    assert.equal(info.train.labelMax, 9);
+    assert.equal(info.train.classCounts.reduce((a: number, b: number) => a + b, 0), 50000);
+  });
+
+  it('the bundled data, an IDX folder (gzip) and the tutorial pickle of the same arrays train to the same result', () => {
+    const idx = join(dir, 'idx-gz');
+    writeSmallIdx(idx, 60000, 10000, { gzip: true });
+    const results = ['mnist', `idx:${idx}`, `pkl:${join(dir, 'mnist.pkl.gz')}`].map((data) => {
+      const r = digitlab(['train', '--data', data, '--hidden', '16', '--epochs', '1', '--batch-size', '256', '--seed', '4', '--out', join(dir, `same-${data.slice(0, 3)}`), '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const json = JSON.parse(r.stdout);
+      return { test_loss: json.test_loss, test_accuracy: json.test_accuracy, epochs: json.epochs.map((e: { train_loss: number; val_loss: number }) => [e.train_loss, e.val_loss]) };
+    });
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+    assert.ok(results[0].test_accuracy > 0.85);
+  });
+
+  it('show writes a PNG of one digit or a labelled grid, and previews it in the terminal', () => {
+    const one = join(dir, 'digit.png');
+    const r = digitlab(['data', 'show', '--index', '0', '--out', one]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /train\[0\]: label 5/);
+    assert.match(r.stdout, /█/);
+    const image = decodeImage(readFileSync(one), one);
+    assert.deepEqual([image.width, image.height], [28 * 4, 28 * 4]);
+    const grid = join(dir, 'grid.png');
+    const g = digitlab(['data', 'show', '--split', 'test', '--grid', '10x10', '--scale', '2', '--out', grid, '--json']);
+    assert.equal(g.status, 0, g.stderr);
+    assert.equal(JSON.parse(g.stdout).count, 100);
+    assert.ok(decodeImage(readFileSync(grid), grid).width >= 10 * 56);
+    const bad = assertCleanFailure(digitlab(['data', 'show', '--index', '70000']), /--index 70000 is outside/);
+    assert.equal(bad, null, bad ?? '');
+  });
+});
