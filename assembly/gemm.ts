@@ -2,7 +2,10 @@
 // network needs (NN, NT, TN; TT works too). See src/core/kernels.ts for the contract.
 //
 // Shapes: op(A) is [m, k] (A is [m, k], or [k, m] when transA); op(B) is [k, n] (B is [k, n], or
-// [n, k] when transB); C is [m, n]. Pointers are byte offsets into the imported memory.
+// [n, k] when transB); C is [m, n]. Pointers are byte offsets into the imported memory. Each matrix
+// has a leading dimension (lda, ldb, ldc: elements from one stored row to the next, at least its
+// stored width), so a caller can multiply blocks of larger matrices, e.g. split C by columns or rows
+// across threads.
 //
 // Method (the classic packed GEMM, sized for V8's 16 SIMD registers):
 // 1. op(A) is packed once into row blocks of 4: packedA[i/4][p][i%4] = op(A)[i, p], so the micro-kernel
@@ -13,6 +16,9 @@
 // 3. The micro-kernel keeps a 4×8 tile of C in 8 f32x4 accumulators; each step p broadcasts 4 A values
 //    and loads 2 B vectors: 14 of the 16 registers, no spills. (Wider tiles spill and run at half speed;
 //    V8 already unrolls the k loop, so it is not unrolled by hand.)
+// 4. Outputs narrower than 16 columns or shorter than 4 rows would waste most of a 4×8 tile: they are
+//    computed as dot products along k instead (gemmDot), after transposing operands that do not run
+//    along k.
 // Rows and columns beyond m and n are zero-padded in the packed copies; their results are not stored.
 import { madd } from './simd';
 
@@ -37,9 +43,12 @@ export function gemmScratchBytes(transA: bool, transB: bool, m: i32, n: i32, k: 
   return (rowsPadded * <usize>k + <usize>(TILE_COLS * k) + <usize>(TILE_ROWS * TILE_COLS)) << 2;
 }
 
-/** dst[c, r] = src[r, c]: src is [rows, cols], dst is [cols, rows]; 4×4 blocks go through registers. */
-function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
-  const srcRow = <usize>cols << 2;
+/**
+ * dst[c, r] = src[r, c]: src is [rows, cols] with leading dimension ld, dst is [cols, rows] (dense);
+ * 4×4 blocks go through registers.
+ */
+function transpose(src: usize, rows: i32, cols: i32, ld: i32, dst: usize): void {
+  const srcRow = <usize>ld << 2;
   const dstRow = <usize>rows << 2;
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
@@ -84,14 +93,14 @@ function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
  * packed[i/4][p][i%4] = op(A)[i, p] for i < m (rows up to the next multiple of 4 are zero).
  * A is [m, k] (rows contiguous along p) or, when transA, [k, m] (4 consecutive i contiguous).
  */
-function packA(transA: bool, m: i32, k: i32, a: usize, packed: usize): void {
+function packA(transA: bool, m: i32, k: i32, a: usize, lda: i32, packed: usize): void {
   const kk = <usize>k;
   for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
     const dst = packed + ((<usize>i0 * kk) << 2);
     const full = i0 + TILE_ROWS <= m;
     if (full && transA) {
       // op(A)[i0..i0+3, p] = A[p, i0..i0+3]: one vector per step
-      const rowBytes = <usize>m << 2;
+      const rowBytes = <usize>lda << 2;
       let src = a + (<usize>i0 << 2);
       for (let p = 0; p < k; p++) {
         v128.store(dst + (<usize>p << 4), v128.load(src));
@@ -99,7 +108,7 @@ function packA(transA: bool, m: i32, k: i32, a: usize, packed: usize): void {
       }
     } else if (full) {
       // rows i0..i0+3 of A, 4 steps at a time through a 4×4 transpose
-      const rowBytes = kk << 2;
+      const rowBytes = <usize>lda << 2;
       const src = a + <usize>i0 * rowBytes;
       let p = 0;
       for (; p + 4 <= k; p += 4) {
@@ -122,8 +131,8 @@ function packA(transA: bool, m: i32, k: i32, a: usize, packed: usize): void {
           let value: f32 = 0;
           if (i < m) {
             value = transA
-              ? load<f32>(a + ((<usize>p * <usize>m + <usize>i) << 2))
-              : load<f32>(a + ((<usize>i * kk + <usize>p) << 2));
+              ? load<f32>(a + ((<usize>p * <usize>lda + <usize>i) << 2))
+              : load<f32>(a + ((<usize>i * <usize>lda + <usize>p) << 2));
           }
           store<f32>(dst + (<usize>(p * TILE_ROWS + r) << 2), value);
         }
@@ -136,11 +145,10 @@ function packA(transA: bool, m: i32, k: i32, a: usize, packed: usize): void {
  * panel[p][c] = op(B)[p, j0 + c] for c < 8 (columns at or beyond n are zero).
  * B is [k, n] (8 consecutive j contiguous) or, when transB, [n, k] (each column j contiguous along p).
  */
-function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize): void {
-  const kk = <usize>k;
+function packPanel(transB: bool, n: i32, k: i32, b: usize, ldb: i32, j0: i32, panel: usize): void {
   const full = j0 + TILE_COLS <= n;
   if (full && !transB) {
-    const rowBytes = <usize>n << 2;
+    const rowBytes = <usize>ldb << 2;
     let src = b + (<usize>j0 << 2);
     for (let p = 0; p < k; p++) {
       const dst = panel + (<usize>p << 5);
@@ -150,7 +158,7 @@ function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize
     }
   } else if (full) {
     // columns j0..j0+7 are rows of B: transpose 4×4 blocks, two per group of 4 steps
-    const rowBytes = kk << 2;
+    const rowBytes = <usize>ldb << 2;
     const src = b + <usize>j0 * rowBytes;
     let p = 0;
     for (; p + 4 <= k; p += 4) {
@@ -178,8 +186,8 @@ function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize
         let value: f32 = 0;
         if (j < n) {
           value = transB
-            ? load<f32>(b + ((<usize>j * kk + <usize>p) << 2))
-            : load<f32>(b + ((<usize>p * <usize>n + <usize>j) << 2));
+            ? load<f32>(b + ((<usize>j * <usize>ldb + <usize>p) << 2))
+            : load<f32>(b + ((<usize>p * <usize>ldb + <usize>j) << 2));
         }
         store<f32>(panel + (<usize>(p * TILE_COLS + c) << 2), value);
       }
@@ -220,21 +228,25 @@ function packPanel(transB: bool, n: i32, k: i32, b: usize, j0: i32, panel: usize
  * of k it loads 4 A vectors and 2 B vectors (14 registers, the same balance as the packed kernel), and
  * it reduces the lanes once at the end. Odd columns and leftover rows take single dot products.
  */
-function gemmDot(m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize, beta: f32, c: usize): void {
-  const rowBytes = <usize>k << 2;
+function gemmDot(
+  m: i32, n: i32, k: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32,
+): void {
+  const rowBytesA = <usize>lda << 2;
+  const rowBytesB = <usize>ldb << 2;
+  const kBytes = <usize>k << 2;
   const vectorBytes = <usize>(k & ~3) << 2;
-  const outRowBytes = <usize>n << 2;
+  const outRowBytes = <usize>ldc << 2;
   let i = 0;
   for (; i + 4 <= m; i += 4) {
-    const a0 = a + <usize>i * rowBytes;
-    const a1 = a0 + rowBytes;
-    const a2 = a1 + rowBytes;
-    const a3 = a2 + rowBytes;
+    const a0 = a + <usize>i * rowBytesA;
+    const a1 = a0 + rowBytesA;
+    const a2 = a1 + rowBytesA;
+    const a3 = a2 + rowBytesA;
     const out = c + <usize>i * outRowBytes;
     let j = 0;
     for (; j + 2 <= n; j += 2) {
-      const b0 = b + <usize>j * rowBytes;
-      const b1 = b0 + rowBytes;
+      const b0 = b + <usize>j * rowBytesB;
+      const b1 = b0 + rowBytesB;
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0);
       let s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0);
@@ -258,7 +270,7 @@ function gemmDot(m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize, beta: f
       }
       let t00 = sumLanes(s00), t01 = sumLanes(s01), t10 = sumLanes(s10), t11 = sumLanes(s11);
       let t20 = sumLanes(s20), t21 = sumLanes(s21), t30 = sumLanes(s30), t31 = sumLanes(s31);
-      for (; p < rowBytes; p += 4) {
+      for (; p < kBytes; p += 4) {
         const y0 = load<f32>(b0 + p);
         const y1 = load<f32>(b1 + p);
         const x0 = load<f32>(a0 + p), x1 = load<f32>(a1 + p), x2 = load<f32>(a2 + p), x3 = load<f32>(a3 + p);
@@ -280,14 +292,14 @@ function gemmDot(m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize, beta: f
     for (; j < n; j++) {
       for (let r = 0; r < 4; r++) {
         storeScalar(out + <usize>r * outRowBytes + (<usize>j << 2),
-          dot(a0 + <usize>r * rowBytes, b + <usize>j * rowBytes, k), alpha, beta);
+          dot(a0 + <usize>r * rowBytesA, b + <usize>j * rowBytesB, k), alpha, beta);
       }
     }
   }
   for (; i < m; i++) {
     const out = c + <usize>i * outRowBytes;
     for (let j = 0; j < n; j++) {
-      storeScalar(out + (<usize>j << 2), dot(a + <usize>i * rowBytes, b + <usize>j * rowBytes, k), alpha, beta);
+      storeScalar(out + (<usize>j << 2), dot(a + <usize>i * rowBytesA, b + <usize>j * rowBytesB, k), alpha, beta);
     }
   }
 }
@@ -312,23 +324,27 @@ function dot(x: usize, y: usize, k: i32): f32 {
 /** See the top of this file. `scratch` must hold gemmScratchBytes(transA, transB, m, n, k) bytes. */
 export function gemm(
   transA: bool, transB: bool, m: i32, n: i32, k: i32,
-  alpha: f32, a: usize, b: usize, beta: f32, c: usize, scratch: usize,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32, scratch: usize,
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0) k = 0;
   if (useDotProducts(m, n)) {
     // rows of op(A) and columns of op(B) must run along k: transpose the operands that do not
     let rowsA = a;
+    let ldRowsA = lda;
     let columnsB = b;
+    let ldColumnsB = ldb;
     if (transA) {
       rowsA = scratch;
-      transpose(a, k, m, rowsA);
+      ldRowsA = k;
+      transpose(a, k, m, lda, rowsA);
     }
     if (!transB) {
       columnsB = scratch + (transA ? (<usize>m * <usize>k) << 2 : 0);
-      transpose(b, k, n, columnsB);
+      ldColumnsB = k;
+      transpose(b, k, n, ldb, columnsB);
     }
-    gemmDot(m, n, k, alpha, rowsA, columnsB, beta, c);
+    gemmDot(m, n, k, alpha, rowsA, ldRowsA, columnsB, ldColumnsB, beta, c, ldc);
     return;
   }
   const kk = <usize>k;
@@ -336,12 +352,12 @@ export function gemm(
   const rowsPadded = <usize>((m + TILE_ROWS - 1) & ~(TILE_ROWS - 1));
   const panel = packedA + ((rowsPadded * kk) << 2);
   const spare = panel + ((<usize>TILE_COLS * kk) << 2);
-  packA(transA, m, k, a, packedA);
+  packA(transA, m, k, a, lda, packedA);
   const alphaV = f32x4.splat(alpha);
-  const rowBytes = <usize>n << 2;
+  const rowBytes = <usize>ldc << 2;
 
   for (let j0 = 0; j0 < n; j0 += TILE_COLS) {
-    packPanel(transB, n, k, b, j0, panel);
+    packPanel(transB, n, k, b, ldb, j0, panel);
     const fullCols = j0 + TILE_COLS <= n;
     for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
       let c00 = f32x4.splat(0), c01 = f32x4.splat(0);

@@ -12,7 +12,7 @@ export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizer
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 2;
+  return 3;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

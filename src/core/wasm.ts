@@ -12,7 +12,7 @@ const MAXIMUM_PAGES = 32768;
 const PAGE_BYTES = 65536;
 const ALIGNMENT = 16;
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
 export class KernelArgumentError extends RangeError {
@@ -51,7 +51,8 @@ interface KernelExports {
   heapBase(): number;
   gemmScratchBytes(transA: number, transB: number, m: number, n: number, k: number): number;
   gemm(transA: number, transB: number, m: number, n: number, k: number,
-    alpha: number, a: number, b: number, beta: number, c: number, scratch: number): void;
+    alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
+    scratch: number): void;
   biasActivation(y: number, bias: number, rows: number, cols: number, activation: number): void;
   activationBackward(activation: number, y: number, dy: number, length: number): void;
   biasGradient(dy: number, rows: number, cols: number, db: number): void;
@@ -143,6 +144,16 @@ async function readBuildFile(file: string): Promise<Uint8Array> {
 export interface WasmKernels extends Kernels {
   readonly memory: WasmMemory;
   readonly module: WasmModule;
+  /**
+   * `gemm` on blocks of larger row-major matrices (to split a product across threads, say): a, b and c
+   * start at the block's first element (a subarray), and lda, ldb, ldc are the leading dimensions,
+   * the element distance from one stored row to the next (at least the stored width: k or m for A,
+   * n or k for B, n for C).
+   */
+  gemmBlock(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+  ): void;
 }
 
 export interface WasmKernelOptions {
@@ -252,10 +263,34 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
     return scratch;
   }
 
+  /** Elements a [rows, cols] block with leading dimension ld spans, after checking ld. */
+  function blockLength(rows: number, cols: number, ld: number, what: string): number {
+    checkLength(ld, `${what} leading dimension`);
+    if (ld < cols) throw new KernelArgumentError(`${what}: leading dimension ${ld} is less than the row width ${cols}`);
+    return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+  }
+
+  function gemmBlock(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+  ): void {
+    checkLength(m, 'm');
+    checkLength(n, 'n');
+    checkLength(k, 'k');
+    const pa = pointer(a, transA ? blockLength(k, m, lda, 'gemm: A') : blockLength(m, k, lda, 'gemm: A'), 'gemm: A');
+    const pb = pointer(b, transB ? blockLength(n, k, ldb, 'gemm: B') : blockLength(k, n, ldb, 'gemm: B'), 'gemm: B');
+    const pc = pointer(c, blockLength(m, n, ldc, 'gemm: C'), 'gemm: C');
+    if (m === 0 || n === 0) return;
+    const ta = transA ? 1 : 0;
+    const tb = transB ? 1 : 0;
+    wasm.gemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, gemmScratch(ta, tb, m, n, k));
+  }
+
   return {
     name,
     memory,
     module,
+    gemmBlock,
 
     allocF32(length) {
       checkLength(length, 'length');
@@ -270,16 +305,8 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
     },
 
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
-      checkLength(m, 'm');
-      checkLength(n, 'n');
-      checkLength(k, 'k');
-      const pa = pointer(a, m * k, 'gemm: A');
-      const pb = pointer(b, k * n, 'gemm: B');
-      const pc = pointer(c, m * n, 'gemm: C');
-      if (m === 0 || n === 0) return;
-      const ta = transA ? 1 : 0;
-      const tb = transB ? 1 : 0;
-      wasm.gemm(ta, tb, m, n, k, alpha, pa, pb, beta, pc, gemmScratch(ta, tb, m, n, k));
+      // dense operands: each stored row is exactly as long as the matrix is wide
+      gemmBlock(transA, transB, m, n, k, alpha, a, transA ? m : k, b, transB ? k : n, beta, c, n);
     },
 
     biasActivation(y, bias, rows, cols, activation) {

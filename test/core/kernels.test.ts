@@ -4,11 +4,11 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   createReferenceKernels, createWasmKernels, relaxedSimdSupported, KernelArgumentError, Random,
-  type Activation, type Kernels,
+  type Activation, type Kernels, type WasmKernels,
 } from '../../src/core/index.js';
 
 const reference = createReferenceKernels();
-const backends: Kernels[] = [];
+const backends: WasmKernels[] = [];
 
 before(async () => {
   backends.push(await createWasmKernels({ relaxed: false }));
@@ -84,6 +84,56 @@ describe('gemm', () => {
           }
         }
       }
+    }
+  });
+
+  it('gemmBlock multiplies blocks of larger matrices and writes nothing outside the block of C', () => {
+    /** The [rows, cols] block at (row, col) of a matrix with `width` columns, as a dense copy. */
+    const block = (matrix: Float32Array, width: number, row: number, col: number, rows: number, cols: number) => {
+      const out = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) out.set(matrix.subarray((row + r) * width + col, (row + r) * width + col + cols), r * cols);
+      return out;
+    };
+    for (let trial = 0; trial < 30; trial++) {
+      const [m, n, k] = [1 + random.int(37), 1 + random.int(37), 1 + random.int(37)];
+      const [transA, transB] = [random.int(2) === 1, random.int(2) === 1];
+      // each operand is stored inside a larger matrix, at a random offset
+      const [aRows, aCols] = transA ? [k, m] : [m, k];
+      const [bRows, bCols] = transB ? [n, k] : [k, n];
+      const lda = aCols + random.int(5);
+      const ldb = bCols + random.int(5);
+      const ldc = n + random.int(5);
+      const [aRow, aCol, bRow, bCol, cRow, cCol] = [random.int(3), lda - aCols, random.int(3), ldb - bCols, random.int(3), ldc - n];
+      const aFull = fill(new Float32Array((aRows + aRow) * lda));
+      const bFull = fill(new Float32Array((bRows + bRow) * ldb));
+      const cFull = fill(new Float32Array((m + cRow + 1) * ldc));
+      const expected = block(cFull, ldc, cRow, cCol, m, n);
+      reference.gemm(transA, transB, m, n, k, 0.75, block(aFull, lda, aRow, aCol, aRows, aCols),
+        block(bFull, ldb, bRow, bCol, bRows, bCols), 0.5, expected);
+      for (const kernels of backends) {
+        const what = `${kernels.name} gemmBlock ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} m=${m} n=${n} k=${k} ld=${lda},${ldb},${ldc}`;
+        const a = copyInto(kernels, aFull);
+        const b = copyInto(kernels, bFull);
+        const c = copyInto(kernels, cFull);
+        kernels.gemmBlock(transA, transB, m, n, k, 0.75, a.subarray(aRow * lda + aCol), lda,
+          b.subarray(bRow * ldb + bCol), ldb, 0.5, c.subarray(cRow * ldc + cCol), ldc);
+        assertClose(block(c, ldc, cRow, cCol, m, n), expected, (i) => 1e-5 * (k + Math.abs(expected[i])), what);
+        // everything else in C is as it was
+        const outside = (index: number) => {
+          const [r, col] = [Math.floor(index / ldc) - cRow, (index % ldc) - cCol];
+          return r < 0 || r >= m || col < 0 || col >= n;
+        };
+        for (let index = 0; index < c.length; index++) {
+          if (outside(index)) assert.equal(c[index], cFull[index], `${what}: wrote outside the block at ${index}`);
+        }
+      }
+    }
+  });
+
+  it('gemmBlock rejects a leading dimension narrower than the rows it strides over', () => {
+    for (const kernels of backends) {
+      const a = kernels.allocF32(64);
+      assert.throws(() => kernels.gemmBlock(false, false, 2, 2, 4, 1, a, 3, a, 2, 0, a, 2), KernelArgumentError);
     }
   });
 
