@@ -12,7 +12,7 @@ export { createReferenceKernels } from './reference.js';
 export {
   createWasmKernels, instantiateWasmKernels, relaxedSimdSupported, simdSupported,
   KernelArgumentError, KernelLoadError, KernelMemoryError,
-  type WasmKernels, type WasmKernelOptions,
+  type WasmKernels, type WasmKernelOptions, type WasmMemory, type WasmModule,
 } from './wasm.js';
 
 export type KernelBackend = 'auto' | 'wasm' | 'reference';

@@ -31,11 +31,11 @@ export class KernelMemoryError extends Error {
 
 // The project compiles without the DOM library, which is where TypeScript declares WebAssembly, so the
 // few parts used here are typed locally.
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBufferLike;
   grow(deltaPages: number): number;
 }
-interface WasmModule { readonly __brand?: 'WebAssembly.Module' }
+export interface WasmModule { readonly __brand?: 'WebAssembly.Module' }
 interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => WasmModule;
