@@ -119,7 +119,7 @@ export function trainCommand(): Command {
         classes: train.classes,
         hidden: spec.hidden,
         activation: spec.activation,
-        normalization: { pixelMax: 1 },
+        normalization: { pixelMax: train.pixelMax },
         training: { data: data.source, ...settings, best_epoch: result.best_epoch },
         metrics: {
           test_accuracy: result.test.accuracy,
