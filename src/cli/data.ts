@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Dataset } from '../data/dataset.js';
-import { DEFAULT_DATA_DIR, fetchDataset, TUTORIAL_MNIST_URL } from '../data/fetch.js';
+import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL } from '../data/fetch.js';
+import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
@@ -20,11 +22,20 @@ export function dataCommand(): Command {
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
       let lastShown = 0;
+      const isPickle = /\.pkl(\.gz)?$/.test(new URL(opts.url, 'file:///').pathname);
+      let content = '';
       const result = await fetchDataset({
         url: opts.url,
         dir: opts.dir,
         md5: opts.md5,
         retries: opts.retries,
+        // A pickle is only kept if it reads as the tutorial's three splits (safely: no code runs).
+        verify: isPickle
+          ? (temporary) => {
+              const splits = loadMnistPickle(temporary);
+              content = `train ${splits.train.count}, validation ${splits.validation.count}, test ${splits.test.count} images of ${splits.train.height}×${splits.train.width}`;
+            }
+          : undefined,
         onProgress: ({ bytes: received, total }) => {
           const now = performance.now();
           if (now - lastShown < 200 && received !== total) return;
@@ -35,7 +46,17 @@ export function dataCommand(): Command {
       });
       if (lastShown > 0) process.stderr.write('\n');
       out.print(result.downloaded ? `downloaded ${result.path} (${formatCount(result.bytes)} bytes)` : `already there: ${result.path}`);
-      out.result(result);
+      if (content) out.print(`content checked: ${content}`);
+      const published = PUBLISHED_MD5[basename(result.path)];
+      if (opts.md5) out.print(`MD5 ${result.md5} matches --md5`);
+      else if (published) {
+        out.print(
+          result.md5 === published
+            ? `MD5 ${result.md5} matches the published digest of ${basename(result.path)}`
+            : `MD5 ${result.md5} differs from the published digest of ${basename(result.path)} (${published}): another copy of the data`,
+        );
+      }
+      out.result({ ...result, published_md5: published ?? null, content: content || null });
     });
 
   data

@@ -36,7 +36,20 @@ export interface FetchDatasetOptions {
   /** Abort an attempt that takes longer than this (default 10 minutes). */
   readonly timeoutMs?: number;
   readonly onProgress?: (progress: FetchProgress) => void;
+  /**
+   * Checks the downloaded content before it is renamed into place (throw to refuse it): a file that
+   * fails never appears under the final name.
+   */
+  readonly verify?: (temporaryPath: string) => void | Promise<void>;
 }
+
+/**
+ * MD5 digests published for well-known files, by file name. mnist.pkl.gz's is the one published with
+ * the copy first distributed by deeplearning.net, which the PyTorch tutorial's file reproduces.
+ */
+export const PUBLISHED_MD5: Readonly<Record<string, string>> = {
+  'mnist.pkl.gz': 'a02cd19f81d51c426d7ca14024243ce9',
+};
 
 export interface FetchDatasetResult {
   readonly path: string;
@@ -151,6 +164,7 @@ async function downloadOnce(url: string, path: string, expected: string | undefi
     if (expected !== undefined && md5 !== expected) {
       throw new ChecksumError(path, expected, md5, `the server sent a different file than expected; try another --url or check the --md5 value`);
     }
+    await options.verify?.(temporary);
     await rename(temporary, path);
     return { path, downloaded: true, bytes, md5 };
   } catch (error) {

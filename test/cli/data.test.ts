@@ -20,7 +20,10 @@ before(async () => {
   writeMnistPickle(path, loadData('mnist'), { level: 1 });
   pickle = readFileSync(path);
   server = createServer((request, response) => {
-    if (request.url === '/files/mnist.pkl.gz') {
+    if (request.url === '/files/broken/mnist.pkl.gz') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.end(pickle.subarray(0, 5000));
+    } else if (request.url === '/files/mnist.pkl.gz') {
       response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': pickle.length });
       response.end(pickle);
     } else {
@@ -45,6 +48,8 @@ describe('digitlab data', () => {
     const result = JSON.parse(first.stdout);
     assert.equal(result.downloaded, true);
     assert.equal(result.bytes, pickle.length);
+    assert.equal(result.content, 'train 50000, validation 10000, test 10000 images of 28×28');
+    assert.equal(result.published_md5, 'a02cd19f81d51c426d7ca14024243ce9');
     assert.deepEqual(readFileSync(join(cache, 'mnist.pkl.gz')), pickle);
     const mtime = statSync(join(cache, 'mnist.pkl.gz')).mtimeMs;
     const second = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/mnist.pkl.gz`, '--dir', cache]);
@@ -61,6 +66,10 @@ describe('digitlab data', () => {
       await digitlabAsync(['data', 'fetch', '--url', `${base}/files/mnist.pkl.gz`, '--dir', cache, '--md5', '0'.repeat(32)]),
       /(MD5|checksum)/i,
     );
+    assert.equal(problem, null, problem ?? '');
+    assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
+    // A truncated gzip with no Content-Length: downloaded completely, refused by the content check.
+    problem = assertCleanFailure(await digitlabAsync(['data', 'fetch', '--url', `${base}/files/broken/mnist.pkl.gz`, '--dir', cache]), /mnist\.pkl\.gz/);
     assert.equal(problem, null, problem ?? '');
     assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
     // Port 9 on loopback: nothing listens there, the connection is refused at once.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +33,37 @@ describe('digitlab train', () => {
     const evaluated = digitlab(['eval', '--model', out, '--data', data, '--validation', '2000', '--json']);
     assert.equal(evaluated.status, 0, evaluated.stderr);
     assert.equal(JSON.parse(evaluated.stdout).accuracy, json.test_accuracy);
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT), keeping the last checkpoint', async () => {
+    const out = join(dir, 'interrupted');
+    const child = digitlabProcess(['train', ...common, '--out', out]);
+    let stderr = '';
+    let sent = false;
+    const status = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        // Once: a second Ctrl-C ends the process at once, as it should.
+        if (/epoch 1:/.test(stderr) && !sent) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('exit', (code) => resolve(code));
+    });
+    assert.equal(status, 130, stderr);
+    assert.match(stderr, /training stopped during epoch 2; the last checkpoint is kept \(rerun with --resume to continue\)/);
+    assert.ok(existsSync(join(out, 'checkpoint.safetensors')));
+    assert.ok(!existsSync(join(out, 'model.safetensors')));
+  });
+
+  it('follows a learning-rate schedule, one step per epoch', () => {
+    const result = digitlab(['train', ...common, '--epochs', '3', '--schedule', 'step:1:0.5', '--out', join(dir, 'scheduled'), '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout).epochs.map((e: { lr: number }) => e.lr), [0.001, 0.0005, 0.00025]);
+    const bad = digitlab(['train', '--schedule', 'linear:3']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--schedule 'linear:3' is not understood/);
   });
 
   it('continues a run killed with SIGKILL mid-epoch to the same final weights', async () => {
