@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'assembly/', 'runs/', 'data/', 'studies/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'assembly/', 'runs/', '/data/', 'studies/', 'scratch/'] },
   ...tseslint.configs.recommended,
   {
     rules: {
