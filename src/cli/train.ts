@@ -8,7 +8,7 @@ import { renderGrid } from '../data/images.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
-import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/index.js';
+import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import type { ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
@@ -17,14 +17,10 @@ import { attachProgress } from './progress.js';
 import { mostConfidentlyWrong } from '../train/evaluate.js';
 import { printConfusion } from './report.js';
 
-/** Which optimizer takes which option (PyTorch's names in camelCase). */
-const OPTIMIZER_OPTIONS: Record<OptimizerName, string[]> = {
-  sgd: ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay'],
-  adam: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'amsgrad'],
-  adamw: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'amsgrad'],
-  adagrad: ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps'],
-  rmsprop: ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered'],
-};
+/** Which optimizer takes which option (camelCase names), from the optimizers' own option specs. */
+const OPTIMIZER_OPTIONS = Object.fromEntries(
+  OPTIMIZER_NAMES.map((name) => [name, OPTIMIZER_OPTION_SPECS[name].map((spec) => spec.name)]),
+) as Record<OptimizerName, string[]>;
 
 const FLAG_OF: Record<string, string> = {
   lr: '--lr',
@@ -205,7 +201,9 @@ export function settingsFromOptions(opts: any): TrainSettings {
     }
     given[key] = value as number | boolean;
   }
-  if (optimizer === 'sgd' && given.lr === undefined) given.lr = 0.01;
+  // PyTorch's SGD has no default rate: use the one the optimizer suggests.
+  const lrSpec = OPTIMIZER_OPTION_SPECS[optimizer].find((spec) => spec.name === 'lr');
+  if (given.lr === undefined && lrSpec?.default === undefined && typeof lrSpec?.suggested === 'number') given.lr = lrSpec.suggested;
   return {
     hidden: parseLayerList(opts.hidden),
     activation: opts.activation as Activation,
