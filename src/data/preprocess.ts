@@ -1,0 +1,152 @@
+/**
+ * The pure part of image handling: RGBA to grayscale and MNIST-style preprocessing of a digit picture.
+ * No Node modules here, so the browser app prepares its drawings with exactly the same code.
+ */
+/** A decoded image: RGBA bytes, row-major. */
+export interface RgbaImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+/** A grayscale image: one byte per pixel, 0 black .. 255 white. */
+export interface GrayImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * RGBA to grayscale by ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B), with transparency composited
+ * on white: a digit drawn in black on a transparent canvas reads as ink on paper.
+ */
+export function toGrayscale(image: RgbaImage): GrayImage {
+  const { width, height, data } = image;
+  const gray = new Uint8Array(width * height);
+  for (let i = 0, j = 0; i < gray.length; i++, j += 4) {
+    const luma = 0.299 * data[j] + 0.587 * data[j + 1] + 0.114 * data[j + 2];
+    const alpha = data[j + 3] / 255;
+    gray[i] = Math.round(luma * alpha + 255 * (1 - alpha));
+  }
+  return { width, height, data: gray };
+}
+
+export interface PreprocessOptions {
+  /** Fraction of the ink range above which a pixel counts for the bounding box (default 0.2). */
+  readonly threshold?: number;
+  /** 'auto' (default) decides from the border; 'dark-on-light' always inverts; 'light-on-dark' never. */
+  readonly polarity?: 'auto' | 'dark-on-light' | 'light-on-dark';
+}
+
+/** The digit box inside the 28x28 field, and where its center of mass goes (MNIST: 20 px box, mass at 14, 14). */
+const SIDE = 28;
+const BOX = 20;
+const CENTER = 14;
+
+function median(values: number[]): number {
+  values.sort((a, b) => a - b);
+  const mid = values.length >> 1;
+  return values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+/**
+ * Turns a grayscale picture of one digit into a 28x28 MNIST-like input in [0, 1], the way MNIST was
+ * made (LeCun et al.): ink made bright on a dark background, cropped to its bounding box, scaled with
+ * antialiasing to fit a 20x20 box keeping the aspect ratio, then placed in the 28x28 field so that its
+ * center of mass is at (14, 14).
+ */
+export function preprocessDigit(gray: Uint8Array, width: number, height: number, options: PreprocessOptions = {}): Float32Array {
+  if (gray.length !== width * height || width === 0 || height === 0) {
+    throw new RangeError(`preprocessDigit: ${gray.length} pixels for a ${width}x${height} image`);
+  }
+  // 1. Polarity. The border of a digit picture is background; if it is lighter than mid-gray the ink is
+  //    dark and we invert. A tiny image has no meaningful border; the overall median stands in.
+  const border: number[] = [];
+  for (let x = 0; x < width; x++) border.push(gray[x], gray[(height - 1) * width + x]);
+  for (let y = 1; y < height - 1; y++) border.push(gray[y * width], gray[y * width + width - 1]);
+  const backgroundRaw = width > 2 && height > 2 ? median(border) : median(Array.from(gray));
+  const invert = options.polarity === 'dark-on-light' || (options.polarity !== 'light-on-dark' && backgroundRaw > 127);
+  const ink = new Float32Array(gray.length);
+  for (let i = 0; i < gray.length; i++) ink[i] = invert ? 255 - gray[i] : gray[i];
+  const background = invert ? 255 - backgroundRaw : backgroundRaw;
+
+  // 2. Remove the background level (gray paper, photo lighting) and stretch the ink to [0, 1].
+  let max = 0;
+  for (const v of ink) if (v > max) max = v;
+  const range = max - background;
+  const result = new Float32Array(SIDE * SIDE);
+  if (range <= 8) return result; // nothing stands out from the background: a blank input
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - background) / range));
+
+  // 3. Bounding box of the pixels above the threshold.
+  const threshold = options.threshold ?? 0.2;
+  let left = width;
+  let right = -1;
+  let top = height;
+  let bottom = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (ink[y * width + x] > threshold) {
+        if (x < left) left = x;
+        if (x > right) right = x;
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+      }
+    }
+  }
+  if (right < 0) return result;
+  const boxWidth = right - left + 1;
+  const boxHeight = bottom - top + 1;
+
+  // 4. Scale the box to fit 20x20 keeping the aspect ratio, by area averaging (each target pixel is the
+  //    mean of the source area it covers), which antialiases like MNIST's normalization did.
+  const scale = BOX / Math.max(boxWidth, boxHeight);
+  const targetWidth = Math.max(1, Math.round(boxWidth * scale));
+  const targetHeight = Math.max(1, Math.round(boxHeight * scale));
+  const patch = resampleArea(ink, width, left, top, boxWidth, boxHeight, targetWidth, targetHeight);
+
+  // 5. Place by center of mass. An integer shift keeps strokes sharp and lands the mass within half a
+  //    pixel of (14, 14); the shift is clamped so no ink falls outside the field.
+  let mass = 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (let y = 0; y < targetHeight; y++) {
+    for (let x = 0; x < targetWidth; x++) {
+      const v = patch[y * targetWidth + x];
+      mass += v;
+      sumX += v * x;
+      sumY += v * y;
+    }
+  }
+  const offsetX = Math.min(SIDE - targetWidth, Math.max(0, Math.round(CENTER - sumX / mass)));
+  const offsetY = Math.min(SIDE - targetHeight, Math.max(0, Math.round(CENTER - sumY / mass)));
+  for (let y = 0; y < targetHeight; y++) {
+    for (let x = 0; x < targetWidth; x++) result[(y + offsetY) * SIDE + x + offsetX] = patch[y * targetWidth + x];
+  }
+  return result;
+}
+
+/** Area-average resampling of the region (left, top, w, h) of `source` (row stride `stride`) to tw x th. */
+function resampleArea(source: Float32Array, stride: number, left: number, top: number, w: number, h: number, tw: number, th: number): Float32Array {
+  const out = new Float32Array(tw * th);
+  const sx = w / tw;
+  const sy = h / th;
+  for (let ty = 0; ty < th; ty++) {
+    const y0 = ty * sy;
+    const y1 = y0 + sy;
+    for (let tx = 0; tx < tw; tx++) {
+      const x0 = tx * sx;
+      const x1 = x0 + sx;
+      let sum = 0;
+      for (let y = Math.floor(y0); y < Math.min(h, Math.ceil(y1)); y++) {
+        const coverY = Math.min(y + 1, y1) - Math.max(y, y0);
+        for (let x = Math.floor(x0); x < Math.min(w, Math.ceil(x1)); x++) {
+          const coverX = Math.min(x + 1, x1) - Math.max(x, x0);
+          sum += coverX * coverY * source[(top + y) * stride + left + x];
+        }
+      }
+      out[ty * tw + tx] = sum / (sx * sy);
+    }
+  }
+  return out;
+}
