@@ -23,3 +23,8 @@ export * from './train/evaluate.js';
 export * from './train/convergence.js';
 export { CheckpointError, type CheckpointState } from './train/checkpoint.js';
 export { fillBatch, fillRange } from './train/batches.js';
+export * from './study/spec.js';
+export { openStudy, summarizeTrials, NEAR_BEST, type StudyResults, type TrialResult, type DesignResult, type StudySummary, type Spread } from './study/results.js';
+export { StudyRunner, trialSettings, type StudyRunOptions, type StudyEvents } from './study/runner.js';
+export { StudyStore, StudyStorageError, STUDY_DATABASE, type TrialStatus } from './study/storage.js';
+export { writeReport, markdownReport, htmlReport, trialTable } from './study/report.js';

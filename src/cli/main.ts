@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { dataCommand } from './data.js';
 import { evalCommand, predictCommand } from './use.js';
 import { trainCommand } from './train.js';
+import { studyCommand } from './study.js';
 
 const VERSION = '0.1.0';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(predictCommand());
+  program.addCommand(studyCommand());
   // Every command's parse errors exit through `main`, not process.exit.
   const exitOverride = (cmd: Command) => {
     cmd.exitOverride();

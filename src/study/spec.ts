@@ -1,0 +1,397 @@
+/**
+ * A study spec: a YAML (or JSON, which is YAML too) file saying what to train and under which shared
+ * conditions. It is checked completely before any training starts, and every error names the field
+ * and the line, e.g. `seed.yaml:7: space[0].optimizer: unknown optimizer 'adamm' …`.
+ *
+ *   name: seed
+ *   data: mnist            # any --data source
+ *   validation: 10000      # training images held out for validation
+ *   train_subset: 20000    # optional: train on the first N of the remaining images
+ *   epochs: 8
+ *   batch_size: 128
+ *   seeds: [1, 2]          # repeats: every design trains once per seed
+ *   search: grid           # or random (then budget.trials designs are drawn)
+ *   budget: { trials: 40, minutes: 30 }
+ *   space:                 # one grid, or a list of grids whose trials are joined
+ *     - layers: [1, 2, 3]  # hidden layers of `nodes` each …
+ *       nodes: [64, 128]
+ *       optimizer: adam
+ *       lr: [0.001]
+ *     - hidden: [[800], [512, 256]]   # … or explicit layer lists
+ *       optimizer: [sgd, adam, adagrad, rmsprop]
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { ACTIVATIONS } from '../nn/mlp.js';
+import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName, type OptimizerName } from '../optim/index.js';
+import type { ScheduleSpec } from '../optim/schedules.js';
+import { parseSchedule } from '../cli/train.js';
+import { Random } from '../core/random.js';
+import type { Activation } from '../core/kernels.js';
+import { DEFAULT_CONVERGENCE, type ConvergenceOptions } from '../train/convergence.js';
+
+export type FieldPath = Array<string | number>;
+
+/** A spec that cannot be run: the file, line and field, and what to write instead. */
+export class StudySpecError extends Error {
+  override readonly name = 'StudySpecError';
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly line: number | null,
+    readonly problem: string,
+  ) {
+    super(`${file}${line === null ? '' : `:${line}`}: ${field ? `${field}: ` : ''}${problem}`);
+  }
+}
+
+/** One grid of the search space, with every value list resolved. */
+export interface SpaceGrid {
+  /** Hidden-layer lists to try (from `hidden`, or `layers` × `nodes`). */
+  hidden: number[][];
+  activation: Activation[];
+  optimizer: OptimizerName[];
+  /** Learning rates; null means the optimizer's default (0.01 for sgd, which has none). */
+  lr: Array<number | null>;
+  /** Extra optimizer options (momentum, weightDecay, …) applied to every trial of the grid. */
+  options: Record<string, number | boolean>;
+  schedule: Array<ScheduleSpec | null>;
+}
+
+export interface PruneSettings {
+  /** Epochs of the first rung. */
+  minEpochs: number;
+  /** Keep the best 1/reduction at each rung; rungs are at minEpochs · reduction^k. */
+  reduction: number;
+}
+
+export interface StudySpec {
+  name: string;
+  data: string;
+  validation: number;
+  trainSubset: number | null;
+  epochs: number;
+  batchSize: number;
+  seeds: number[];
+  search: 'grid' | 'random';
+  /** Seed of the random search's draws. */
+  searchSeed: number;
+  budget: { trials: number | null; minutes: number | null };
+  space: SpaceGrid[];
+  earlyStopping: number | null;
+  convergence: ConvergenceOptions;
+  prune: PruneSettings;
+}
+
+/** One trial to run: a design and a seed. */
+export interface TrialPlan {
+  /** 1-based position in the study. */
+  number: number;
+  /** Identifies the design and seed (stable across runs of the same spec). */
+  key: string;
+  hidden: number[];
+  activation: Activation;
+  optimizer: OptimizerName;
+  lr: number;
+  options: Record<string, number | boolean>;
+  schedule: ScheduleSpec | null;
+  seed: number;
+}
+
+const TOP_KEYS = [
+  'name', 'data', 'validation', 'train_subset', 'epochs', 'batch_size', 'seeds', 'search', 'search_seed',
+  'budget', 'space', 'early_stopping', 'converge_tolerance', 'converge_patience', 'prune',
+] as const;
+const GRID_KEYS = ['layers', 'nodes', 'hidden', 'activation', 'optimizer', 'lr', 'options', 'schedule'] as const;
+
+function fieldName(path: FieldPath): string {
+  let text = '';
+  for (const part of path) text += typeof part === 'number' ? `[${part}]` : text === '' ? part : `.${part}`;
+  return text;
+}
+
+/** Reads values out of a parsed document, throwing StudySpecError with the line of the offending node. */
+class SpecReader {
+  constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  private lineOf(path: FieldPath, atKey = false): number | null {
+    let node: unknown = this.doc.contents;
+    let last: unknown = node;
+    for (const part of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === part);
+        if (!pair) break;
+        last = atKey && part === path[path.length - 1] ? pair.key : (pair.value ?? pair.key);
+        node = pair.value;
+      } else if (isSeq(node) && typeof part === 'number') {
+        node = node.items[part];
+        if (!node) break;
+        last = node;
+      } else break;
+    }
+    const range = (last as Node | null)?.range;
+    return range ? this.lines.linePos(range[0]).line : null;
+  }
+
+  fail(path: FieldPath, problem: string, atKey = false): never {
+    throw new StudySpecError(this.file, fieldName(path), this.lineOf(path, atKey), problem);
+  }
+
+  checkKeys(value: Record<string, unknown>, path: FieldPath, allowed: readonly string[]): void {
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) {
+        this.fail([...path, key], `unknown key '${key}'; the keys here are ${allowed.join(', ')}`, true);
+      }
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A scalar or a list of them, as a list. */
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Parses and checks a spec from its text; `file` names it in errors. */
+export function parseStudySpec(text: string, file = 'spec'): StudySpec {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0];
+    const line = error.linePos?.[0].line ?? null;
+    throw new StudySpecError(file, '', line, `not valid YAML or JSON: ${error.message.split('\n')[0]}`);
+  }
+  const reader: SpecReader = new SpecReader(file, doc, lines);
+  const root = doc.toJS() as unknown;
+  if (!isRecord(root)) reader.fail([], 'expected a mapping of settings (name, data, epochs, space, …)');
+  reader.checkKeys(root, [], TOP_KEYS);
+
+  const integer = (path: FieldPath, value: unknown, min: number, what: string): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      reader.fail(path, `must be ${what}, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const optionalInteger = (key: string, min: number, what: string): number | null =>
+    root[key] === undefined || root[key] === null ? null : integer([key], root[key], min, what);
+
+  const name = root.name ?? basename(file).replace(/\.(ya?ml|json)$/i, '');
+  if (typeof name !== 'string' || name.trim() === '') reader.fail(['name'], 'must be a non-empty string');
+  const data = root.data ?? 'mnist';
+  if (typeof data !== 'string') reader.fail(['data'], `must be a data source such as mnist, idx:DIR or pkl:FILE, got ${JSON.stringify(data)}`);
+  if (root.epochs === undefined) reader.fail(['epochs'], 'is required: the number of epochs each trial trains');
+  const epochs = integer(['epochs'], root.epochs, 1, 'a positive integer');
+  const batchSize = root.batch_size === undefined ? 64 : integer(['batch_size'], root.batch_size, 1, 'a positive integer');
+  const validation = root.validation === undefined ? 10_000 : integer(['validation'], root.validation, 1, 'a positive integer');
+  const trainSubset = optionalInteger('train_subset', 1, 'a positive integer (train on the first N training images)');
+  const seedsValue = root.seeds ?? [0];
+  const seeds = asList(seedsValue).map((seed, i) => integer(Array.isArray(seedsValue) ? ['seeds', i] : ['seeds'], seed, 0, 'a non-negative integer'));
+  if (seeds.length === 0) reader.fail(['seeds'], 'needs at least one seed');
+  if (new Set(seeds).size !== seeds.length) reader.fail(['seeds'], `lists a seed twice: ${seeds.join(', ')}`);
+  const search = root.search ?? 'grid';
+  if (search !== 'grid' && search !== 'random') reader.fail(['search'], `must be grid or random, got ${JSON.stringify(search)}`);
+  const searchSeed = root.search_seed === undefined ? 0 : integer(['search_seed'], root.search_seed, 0, 'a non-negative integer');
+
+  const budget: StudySpec['budget'] = { trials: null, minutes: null };
+  if (root.budget !== undefined && root.budget !== null) {
+    if (!isRecord(root.budget)) reader.fail(['budget'], 'must be a mapping with trials and/or minutes');
+    reader.checkKeys(root.budget, ['budget'], ['trials', 'minutes']);
+    if (root.budget.trials !== undefined) budget.trials = integer(['budget', 'trials'], root.budget.trials, 1, 'a positive integer');
+    if (root.budget.minutes !== undefined) {
+      const minutes = root.budget.minutes;
+      if (typeof minutes !== 'number' || !(minutes > 0)) reader.fail(['budget', 'minutes'], `must be a positive number, got ${JSON.stringify(minutes)}`);
+      budget.minutes = minutes;
+    }
+  }
+  if (search === 'random' && budget.trials === null) reader.fail(['budget', 'trials'], 'is required by a random search: how many designs to draw');
+
+  const earlyStopping = optionalInteger('early_stopping', 1, 'a positive integer (epochs without a better validation loss)');
+  const convergence: ConvergenceOptions = { ...DEFAULT_CONVERGENCE };
+  if (root.converge_tolerance !== undefined) {
+    const t = root.converge_tolerance;
+    if (typeof t !== 'number' || !(t >= 0)) reader.fail(['converge_tolerance'], `must be a number ≥ 0, got ${JSON.stringify(t)}`);
+    convergence.tolerance = t;
+  }
+  if (root.converge_patience !== undefined) convergence.patience = integer(['converge_patience'], root.converge_patience, 1, 'a positive integer');
+
+  const prune: PruneSettings = { minEpochs: 1, reduction: 3 };
+  if (root.prune !== undefined && root.prune !== null) {
+    if (!isRecord(root.prune)) reader.fail(['prune'], 'must be a mapping with min_epochs and/or reduction');
+    reader.checkKeys(root.prune, ['prune'], ['min_epochs', 'reduction']);
+    if (root.prune.min_epochs !== undefined) prune.minEpochs = integer(['prune', 'min_epochs'], root.prune.min_epochs, 1, 'a positive integer');
+    if (root.prune.reduction !== undefined) prune.reduction = integer(['prune', 'reduction'], root.prune.reduction, 2, 'an integer ≥ 2');
+  }
+
+  if (root.space === undefined || root.space === null) reader.fail(['space'], 'is required: the designs to train (layers/nodes or hidden, optimizer, lr, …)');
+  const gridValues = Array.isArray(root.space) ? root.space : [root.space];
+  if (gridValues.length === 0) reader.fail(['space'], 'needs at least one grid');
+  const space = gridValues.map((grid, i) => parseGrid(reader, grid, Array.isArray(root.space) ? ['space', i] : ['space'], epochs));
+
+  return { name: name.trim(), data, validation, trainSubset, epochs, batchSize, seeds, search, searchSeed, budget, space, earlyStopping, convergence, prune };
+}
+
+function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: number): SpaceGrid {
+  if (!isRecord(grid)) reader.fail(path, 'a grid must be a mapping (layers, nodes or hidden, optimizer, lr, …)');
+  reader.checkKeys(grid, path, GRID_KEYS);
+  // Each value may be one item or a list of them; `at(key, i)` is the path of the i-th item.
+  const items = (key: string): Array<{ value: unknown; at: FieldPath }> => {
+    const value = grid[key];
+    return Array.isArray(value) ? value.map((v, i) => ({ value: v, at: [...path, key, i] })) : [{ value, at: [...path, key] }];
+  };
+  const positiveInt = (value: unknown, at: FieldPath, what: string): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) reader.fail(at, `must be ${what}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+
+  let hidden: number[][];
+  if (grid.hidden !== undefined) {
+    if (grid.layers !== undefined || grid.nodes !== undefined) {
+      reader.fail([...path, 'hidden'], 'give either hidden (explicit layer lists) or layers and nodes, not both', true);
+    }
+    const value = grid.hidden;
+    // `hidden: [512, 256]` is one design; `hidden: [[800], [512, 256]]` is two.
+    const lists = Array.isArray(value) && value.every((v) => Array.isArray(v)) && value.length > 0 ? value : [value];
+    hidden = lists.map((list, i) => {
+      const at = lists === value ? [...path, 'hidden', i] : [...path, 'hidden'];
+      if (!Array.isArray(list)) reader.fail(at, `must be a list of layer sizes such as [512, 256] (or a list of such lists), got ${JSON.stringify(list)}`);
+      return list.map((n, j) => positiveInt(n, [...at, j], 'a positive number of nodes'));
+    });
+  } else {
+    if (grid.layers === undefined || grid.nodes === undefined) {
+      reader.fail(path, 'needs hidden (e.g. [[800], [512, 256]]) or both layers and nodes (e.g. layers: [1, 2], nodes: [64, 128])');
+    }
+    const layers = items('layers').map(({ value, at }) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) reader.fail(at, `must be a number of hidden layers (0 or more), got ${JSON.stringify(value)}`);
+      return value;
+    });
+    const nodes = items('nodes').map(({ value, at }) => positiveInt(value, at, 'a positive number of nodes'));
+    hidden = [];
+    for (const count of layers) {
+      // Without hidden layers the node count means nothing: one design, not one per node count.
+      if (count === 0) hidden.push([]);
+      else for (const width of nodes) hidden.push(new Array<number>(count).fill(width));
+    }
+  }
+
+  const activation = (grid.activation === undefined ? [{ value: 'relu', at: [...path, 'activation'] }] : items('activation')).map(({ value, at }) => {
+    if (typeof value !== 'string' || !(ACTIVATIONS as readonly string[]).includes(value) || value === 'identity') {
+      reader.fail(at, `unknown activation ${JSON.stringify(value)}; use relu, sigmoid or tanh`);
+    }
+    return value as Activation;
+  });
+  const optimizer = (grid.optimizer === undefined ? [{ value: 'adam', at: [...path, 'optimizer'] }] : items('optimizer')).map(({ value, at }) => {
+    if (typeof value !== 'string' || !isOptimizerName(value)) {
+      reader.fail(at, `unknown optimizer ${JSON.stringify(value)}; the optimizers are ${OPTIMIZER_NAMES.join(', ')}`);
+    }
+    return value;
+  });
+  const lr = (grid.lr === undefined || grid.lr === null ? [{ value: null, at: [...path, 'lr'] }] : items('lr')).map(({ value, at }) => {
+    if (value === null || value === 'default') return null;
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) reader.fail(at, `must be a positive learning rate, got ${JSON.stringify(value)}`);
+    return value;
+  });
+
+  const options: Record<string, number | boolean> = {};
+  if (grid.options !== undefined) {
+    if (!isRecord(grid.options)) reader.fail([...path, 'options'], 'must be a mapping of optimizer options, e.g. { momentum: 0.9 }');
+    for (const [key, value] of Object.entries(grid.options)) {
+      const at = [...path, 'options', key];
+      if (key === 'lr') reader.fail(at, 'give the learning rate as lr next to optimizer, not among the options', true);
+      for (const name of optimizer) {
+        const spec = OPTIMIZER_OPTION_SPECS[name].find((s) => s.name === key);
+        if (!spec) {
+          reader.fail(at, `${name} has no option '${key}'; its options are ${OPTIMIZER_OPTION_SPECS[name].map((s) => s.name).filter((n) => n !== 'lr').join(', ')}`, true);
+        }
+        if (typeof value !== spec.type) reader.fail(at, `must be a ${spec.type}, got ${JSON.stringify(value)}`);
+      }
+      options[key] = value as number | boolean;
+    }
+  }
+
+  const schedule = (grid.schedule === undefined ? [{ value: null, at: [...path, 'schedule'] }] : items('schedule')).map(({ value, at }) => {
+    if (value === null || value === 'none' || value === 'constant') return null;
+    if (typeof value !== 'string') reader.fail(at, `must be a schedule such as step:2:0.5, exp:0.9 or cosine, got ${JSON.stringify(value)}`);
+    try {
+      return parseSchedule(value, epochs);
+    } catch {
+      return reader.fail(at, `schedule '${value}' is not understood: use none, step:STEP[:GAMMA], exp:GAMMA or cosine[:T_MAX[:ETA_MIN]]`);
+    }
+  });
+
+  return { hidden, activation, optimizer, lr, options, schedule };
+}
+
+export function readStudySpec(path: string): StudySpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new StudySpecError(path, '', null, `cannot read the spec (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseStudySpec(text, path);
+}
+
+/** The learning rate a trial uses when the spec leaves it out: PyTorch's default, 0.01 for SGD (which has none). */
+export function defaultLr(optimizer: OptimizerName): number {
+  const spec = OPTIMIZER_OPTION_SPECS[optimizer].find((s) => s.name === 'lr');
+  const value = spec?.default ?? spec?.suggested ?? 0.01;
+  return typeof value === 'number' ? value : 0.01;
+}
+
+function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
+  return JSON.stringify([design.hidden, design.activation, design.optimizer, design.lr, design.options, design.schedule]);
+}
+
+/**
+ * The trials of a spec, in run order: every design of every grid (duplicates across grids once), or
+ * `budget.trials` designs drawn at random, each repeated once per seed.
+ */
+export function expandTrials(spec: StudySpec): TrialPlan[] {
+  const designs = new Map<string, Omit<TrialPlan, 'number' | 'key' | 'seed'>>();
+  for (const grid of spec.space) {
+    for (const hidden of grid.hidden) {
+      for (const optimizer of grid.optimizer) {
+        for (const lr of grid.lr) {
+          for (const activation of grid.activation) {
+            for (const schedule of grid.schedule) {
+              const design = { hidden, activation, optimizer, lr: lr ?? defaultLr(optimizer), options: grid.options, schedule };
+              const key = designKey(design);
+              if (!designs.has(key)) designs.set(key, design);
+            }
+          }
+        }
+      }
+    }
+  }
+  let chosen = [...designs.values()];
+  if (spec.search === 'random') {
+    const random = new Random(spec.searchSeed);
+    const order = new Uint32Array(chosen.length).map((_, i) => i);
+    random.shuffle(order);
+    chosen = [...order].map((i) => chosen[i]);
+  }
+  // The trial budget counts designs × seeds: a repeat is a trial too.
+  const trials: TrialPlan[] = [];
+  for (const design of chosen) {
+    for (const seed of spec.seeds) {
+      if (spec.budget.trials !== null && trials.length >= spec.budget.trials) break;
+      trials.push({ ...design, number: trials.length + 1, key: `${designKey(design)}#${seed}`, seed });
+    }
+  }
+  return trials;
+}
+
+/** The epochs at which successive halving compares trials: minEpochs · reduction^k, below the full budget. */
+export function pruneRungs(spec: Pick<StudySpec, 'epochs' | 'prune'>): number[] {
+  const rungs: number[] = [];
+  for (let epoch = spec.prune.minEpochs; epoch < spec.epochs; epoch *= spec.prune.reduction) rungs.push(epoch);
+  return rungs;
+}
