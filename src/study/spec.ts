@@ -166,7 +166,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const error = doc.errors[0];
-    const line = error.linePos?.[0].line ?? null;
+    const line = error.pos ? lines.linePos(error.pos[0]).line : null;
     throw new StudySpecError(file, '', line, `not valid YAML or JSON: ${error.message.split('\n')[0]}`);
   }
   const reader: SpecReader = new SpecReader(file, doc, lines);

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createReferenceKernels } from '../../src/core/index.js';
+import { loadData } from '../../src/data/source.js';
+import { Classifier } from '../../src/nn/classifier.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import { openStudy } from '../../src/study/results.js';
+import { StudyRunner } from '../../src/study/runner.js';
+import { parseStudySpec } from '../../src/study/spec.js';
+import { StudyStorageError, StudyStore } from '../../src/study/storage.js';
+import { writeSmallIdx } from '../cli/helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-study-runner-'));
+const small = join(dir, 'small');
+before(() => writeSmallIdx(small, 2500, 500));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function specText(extra: string): string {
+  return `name: t
+data: idx:${small}
+validation: 500
+batch_size: 50
+${extra}`;
+}
+
+async function runStudy(text: string, out: string, options: { workers?: number; prune?: boolean } = {}) {
+  const runner = new StudyRunner({ spec: parseStudySpec(text, 'test.yaml'), specText: text, out, workers: options.workers ?? 2, prune: options.prune, backend: 'wasm' });
+  return runner.run();
+}
+
+describe('running a study', () => {
+  const text = specText(`epochs: 3
+seeds: [1]
+space:
+  - layers: [1]
+    nodes: [8, 16]
+    lr: 0.01
+  - hidden: [[8]]
+    optimizer: sgd
+    lr: 1.0e+20
+`);
+  const out = join(dir, 'basic');
+
+  it('trains every trial on worker threads, records a diverged trial as diverged and goes on, and saves each best model', async () => {
+    const { stopped, ran } = await runStudy(text, out);
+    assert.equal(stopped, false);
+    assert.equal(ran, 3);
+    const results = openStudy(out);
+    assert.equal(results.state, 'complete');
+    assert.deepEqual(results.trials.map((t) => t.status), ['done', 'done', 'diverged']);
+    const diverged = results.trials[2];
+    assert.equal(diverged.modelDir, null);
+    assert.equal(diverged.testAccuracy, null);
+    assert.ok(diverged.epochs.some((e) => !Number.isFinite(e.val_loss) || !Number.isFinite(e.train_loss)), 'a NaN/inf epoch is recorded');
+
+    const data = loadData(`idx:${small}`, { validation: 500 });
+    for (const trial of results.trials.slice(0, 2)) {
+      assert.equal(trial.epochs.length, 3);
+      assert.deepEqual(trial.epochs.map((e) => e.epoch), [1, 2, 3]);
+      assert.equal(trial.params, 784 * trial.hidden[0] + trial.hidden[0] + trial.hidden[0] * 10 + 10);
+      assert.ok(trial.testAccuracy! > 0.5, `test accuracy ${trial.testAccuracy}`);
+      assert.ok(trial.timings.wall > 0 && trial.timings.train > 0);
+      // The saved model folder is the trial's model: it scores exactly the recorded test accuracy.
+      assert.ok(trial.modelDir && existsSync(join(trial.modelDir, 'config.json')) && existsSync(join(trial.modelDir, 'model.safetensors')));
+      const classifier = await Classifier.load(createReferenceKernels(), trial.modelDir);
+      assert.ok(Math.abs(evaluate(classifier.model, data.test).accuracy - trial.testAccuracy!) <= 2 / 500);
+    }
+    const store = StudyStore.open(out, { readonly: true });
+    try {
+      const params = store.params(1);
+      assert.deepEqual(params.hidden, [8]);
+      assert.equal(params.optimizer, 'adam');
+      assert.equal(params.epochs, 3);
+    } finally {
+      store.close();
+    }
+    assert.equal(results.summary.counts.diverged, 1);
+    assert.ok(results.summary.recommendation.some((line) => /diverged/.test(line)));
+  });
+
+  it('keeps finished trials when rerun, and refuses a different spec in the same folder', async () => {
+    const before = openStudy(out);
+    const { ran } = await runStudy(text, out);
+    assert.equal(ran, 0);
+    assert.deepEqual(openStudy(out).trials.map((t) => t.testAccuracy), before.trials.map((t) => t.testAccuracy));
+    await assert.rejects(runStudy(text.replace('epochs: 3', 'epochs: 4'), out), StudyStorageError);
+  });
+
+  it('prunes at the rungs with the reason, stopping exactly at the rung epoch', async () => {
+    const pruneText = specText(`epochs: 4
+seeds: [1]
+prune: { min_epochs: 1, reduction: 2 }
+space:
+  - layers: [1]
+    nodes: [16]
+    lr: [0.01, 0.003, 0.0001, 0.00003, 0.00001, 0.000003]
+`);
+    const pruned = join(dir, 'pruned');
+    await runStudy(pruneText, pruned, { workers: 1, prune: true });
+    const results = openStudy(pruned);
+    const prunedTrials = results.trials.filter((t) => t.status === 'pruned');
+    assert.ok(prunedTrials.length >= 2, `pruned ${prunedTrials.length}`);
+    for (const trial of prunedTrials) {
+      assert.match(trial.prunedReason ?? '', /^rung \d \(epoch (\d)\): validation accuracy [\d.]+% is below [\d.]+%, the bar for the best 1\/2 of the \d+ trials at this rung$/);
+      const epoch = Number(/epoch (\d)/.exec(trial.prunedReason!)![1]);
+      assert.equal(trial.epochsRun, epoch);
+      assert.equal(trial.modelDir, null);
+    }
+    // With one worker the order is fixed: the first trial (the best rate) has no rival and runs to the end.
+    assert.equal(results.trials[0].status, 'done');
+    assert.equal(results.trials[0].epochsRun, 4);
+    assert.ok(results.summary.epochsTrained < 6 * 4);
+    const store = StudyStore.open(pruned, { readonly: true });
+    try {
+      for (const rung of store.rungs()) assert.equal(rung.kept, rung.metric >= rung.threshold);
+    } finally {
+      store.close();
+    }
+  });
+});
