@@ -43,7 +43,7 @@ export interface FinishedTrial {
 
 export type WorkerMessage =
   | { type: 'started'; params: number; bytes: number; kernels: string; trainImages: number }
-  | { type: 'resumed'; epoch: number }
+  | { type: 'resumed'; epoch: number; history: EpochRecord[] }
   | { type: 'batch'; epoch: number; batch: number; batches: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'rung'; epoch: number; metric: number }

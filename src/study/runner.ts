@@ -173,6 +173,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
               case 'resumed':
                 resumedFrom = message.epoch;
                 store.truncateEpochs(row.id, message.epoch);
+                for (const record of message.history) store.recordEpoch(row.id, record);
                 break;
               case 'batch':
                 announce();

@@ -4,6 +4,7 @@
  * rung it waits (Atomics.wait on a shared flag) for the scheduler's verdict, so a pruned trial stops
  * exactly at the rung and never trains a batch of the next epoch.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createKernels, type KernelBackend, type KernelOptions } from '../core/index.js';
@@ -12,7 +13,8 @@ import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { loadData } from '../data/source.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
-import { TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
+import { decodeSafetensors } from '../io/safetensors.js';
+import { TrainingAbortedError, TrainingRun, type EpochRecord, type TrainSettings } from '../train/trainer.js';
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 
 /** The training split, optionally cut to its first `trainSubset` images (a quicker study). */
@@ -46,6 +48,16 @@ export function trialModelConfig(data: DatasetSplits, settings: TrainSettings, b
   };
 }
 
+/**
+ * The epochs a checkpoint has recorded. The process may have died after the checkpoint was written
+ * but before the scheduler stored its epoch, so the resumed trial hands its whole history back.
+ */
+function checkpointHistory(path: string): EpochRecord[] {
+  const { metadata } = decodeSafetensors(readFileSync(path), path);
+  const header = JSON.parse(metadata?.digitlab ?? '{}') as { state?: { history?: EpochRecord[] } };
+  return header.state?.history ?? [];
+}
+
 async function runTrial(input: TrialInput): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the trial worker must run in a worker thread');
@@ -70,7 +82,7 @@ async function runTrial(input: TrialInput): Promise<void> {
     signal: controller.signal,
   });
   post({ type: 'started', params: run.model.parameterCount, bytes: run.model.byteSize, kernels: kernels.name, trainImages: data.train.count });
-  run.on('resumed', ({ epoch }) => post({ type: 'resumed', epoch }));
+  run.on('resumed', ({ epoch, path }) => post({ type: 'resumed', epoch, history: checkpointHistory(path) }));
   let lastBatchPost = 0;
   run.on('batchEnd', ({ epoch, batch, batches }) => {
     const now = performance.now();
