@@ -5,6 +5,7 @@ export { gemm, gemmScratchBytes } from './gemm';
 export { biasActivation, activationBackward, biasGradient } from './activations';
 export { softmax, softmaxCrossEntropy } from './softmax';
 export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
+export { indexBlocks, sparseGemmNT, sparseGemmTN } from './sparse';
 
 /**
  * Version of the calling convention shared with src/core/wasm.ts (export names, parameters, scratch
@@ -12,7 +13,7 @@ export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizer
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 3;
+  return 4;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

@@ -70,6 +70,7 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'model folder to write (config.json, model.safetensors, checkpoint, report)')
     .option('--resume', 'continue from the checkpoint in --out')
     .addOption(new Option('--backend <name>', 'compute kernels').choices(['wasm', 'reference']).default('wasm'))
+    .option('--threads <n>', 'threads for the compute kernels (default: the cores available)', parseNumber('--threads', 'positive-int'))
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
@@ -80,7 +81,7 @@ export function trainCommand(): Command {
       mkdirSync(dir, { recursive: true });
 
       const data = loadData(opts.data, { validation: opts.validation });
-      const kernels = await createKernels({ backend: opts.backend });
+      const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
       const run = new TrainingRun({
         kernels,
         data,

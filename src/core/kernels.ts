@@ -9,9 +9,36 @@
  */
 export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'identity';
 
+/**
+ * Where the nonzero inputs of a mostly-zero [rows, cols] matrix X are, in aligned blocks of 4 (cols a
+ * multiple of 4): built by `indexBlocks`, read by the sparse products. Made by `allocBlockIndex` for
+ * up to `rows` rows.
+ */
+export interface BlockIndex {
+  readonly rows: number;
+  readonly cols: number;
+  /** [rows + 1]: row r's nonzero blocks are rowBlocks[rowStart[r] .. rowStart[r + 1]). */
+  readonly rowStart: Int32Array;
+  /** [rows · cols/4]: block numbers (column / 4), row by row, ascending. */
+  readonly rowBlocks: Int32Array;
+  /** [cols/4 + 1]: block b is nonzero in rows blockRows[blockStart[b] .. blockStart[b + 1]). */
+  readonly blockStart: Int32Array;
+  /** [rows · cols/4]: row numbers, block by block, ascending. */
+  readonly blockRows: Int32Array;
+}
+
 export interface Kernels {
   /** 'reference', 'wasm-simd' or 'wasm-relaxed-simd'. */
   readonly name: string;
+
+  /** Threads the kernels split large products and updates across (1: the calling thread only). */
+  readonly threads: number;
+
+  /**
+   * The largest fraction of nonzero 4-input blocks at which a first layer uses the sparse products
+   * (`sparseGemmNT`, `sparseGemmTN`) instead of the dense GEMM; 0 turns the sparse path off.
+   */
+  readonly sparseDensityLimit: number;
 
   /** A zero-filled array the kernels can work on. Never freed individually: see `reset`. */
   allocF32(length: number): Float32Array;
@@ -27,6 +54,30 @@ export interface Kernels {
     transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array,
   ): void;
+
+  /** A block index for inputs of up to `rows` rows of `cols` values (cols a multiple of 4). */
+  allocBlockIndex(rows: number, cols: number): BlockIndex;
+
+  /**
+   * Indexes the nonzero 4-blocks of x [rows, cols] into `index` and returns how many there are
+   * (−0 counts as zero, NaN as nonzero).
+   */
+  indexBlocks(x: Float32Array, rows: number, cols: number, index: BlockIndex): number;
+
+  /**
+   * C[rows, n] = X · Wᵀ reading only the nonzero blocks of X: X [rows, k] indexed by `index` (built
+   * from this X), W [n, k], C overwritten. The forward product of a layer with sparse input.
+   */
+  sparseGemmNT(rows: number, n: number, k: number, x: Float32Array, index: BlockIndex, w: Float32Array, c: Float32Array): void;
+
+  /**
+   * dW[n, k] = dZᵀ · X reading only the nonzero blocks of X: dZ [rows, n], X [rows, k] indexed by
+   * `index`, dW overwritten. The weight gradient of a layer with sparse input.
+   */
+  sparseGemmTN(n: number, k: number, rows: number, dz: Float32Array, x: Float32Array, index: BlockIndex, dw: Float32Array): void;
+
+  /** Releases what the kernels hold beyond their memory (the pool's threads). */
+  close(): Promise<void>;
 
   /** y[r,c] = act(y[r,c] + bias[c]) in place. y is [rows, cols], bias is [cols]. */
   biasActivation(y: Float32Array, bias: Float32Array, rows: number, cols: number, activation: Activation): void;

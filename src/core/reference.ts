@@ -3,6 +3,7 @@
  * The WebAssembly kernels are tested against these (see test/core/kernels.test.ts). Intermediate
  * arithmetic runs in float64; results are stored as float32.
  */
+import { allocBlockIndex, checkBlockIndex } from './block-index.js';
 import type { Activation, Kernels } from './kernels.js';
 
 function activate(activation: Activation, x: number): number {
@@ -40,9 +41,50 @@ function shiftedExp(logits: Float32Array, r: number, cols: number, out: Float32A
 export function createReferenceKernels(): Kernels {
   return {
     name: 'reference',
+    threads: 1,
+    sparseDensityLimit: 0.5,
 
     allocF32: (length) => new Float32Array(length),
     allocI32: (length) => new Int32Array(length),
+    allocBlockIndex: (rows, cols) => allocBlockIndex((length) => new Int32Array(length), rows, cols),
+    close: () => Promise.resolve(),
+
+    indexBlocks(x, rows, cols, index) {
+      checkBlockIndex(index, rows, cols, 'indexBlocks');
+      const blocks = cols / 4;
+      const rowsOfBlock: number[][] = Array.from({ length: blocks }, () => []);
+      let count = 0;
+      for (let r = 0; r < rows; r++) {
+        index.rowStart[r] = count;
+        for (let b = 0; b < blocks; b++) {
+          let nonzero = false;
+          for (let q = 0; q < 4; q++) if (x[r * cols + 4 * b + q] !== 0) nonzero = true; // NaN !== 0
+          if (nonzero) {
+            index.rowBlocks[count++] = b;
+            rowsOfBlock[b].push(r);
+          }
+        }
+      }
+      index.rowStart[rows] = count;
+      let at = 0;
+      for (let b = 0; b < blocks; b++) {
+        index.blockStart[b] = at;
+        for (const r of rowsOfBlock[b]) index.blockRows[at++] = r;
+      }
+      index.blockStart[blocks] = at;
+      return count;
+    },
+
+    // The sparse products are the dense ones here: zero blocks add nothing, so the results agree.
+    sparseGemmNT(rows, n, k, x, index, w, c) {
+      checkBlockIndex(index, rows, k, 'sparseGemmNT');
+      this.gemm(false, true, rows, n, k, 1, x, w, 0, c);
+    },
+
+    sparseGemmTN(n, k, rows, dz, x, index, dw) {
+      checkBlockIndex(index, rows, k, 'sparseGemmTN');
+      this.gemm(true, false, n, k, rows, 1, dz, x, 0, dw);
+    },
 
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
       // op(A)[i, p] = transA ? A[p, i] : A[i, p]; op(B)[p, j] = transB ? B[j, p] : B[p, j]

@@ -5,14 +5,32 @@
  * The memory is shared (SharedArrayBuffer), so views stay valid when it grows and worker threads can
  * later run kernels on the same arrays.
  */
-import type { Activation, Kernels } from './kernels.js';
+import { allocBlockIndex, checkBlockIndex } from './block-index.js';
+import type { Activation, BlockIndex, Kernels } from './kernels.js';
+import { KernelPool } from './pool.js';
+import { Operation } from './pool-protocol.js';
 
 /** Must equal MAXIMUM_PAGES in scripts/build-wasm.mjs: the import's limit (2 GiB in 64 KiB pages). */
 const MAXIMUM_PAGES = 32768;
 const PAGE_BYTES = 65536;
 const ALIGNMENT = 16;
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
+
+// When work is split across threads. A thread's share must take longer than the hand-off (about a
+// microsecond to a spinning thread, tens of microseconds to a sleeping one).
+/** Multiply-adds below which a product stays on the calling thread. */
+const PARALLEL_MIN_MACS = 1 << 18;
+/** Elements below which an optimizer update stays on the calling thread. */
+const PARALLEL_MIN_ELEMENTS = 1 << 16;
+/** Fraction of nonzero input blocks up to which the sparse products beat the dense GEMM. */
+const DEFAULT_SPARSE_DENSITY_LIMIT = 0.5;
+// Split points of the GEMM and sparse kernels (see assembly/gemm.ts, assembly/sparse.ts): parts that
+// start at multiples of these keep every output element's summation order, so results do not depend
+// on the number of threads.
+const TILE_COLS = 8;
+const TILE_ROWS = 4;
+const DOT_MAX_COLUMNS = 16;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
 export class KernelArgumentError extends RangeError {
@@ -68,6 +86,12 @@ interface KernelExports {
   rmspropUpdate(param: number, grad: number, squareAvg: number, gradAvg: number, momentumBuffer: number,
     length: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number,
     centered: number): void;
+  indexBlocks(x: number, rows: number, k: number, rowStart: number, rowBlocks: number, blockStart: number,
+    blockRows: number): number;
+  sparseGemmNT(rows: number, n: number, k: number, x: number, rowStart: number, rowBlocks: number, w: number,
+    c: number, n0: number, n1: number): void;
+  sparseGemmTN(n: number, k: number, rows: number, dz: number, x: number, blockStart: number, blockRows: number,
+    dw: number, n0: number, n1: number): void;
 }
 
 /** Activation codes of assembly/activations.ts. */
@@ -159,6 +183,13 @@ export interface WasmKernels extends Kernels {
 export interface WasmKernelOptions {
   /** Use relaxed SIMD (fused multiply-add) when the runtime supports it. Default true. */
   relaxed?: boolean;
+  /**
+   * Threads to split large products and updates across, the calling thread included (default 1).
+   * More than one needs Node.js worker threads.
+   */
+  threads?: number;
+  /** See Kernels.sparseDensityLimit (default 0.5; 0 turns the sparse path off). */
+  sparseDensityLimit?: number;
 }
 
 /** Loads build/kernels-relaxed.wasm where relaxed SIMD runs (unless relaxed: false), else kernels-simd.wasm. */
@@ -166,22 +197,37 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   if (wasmApi === undefined || !simdSupported()) {
     throw new KernelLoadError('this runtime has no WebAssembly SIMD: use the reference kernels (backend "reference")');
   }
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new KernelArgumentError(`threads must be a positive integer, got ${threads}`);
+  const limit = options.sparseDensityLimit ?? DEFAULT_SPARSE_DENSITY_LIMIT;
+  if (!(limit >= 0 && limit <= 1)) throw new KernelArgumentError(`sparseDensityLimit must be in [0, 1], got ${limit}`);
   const relaxed = options.relaxed !== false && (await relaxedSimdSupported());
+  let module: WasmModule | null = null;
+  let name = 'wasm-simd';
   if (relaxed) {
     try {
-      const module = await wasmApi.compile(await readBuildFile('kernels-relaxed.wasm'));
-      return instantiateWasmKernels(module, 'wasm-relaxed-simd');
+      module = await wasmApi.compile(await readBuildFile('kernels-relaxed.wasm'));
+      name = 'wasm-relaxed-simd';
     } catch (error) {
       if (error instanceof KernelLoadError) throw error;
       // a runtime that validates the probe but rejects the module: fall back to plain SIMD
     }
   }
-  const module = await wasmApi.compile(await readBuildFile('kernels-simd.wasm'));
-  return instantiateWasmKernels(module, 'wasm-simd');
+  module ??= await wasmApi.compile(await readBuildFile('kernels-simd.wasm'));
+  const kernels = instantiateWasmKernels(module, name, { sparseDensityLimit: limit });
+  if (threads > 1) {
+    if (typeof process === 'undefined' || process.versions?.node === undefined) {
+      throw new KernelLoadError('more than one kernel thread needs Node.js worker threads');
+    }
+    kernels.attachPool(await KernelPool.start(module, kernels.memory, threads - 1));
+  }
+  return kernels;
 }
 
 /** Instantiates a compiled kernel module on a fresh shared memory. */
-export function instantiateWasmKernels(module: WasmModule, name: string): WasmKernels {
+export function instantiateWasmKernels(
+  module: WasmModule, name: string, options: { sparseDensityLimit?: number } = {},
+): WasmKernels & { attachPool(pool: KernelPool): void } {
   const api = wasmApi as WasmApi;
   const memory = new api.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
   const instance = new api.Instance(module, { env: { memory } });
@@ -251,16 +297,42 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
     return array.byteOffset;
   }
 
-  let scratch = 0;
-  let scratchBytes = 0;
-  function gemmScratch(transA: number, transB: number, m: number, n: number, k: number): number {
+  // GEMM scratch, one region per thread (index 0: the calling thread)
+  const scratch: number[] = [0];
+  const scratchBytes: number[] = [0];
+  function gemmScratch(part: number, transA: number, transB: number, m: number, n: number, k: number): number {
     const needed = wasm.gemmScratchBytes(transA, transB, m, n, k);
-    if (needed > scratchBytes) {
+    if (needed > scratchBytes[part]) {
       // grow geometrically: the allocator never frees, so keep the number of replacements small
-      scratchBytes = Math.max(needed, 2 * scratchBytes);
-      scratch = reserve(scratchBytes);
+      scratchBytes[part] = Math.max(needed, 2 * scratchBytes[part]);
+      scratch[part] = reserve(scratchBytes[part]);
     }
-    return scratch;
+    return scratch[part];
+  }
+
+  let pool: KernelPool | null = null;
+  let threads = 1;
+
+  /**
+   * Where part `part` of `parts` begins when `total` items are split in units of `unit` (the last part
+   * ends at total): a deterministic, nearly even split.
+   */
+  function splitPoint(total: number, unit: number, parts: number, part: number): number {
+    if (part >= parts) return total;
+    const units = Math.ceil(total / unit);
+    return Math.min(total, Math.round((units * part) / parts) * unit);
+  }
+
+  /** The size of the smallest part when `total` is split into `parts` by `splitPoint`. */
+  function smallestPart(total: number, unit: number, parts: number): number {
+    let smallest = total;
+    for (let t = 0; t < parts; t++) smallest = Math.min(smallest, splitPoint(total, unit, parts, t + 1) - splitPoint(total, unit, parts, t));
+    return smallest;
+  }
+
+  /** Runs part 0 on this thread while threads 1..parts−1 run theirs, then waits for them. */
+  function finishParts(parts: number): void {
+    for (let t = 1; t < parts; t++) (pool as KernelPool).wait(t - 1);
   }
 
   /** Elements a [rows, cols] block with leading dimension ld spans, after checking ld. */
@@ -283,7 +355,63 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
     if (m === 0 || n === 0) return;
     const ta = transA ? 1 : 0;
     const tb = transB ? 1 : 0;
-    wasm.gemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, gemmScratch(ta, tb, m, n, k));
+    if (pool !== null && m * n * k >= PARALLEL_MIN_MACS) {
+      // Split C into column or row blocks that each take the kernel's path of the whole product: the
+      // tiled kernel (n ≥ 16, m ≥ 4) by 8-column or 4-row blocks, the dot-product kernel by 4-row
+      // blocks (n < 16) or by column pairs (m < 4). Every element then sums in the same order.
+      const dot = n < DOT_MAX_COLUMNS || m < TILE_ROWS;
+      let byColumns: boolean;
+      let unit: number;
+      if (!dot) {
+        byColumns = n >= 2 * TILE_COLS * threads;
+        unit = byColumns ? TILE_COLS : TILE_ROWS;
+      } else {
+        byColumns = m < TILE_ROWS;
+        unit = byColumns ? 2 : TILE_ROWS;
+      }
+      // the tiled kernel's parts must stay wide (≥ 16 columns) or tall (≥ 4 rows) enough to remain tiled
+      const smallest = dot ? 1 : byColumns ? DOT_MAX_COLUMNS : TILE_ROWS;
+      let parts = Math.min(threads, Math.ceil((byColumns ? n : m) / unit));
+      while (parts > 1 && smallestPart(byColumns ? n : m, unit, parts) < smallest) parts--;
+      if (parts > 1) {
+        for (let t = parts - 1; t >= 0; t--) {
+          const from = splitPoint(byColumns ? n : m, unit, parts, t);
+          const to = splitPoint(byColumns ? n : m, unit, parts, t + 1);
+          const mp = byColumns ? m : to - from;
+          const np = byColumns ? to - from : n;
+          // byte offsets of the block's first elements
+          const a0 = pa + 4 * (byColumns ? 0 : transA ? from : from * lda);
+          const b0 = pb + 4 * (byColumns ? (transB ? from * ldb : from) : 0);
+          const c0 = pc + 4 * (byColumns ? from : from * ldc);
+          const work = gemmScratch(t, ta, tb, mp, np, k);
+          if (t > 0) (pool as KernelPool).post(t - 1, Operation.Gemm, ta, tb, mp, np, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, work);
+          else wasm.gemm(ta, tb, mp, np, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, work);
+        }
+        finishParts(parts);
+        return;
+      }
+    }
+    wasm.gemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, gemmScratch(0, ta, tb, m, n, k));
+  }
+
+  /** Parts an element-wise update of `length` elements is split into (by 16 elements, keeping lanes aligned). */
+  function elementParts(length: number): number {
+    if (pool === null || length < PARALLEL_MIN_ELEMENTS) return 1;
+    return Math.min(threads, Math.ceil(length / 16));
+  }
+
+  function checkIndex(index: BlockIndex, rows: number, cols: number, what: string): void {
+    try {
+      checkBlockIndex(index, rows, cols, what);
+    } catch (error) {
+      throw new KernelArgumentError((error as Error).message);
+    }
+  }
+
+  /** Splits outputs [0, n) of a sparse product by 8 columns (the kernels' group) when it is large enough. */
+  function sparseParts(n: number, macs: number): number {
+    if (pool === null || macs < PARALLEL_MIN_MACS) return 1;
+    return Math.max(1, Math.min(threads, Math.floor(n / TILE_COLS)));
   }
 
   return {
@@ -291,6 +419,84 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
     memory,
     module,
     gemmBlock,
+    sparseDensityLimit: options.sparseDensityLimit ?? DEFAULT_SPARSE_DENSITY_LIMIT,
+
+    get threads() {
+      return threads;
+    },
+
+    attachPool(started: KernelPool) {
+      pool = started;
+      threads = started.size + 1;
+      while (scratch.length < threads) {
+        scratch.push(0);
+        scratchBytes.push(0);
+      }
+    },
+
+    async close() {
+      const running = pool;
+      pool = null;
+      threads = 1;
+      if (running) await running.close();
+    },
+
+    allocBlockIndex(rows, cols) {
+      try {
+        return allocBlockIndex((length) => this.allocI32(length), rows, cols);
+      } catch (error) {
+        throw new KernelArgumentError((error as Error).message);
+      }
+    },
+
+    indexBlocks(x, rows, cols, index) {
+      checkLength(rows, 'rows');
+      checkIndex(index, rows, cols, 'indexBlocks');
+      const blocks = cols / 4;
+      return wasm.indexBlocks(
+        pointer(x, rows * cols, 'indexBlocks: x'), rows, cols,
+        pointer(index.rowStart, rows + 1, 'indexBlocks: rowStart'), pointer(index.rowBlocks, rows * blocks, 'indexBlocks: rowBlocks'),
+        pointer(index.blockStart, blocks + 1, 'indexBlocks: blockStart'), pointer(index.blockRows, rows * blocks, 'indexBlocks: blockRows'),
+      );
+    },
+
+    sparseGemmNT(rows, n, k, x, index, w, c) {
+      checkLength(rows, 'rows');
+      checkLength(n, 'n');
+      checkIndex(index, rows, k, 'sparseGemmNT');
+      const px = pointer(x, rows * k, 'sparseGemmNT: x');
+      const pw = pointer(w, n * k, 'sparseGemmNT: w');
+      const pc = pointer(c, rows * n, 'sparseGemmNT: c');
+      const rowStart = pointer(index.rowStart, rows + 1, 'sparseGemmNT: rowStart');
+      const rowBlocks = pointer(index.rowBlocks, 0, 'sparseGemmNT: rowBlocks');
+      const parts = sparseParts(n, index.rowStart[rows] * n);
+      for (let t = parts - 1; t >= 0; t--) {
+        const n0 = splitPoint(n, TILE_COLS, parts, t);
+        const n1 = splitPoint(n, TILE_COLS, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNT, rows, n, k, px, rowStart, rowBlocks, pw, pc, n0, n1);
+        else wasm.sparseGemmNT(rows, n, k, px, rowStart, rowBlocks, pw, pc, n0, n1);
+      }
+      finishParts(parts);
+    },
+
+    sparseGemmTN(n, k, rows, dz, x, index, dw) {
+      checkLength(rows, 'rows');
+      checkLength(n, 'n');
+      checkIndex(index, rows, k, 'sparseGemmTN');
+      const pdz = pointer(dz, rows * n, 'sparseGemmTN: dz');
+      const px = pointer(x, rows * k, 'sparseGemmTN: x');
+      const pdw = pointer(dw, n * k, 'sparseGemmTN: dw');
+      const blockStart = pointer(index.blockStart, k / 4 + 1, 'sparseGemmTN: blockStart');
+      const blockRows = pointer(index.blockRows, 0, 'sparseGemmTN: blockRows');
+      const parts = sparseParts(n, index.blockStart[k / 4] * n);
+      for (let t = parts - 1; t >= 0; t--) {
+        const n0 = splitPoint(n, TILE_COLS, parts, t);
+        const n1 = splitPoint(n, TILE_COLS, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, n, k, rows, pdz, px, blockStart, blockRows, pdw, n0, n1);
+        else wasm.sparseGemmTN(n, k, rows, pdz, px, blockStart, blockRows, pdw, n0, n1);
+      }
+      finishParts(parts);
+    },
 
     allocF32(length) {
       checkLength(length, 'length');
@@ -353,22 +559,47 @@ export function instantiateWasmKernels(module: WasmModule, name: string): WasmKe
 
     sgdUpdate(param, grad, momentumBuffer, length, lr, momentum, dampening, weightDecay, nesterov, firstStep) {
       checkLength(length, 'length');
-      wasm.sgdUpdate(
-        pointer(param, length, 'sgdUpdate: param'), pointer(grad, length, 'sgdUpdate: grad'),
-        momentum !== 0 ? pointer(momentumBuffer, length, 'sgdUpdate: momentumBuffer') : 0,
-        length, lr, momentum, dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0,
-      );
+      const pp = pointer(param, length, 'sgdUpdate: param');
+      const pg = pointer(grad, length, 'sgdUpdate: grad');
+      const pm = momentum !== 0 ? pointer(momentumBuffer, length, 'sgdUpdate: momentumBuffer') : 0;
+      const parts = elementParts(length);
+      for (let t = parts - 1; t >= 0; t--) {
+        const from = splitPoint(length, 16, parts, t);
+        const count = splitPoint(length, 16, parts, t + 1) - from;
+        const o = 4 * from;
+        if (t > 0) {
+          (pool as KernelPool).post(t - 1, Operation.SgdUpdate, pp + o, pg + o, pm === 0 ? 0 : pm + o, count,
+            lr, momentum, dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0);
+        } else {
+          wasm.sgdUpdate(pp + o, pg + o, pm === 0 ? 0 : pm + o, count, lr, momentum, dampening, weightDecay,
+            nesterov ? 1 : 0, firstStep ? 1 : 0);
+        }
+      }
+      finishParts(parts);
     },
 
     adamUpdate(param, grad, expAvg, expAvgSq, maxExpAvgSq, length, lr, beta1, beta2, eps, weightDecay,
       decoupled, amsgrad, stepSize, biasCorrection2Sqrt) {
       checkLength(length, 'length');
-      wasm.adamUpdate(
-        pointer(param, length, 'adamUpdate: param'), pointer(grad, length, 'adamUpdate: grad'),
-        pointer(expAvg, length, 'adamUpdate: expAvg'), pointer(expAvgSq, length, 'adamUpdate: expAvgSq'),
-        amsgrad ? pointer(maxExpAvgSq, length, 'adamUpdate: maxExpAvgSq') : 0,
-        length, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, amsgrad ? 1 : 0, stepSize, biasCorrection2Sqrt,
-      );
+      const pp = pointer(param, length, 'adamUpdate: param');
+      const pg = pointer(grad, length, 'adamUpdate: grad');
+      const pm = pointer(expAvg, length, 'adamUpdate: expAvg');
+      const pv = pointer(expAvgSq, length, 'adamUpdate: expAvgSq');
+      const pmax = amsgrad ? pointer(maxExpAvgSq, length, 'adamUpdate: maxExpAvgSq') : 0;
+      const parts = elementParts(length);
+      for (let t = parts - 1; t >= 0; t--) {
+        const from = splitPoint(length, 16, parts, t);
+        const count = splitPoint(length, 16, parts, t + 1) - from;
+        const o = 4 * from;
+        if (t > 0) {
+          (pool as KernelPool).post(t - 1, Operation.AdamUpdate, pp + o, pg + o, pm + o, pv + o, pmax === 0 ? 0 : pmax + o,
+            count, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, amsgrad ? 1 : 0, stepSize, biasCorrection2Sqrt);
+        } else {
+          wasm.adamUpdate(pp + o, pg + o, pm + o, pv + o, pmax === 0 ? 0 : pmax + o, count, lr, beta1, beta2, eps,
+            weightDecay, decoupled ? 1 : 0, amsgrad ? 1 : 0, stepSize, biasCorrection2Sqrt);
+        }
+      }
+      finishParts(parts);
     },
 
     adagradUpdate(param, grad, stateSum, length, clr, weightDecay, eps) {

@@ -1,4 +1,4 @@
-import type { Activation, Kernels } from '../core/kernels.js';
+import type { Activation, BlockIndex, Kernels } from '../core/kernels.js';
 import type { Random } from '../core/random.js';
 
 /**
@@ -18,12 +18,21 @@ export class DenseLayer {
   /** Gradient of the loss with respect to `output`, [rows, outputs]. */
   outputGrad: Float32Array;
   private capacity = 0;
+  /** Where the last forward input's nonzero blocks are, when it took the sparse path (else null). */
+  private sparseInput: Float32Array | null = null;
+  private blockIndex: BlockIndex | null = null;
 
+  /**
+   * With `sparseInputs` (a first layer: its input is data, often mostly zeros, and its input gradient
+   * is never needed), each batch's density of nonzero 4-input blocks is measured, and at or below the
+   * kernels' sparseDensityLimit the forward product and the weight gradient skip the zero blocks.
+   */
   constructor(
     private readonly kernels: Kernels,
     readonly inputs: number,
     readonly outputs: number,
     readonly activation: Activation,
+    readonly sparseInputs = false,
   ) {
     this.weight = kernels.allocF32(outputs * inputs);
     this.bias = kernels.allocF32(outputs);
@@ -47,13 +56,25 @@ export class DenseLayer {
     if (rows <= this.capacity) return;
     this.output = this.kernels.allocF32(rows * this.outputs);
     this.outputGrad = this.kernels.allocF32(rows * this.outputs);
+    if (this.sparseInputs && this.kernels.sparseDensityLimit > 0 && this.inputs % 4 === 0) {
+      this.blockIndex = this.kernels.allocBlockIndex(rows, this.inputs);
+    }
     this.capacity = rows;
   }
 
   /** input [rows, inputs] → output [rows, outputs] = act(input · Wᵀ + b). */
   forward(input: Float32Array, rows: number): Float32Array {
-    this.kernels.gemm(false, true, rows, this.outputs, this.inputs, 1, input, this.weight, 0, this.output);
-    this.kernels.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
+    const k = this.kernels;
+    this.sparseInput = null;
+    const index = this.blockIndex;
+    if (index !== null && rows > 0 &&
+      k.indexBlocks(input, rows, this.inputs, index) <= k.sparseDensityLimit * rows * (this.inputs / 4)) {
+      this.sparseInput = input;
+      k.sparseGemmNT(rows, this.outputs, this.inputs, input, index, this.weight, this.output);
+    } else {
+      k.gemm(false, true, rows, this.outputs, this.inputs, 1, input, this.weight, 0, this.output);
+    }
+    k.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
     return this.output;
   }
 
@@ -66,7 +87,12 @@ export class DenseLayer {
   backward(input: Float32Array, rows: number, inputGrad: Float32Array | null): void {
     const k = this.kernels;
     if (this.activation !== 'identity') k.activationBackward(this.activation, this.output, this.outputGrad, rows * this.outputs);
-    k.gemm(true, false, this.outputs, this.inputs, rows, 1, this.outputGrad, input, 0, this.weightGrad);
+    if (this.sparseInput === input && this.blockIndex !== null) {
+      // the index of the forward pass still describes this input
+      k.sparseGemmTN(this.outputs, this.inputs, rows, this.outputGrad, input, this.blockIndex, this.weightGrad);
+    } else {
+      k.gemm(true, false, this.outputs, this.inputs, rows, 1, this.outputGrad, input, 0, this.weightGrad);
+    }
     k.biasGradient(this.outputGrad, rows, this.outputs, this.biasGrad);
     if (inputGrad) k.gemm(false, false, rows, this.inputs, this.outputs, 1, this.outputGrad, this.weight, 0, inputGrad);
   }

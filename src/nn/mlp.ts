@@ -65,7 +65,8 @@ export class Mlp {
     this.layers = [];
     for (let i = 0; i + 1 < sizes.length; i++) {
       const last = i + 2 === sizes.length;
-      this.layers.push(new DenseLayer(kernels, sizes[i], sizes[i + 1], last ? 'identity' : spec.activation));
+      // the first layer reads the data, which may be mostly zeros (MNIST: 81% of the pixels)
+      this.layers.push(new DenseLayer(kernels, sizes[i], sizes[i + 1], last ? 'identity' : spec.activation, i === 0));
     }
   }
 

@@ -1,0 +1,120 @@
+/**
+ * A pool of worker threads that run kernels on the same WebAssembly memory as the calling thread.
+ * Threads are started once and stay; a request is written into a shared control slot and signalled
+ * with Atomics.notify (the thread spins briefly before sleeping, the caller spins briefly before
+ * waiting), so a call allocates nothing and posts no message. The caller splits the work: see wasm.ts.
+ * Node.js only (the caller blocks in Atomics.wait, which browsers forbid on the main thread).
+ */
+import { ARGUMENTS, CONTROL_INTS, Operation, Slot, type PoolWorkerData } from './pool-protocol.js';
+import type { WasmMemory, WasmModule } from './wasm.js';
+
+/** Polls of a thread's request word before it sleeps: on the order of 100 µs. */
+const WORKER_SPIN = 50_000;
+/** Polls of a thread's done word before the caller sleeps. */
+const CALLER_SPIN = 200_000;
+
+export class KernelPoolError extends Error {
+  override name = 'KernelPoolError';
+}
+
+interface WorkerHandle {
+  terminate(): Promise<number>;
+  unref(): void;
+}
+
+export class KernelPool {
+  private readonly state: Int32Array;
+  private readonly args: Float64Array;
+  private closed = false;
+
+  private constructor(
+    private readonly workers: WorkerHandle[],
+    control: SharedArrayBuffer,
+    args: SharedArrayBuffer,
+  ) {
+    this.state = new Int32Array(control);
+    this.args = new Float64Array(args);
+  }
+
+  /** Starts `count` threads on `module` and `memory`; resolves when every one is ready. */
+  static async start(module: WasmModule, memory: WasmMemory, count: number): Promise<KernelPool> {
+    const { Worker } = await import('node:worker_threads');
+    const control = new SharedArrayBuffer(count * CONTROL_INTS * 4);
+    const args = new SharedArrayBuffer(count * ARGUMENTS * 8);
+    // Compiled code runs the .js next to this file; sources (tests, benchmarks) run through tsx, which
+    // the thread then loads too.
+    const here = import.meta.url;
+    const fromSource = here.endsWith('.ts');
+    const script = new URL(fromSource ? './pool-worker.ts' : './pool-worker.js', here);
+    const source = fromSource
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+        `.then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`
+      : null;
+    const workers: WorkerHandle[] = [];
+    const ready: Promise<void>[] = [];
+    for (let slot = 0; slot < count; slot++) {
+      const workerData: PoolWorkerData = { module, memory, control, args, slot, spin: WORKER_SPIN };
+      const worker = source === null ? new Worker(script, { workerData }) : new Worker(source, { eval: true, workerData });
+      ready.push(new Promise((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('error', (error) => reject(new KernelPoolError(`a kernel thread failed to start: ${error.message}`)));
+      }));
+      workers.push(worker);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (error) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw error;
+    }
+    for (const worker of workers) worker.unref(); // idle threads must not keep the process alive
+    return new KernelPool(workers, control, args);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Sends thread `index` one kernel call (up to 16 numeric arguments); `wait(index)` collects it. */
+  post(
+    index: number, operation: number,
+    a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0,
+    a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0,
+  ): void {
+    if (this.closed) throw new KernelPoolError('the kernel pool is closed');
+    const a = this.args;
+    const base = index * ARGUMENTS;
+    a[base] = a0; a[base + 1] = a1; a[base + 2] = a2; a[base + 3] = a3;
+    a[base + 4] = a4; a[base + 5] = a5; a[base + 6] = a6; a[base + 7] = a7;
+    a[base + 8] = a8; a[base + 9] = a9; a[base + 10] = a10; a[base + 11] = a11;
+    a[base + 12] = a12; a[base + 13] = a13; a[base + 14] = a14; a[base + 15] = a15;
+    const slot = index * CONTROL_INTS;
+    this.state[slot + Slot.Operation] = operation;
+    Atomics.add(this.state, slot + Slot.Request, 1); // a sequentially consistent write publishes the arguments
+    Atomics.notify(this.state, slot + Slot.Request, 1);
+  }
+
+  /** Blocks until thread `index` has finished its last request. */
+  wait(index: number): void {
+    const slot = index * CONTROL_INTS;
+    const request = Atomics.load(this.state, slot + Slot.Request);
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(this.state, slot + Slot.Done);
+      if (done === request) break;
+      if (++spins > CALLER_SPIN) Atomics.wait(this.state, slot + Slot.Done, done, 1000);
+    }
+    if (this.state[slot + Slot.Failed] !== 0) {
+      this.state[slot + Slot.Failed] = 0;
+      throw new KernelPoolError(`a kernel failed on thread ${index + 1} (out-of-bounds memory access?)`);
+    }
+  }
+
+  /** Stops the threads. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (let i = 0; i < this.workers.length; i++) this.post(i, Operation.Stop);
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,189 @@
+// The sparse-input products and the thread pool's split products against the reference, on random
+// shapes (odd sizes included), and the split results against the single-thread ones bit for bit.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createReferenceKernels, createWasmKernels, relaxedSimdSupported, KernelArgumentError, Random,
+  type Kernels, type WasmKernels,
+} from '../../src/core/index.js';
+
+const reference = createReferenceKernels();
+const single: WasmKernels[] = [];
+const pooled: WasmKernels[] = [];
+
+before(async () => {
+  const relaxedModes = (await relaxedSimdSupported()) ? [false, true] : [false];
+  for (const relaxed of relaxedModes) {
+    single.push(await createWasmKernels({ relaxed }));
+    pooled.push(await createWasmKernels({ relaxed, threads: 2 }));
+  }
+});
+
+after(async () => {
+  for (const kernels of [...single, ...pooled]) await kernels.close();
+});
+
+const random = new Random(77);
+
+/** Random values in [−1, 1], each zero with probability `zeros`, and whole 4-blocks zero with `zeroBlocks`. */
+function sparseValues(length: number, zeros: number, zeroBlocks = 0): Float32Array {
+  const values = new Float32Array(length);
+  for (let i = 0; i < length; i++) values[i] = random.uniform(0, 1) < zeros ? 0 : random.uniform(-1, 1);
+  for (let b = 0; b + 4 <= length; b += 4) if (random.uniform(0, 1) < zeroBlocks) values.fill(0, b, b + 4);
+  return values;
+}
+
+function copyInto(kernels: Kernels, source: Float32Array): Float32Array {
+  const array = kernels.allocF32(source.length);
+  array.set(source);
+  return array;
+}
+
+function assertNear(actual: ArrayLike<number>, expected: ArrayLike<number>, magnitude: ArrayLike<number>, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const tolerance = 2e-6 * magnitude[i] + 1e-6;
+    if (!(Math.abs(actual[i] - expected[i]) <= tolerance)) {
+      assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (tolerance ${tolerance})`);
+    }
+  }
+}
+
+function assertIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} exactly`);
+  }
+}
+
+describe('block index', () => {
+  it('lists the nonzero 4-blocks by row and by block, as the reference does', () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const rows = 1 + random.int(40);
+      const cols = 4 * (1 + random.int(30));
+      const x = sparseValues(rows * cols, random.uniform(0.3, 1), random.uniform(0, 0.8));
+      if (trial === 0) x[5] = NaN;
+      if (trial === 1) x.fill(-0);
+      const expected = reference.allocBlockIndex(rows, cols);
+      const count = reference.indexBlocks(x, rows, cols, expected);
+      for (const kernels of [...single, ...pooled]) {
+        const index = kernels.allocBlockIndex(rows + random.int(3), cols);
+        assert.equal(kernels.indexBlocks(copyInto(kernels, x), rows, cols, index), count, `${kernels.name}: count`);
+        assert.deepEqual(Array.from(index.rowStart.subarray(0, rows + 1)), Array.from(expected.rowStart.subarray(0, rows + 1)));
+        assert.deepEqual(Array.from(index.rowBlocks.subarray(0, count)), Array.from(expected.rowBlocks.subarray(0, count)));
+        assert.deepEqual(Array.from(index.blockStart), Array.from(expected.blockStart));
+        assert.deepEqual(Array.from(index.blockRows.subarray(0, count)), Array.from(expected.blockRows.subarray(0, count)));
+      }
+    }
+  });
+
+  it('refuses an index of the wrong width or too few rows, and widths that are not multiples of 4', () => {
+    const kernels = single[0];
+    const index = kernels.allocBlockIndex(4, 8);
+    const x = kernels.allocF32(64);
+    assert.throws(() => kernels.indexBlocks(x, 4, 12, index), KernelArgumentError);
+    assert.throws(() => kernels.indexBlocks(x, 5, 8, index), KernelArgumentError);
+    assert.throws(() => kernels.allocBlockIndex(4, 10), KernelArgumentError);
+  });
+});
+
+describe('sparse products', () => {
+  const shapes: [number, number, number][] = [[1, 1, 4], [3, 8, 8], [5, 17, 12], [128, 800, 784], [64, 128, 784], [1000, 10, 16]];
+  for (let i = 0; i < 25; i++) shapes.push([1 + random.int(70), 1 + random.int(70), 4 * (1 + random.int(40))]);
+
+  it('X·Wᵀ and dZᵀ·X match the dense reference on random shapes and densities, 1 or 2 threads alike', () => {
+    for (const [rows, n, k] of shapes) {
+      const x = sparseValues(rows * k, random.uniform(0.2, 0.95), 0.3);
+      const w = sparseValues(n * k, 0);
+      const dz = sparseValues(rows * n, 0.5);
+      const forward = new Float32Array(rows * n);
+      reference.gemm(false, true, rows, n, k, 1, x, w, 0, forward);
+      const forwardMagnitude = new Float32Array(rows * n);
+      reference.gemm(false, true, rows, n, k, 1, x.map(Math.abs), w.map(Math.abs), 0, forwardMagnitude);
+      const gradient = new Float32Array(n * k);
+      reference.gemm(true, false, n, k, rows, 1, dz, x, 0, gradient);
+      const gradientMagnitude = new Float32Array(n * k);
+      reference.gemm(true, false, n, k, rows, 1, dz.map(Math.abs), x.map(Math.abs), 0, gradientMagnitude);
+      for (let b = 0; b < single.length; b++) {
+        const results = [single[b], pooled[b]].map((kernels) => {
+          const xs = copyInto(kernels, x);
+          const index = kernels.allocBlockIndex(rows, k);
+          kernels.indexBlocks(xs, rows, k, index);
+          const c = kernels.allocF32(rows * n).fill(NaN);
+          kernels.sparseGemmNT(rows, n, k, xs, index, copyInto(kernels, w), c);
+          const dw = kernels.allocF32(n * k).fill(NaN);
+          kernels.sparseGemmTN(n, k, rows, copyInto(kernels, dz), xs, index, dw);
+          const what = `${kernels.name} ×${kernels.threads} rows=${rows} n=${n} k=${k}`;
+          assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNT`);
+          assertNear(dw, gradient, gradientMagnitude, `${what} sparseGemmTN`);
+          return { c, dw };
+        });
+        assertIdentical(results[1].c, results[0].c, `${single[b].name} sparseGemmNT, 2 threads vs 1`);
+        assertIdentical(results[1].dw, results[0].dw, `${single[b].name} sparseGemmTN, 2 threads vs 1`);
+      }
+    }
+  });
+});
+
+describe('thread pool', () => {
+  it('reports its threads', () => {
+    assert.equal(single[0].threads, 1);
+    assert.equal(pooled[0].threads, 2);
+  });
+
+  it('split GEMMs match the reference and the single thread bit for bit, in every form', () => {
+    // large enough to be split (≥ 2¹⁸ multiply-adds): by columns, by rows (narrow outputs), by column pairs (one row)
+    const shapes: [number, number, number][] = [
+      [128, 800, 784], [800, 784, 128], [128, 784, 800], [1000, 10, 800], [1, 800, 784], [2, 999, 300],
+      [67, 33, 129], [13, 1001, 41], [1003, 15, 37], [9, 257, 513],
+    ];
+    for (let i = 0; i < 6; i++) shapes.push([4 + random.int(300), 16 + random.int(300), 64 + random.int(300)]);
+    const forms: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+    for (const [m, n, k] of shapes) {
+      const a = sparseValues(m * k, 0);
+      const bm = sparseValues(k * n, 0);
+      const c0 = sparseValues(m * n, 0);
+      for (const [transA, transB] of forms) {
+        for (const [alpha, beta] of [[1, 0], [0.5, -1]]) {
+          const expected = c0.slice();
+          reference.gemm(transA, transB, m, n, k, alpha, a, bm, beta, expected);
+          const magnitude = new Float32Array(m * n);
+          reference.gemm(transA, transB, m, n, k, Math.abs(alpha), a.map(Math.abs), bm.map(Math.abs), 0, magnitude);
+          for (let i = 0; i < magnitude.length; i++) magnitude[i] += Math.abs(beta * c0[i]);
+          for (let b = 0; b < single.length; b++) {
+            const results = [single[b], pooled[b]].map((kernels) => {
+              const c = copyInto(kernels, c0);
+              kernels.gemm(transA, transB, m, n, k, alpha, copyInto(kernels, a), copyInto(kernels, bm), beta, c);
+              assertNear(c, expected, magnitude,
+                `${kernels.name} ×${kernels.threads} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} m=${m} n=${n} k=${k}`);
+              return c;
+            });
+            assertIdentical(results[1], results[0], `${single[b].name} gemm m=${m} n=${n} k=${k}, 2 threads vs 1`);
+          }
+        }
+      }
+    }
+  });
+
+  it('split optimizer updates give the single thread\'s parameters bit for bit', () => {
+    for (const length of [65536, 100003, 636010]) {
+      const p = sparseValues(length, 0);
+      const g = sparseValues(length, 0.1);
+      for (let b = 0; b < single.length; b++) {
+        const results = [single[b], pooled[b]].map((kernels) => {
+          const param = copyInto(kernels, p);
+          const grad = copyInto(kernels, g);
+          const m = kernels.allocF32(length);
+          const v = kernels.allocF32(length);
+          const buffer = kernels.allocF32(length);
+          for (let step = 1; step <= 3; step++) {
+            kernels.adamUpdate(param, grad, m, v, new Float32Array(0), length, 1e-3, 0.9, 0.999, 1e-8, 0.01, step === 2, false,
+              1e-3 / (1 - 0.9 ** step), Math.sqrt(1 - 0.999 ** step));
+            kernels.sgdUpdate(param, grad, buffer, length, 0.01, 0.9, 0, 1e-4, true, step === 1);
+          }
+          return param;
+        });
+        assertIdentical(results[1], results[0], `${single[b].name} updates of ${length}, 2 threads vs 1`);
+      }
+    }
+  });
+});
