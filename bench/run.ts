@@ -1,0 +1,289 @@
+// The benchmark suite: training and inference samples/s, time to 98% test accuracy, GEMM GFLOPS per
+// shape and thread count, peak RSS of `digitlab train --hidden 800`, and the thread/sparse equivalence
+// of the loss curve. Writes bench/results/latest.json and latest.md.
+//
+//   npm run bench                 digitlab alone; asserts what it can measure alone
+//   npm run bench -- --compare    also runs bench/pytorch_mlp.py and bench/tfjs_mlp.mjs, one after the
+//                                 other in this run, and writes the ratios of the acceptance targets
+//   --quick                       skips the time-to-accuracy runs
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createKernels, createWasmKernels, relaxedSimdSupported, type Kernels } from '../src/core/index.js';
+import { loadData } from '../src/data/index.js';
+import { Mlp } from '../src/nn/mlp.js';
+import { createOptimizer } from '../src/optim/index.js';
+import { fillBatch } from '../src/train/batches.js';
+import { DEFAULT_SETTINGS, TrainingRun } from '../src/train/trainer.js';
+import { sliceDataset } from '../src/data/dataset.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const compare = args.has('--compare');
+const quick = args.has('--quick');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const data = loadData('mnist');
+
+/** Best-of GFLOPS of one GEMM shape. */
+function gemmGflops(kernels: Kernels, transA: boolean, transB: boolean, m: number, n: number, k: number, seconds = 0.5): number {
+  const a = kernels.allocF32(m * k).map(() => Math.random() - 0.5);
+  const b = kernels.allocF32(k * n).map(() => Math.random() - 0.5);
+  const c = kernels.allocF32(m * n);
+  for (let i = 0; i < 3; i++) kernels.gemm(transA, transB, m, n, k, 1, a, b, 0, c);
+  let best = Infinity;
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const start = performance.now();
+    kernels.gemm(transA, transB, m, n, k, 1, a, b, 0, c);
+    best = Math.min(best, performance.now() - start);
+  }
+  return (2 * m * n * k) / (best * 1e6);
+}
+
+/** Training samples/s: batch filling, forward, loss, backward and the Adam step, as the trainer runs them. */
+function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds = 4): number {
+  const train = data.train;
+  const model = Mlp.create(kernels, { inputs: 784, hidden: [hidden], classes: 10, activation: 'relu' }, 0);
+  const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 1e-3 });
+  model.reserve(batch);
+  const input = model.allocInput(batch);
+  const labels = model.allocLabels(batch);
+  const order = new Uint32Array(train.count).map((_, i) => i);
+  const batches = Math.floor(train.count / batch);
+  const step = (b: number) => {
+    fillBatch(train, order, (b % batches) * batch, batch, input, labels);
+    model.forward(input, batch);
+    model.lossAndGradient(labels, batch);
+    model.backward(input, batch);
+    optimizer.step();
+  };
+  for (let b = 0; b < 30; b++) step(b);
+  let steps = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) step(steps++);
+  return (steps * batch) / ((performance.now() - start) / 1000);
+}
+
+/** Single-image latency (median, µs) and batch-1000 images/s of 784-800-10: forward and softmax. */
+function inferenceSpeed(kernels: Kernels): { single_image_microseconds: number; batch1000_images_per_second: number } {
+  const test = data.test;
+  const model = Mlp.create(kernels, { inputs: 784, hidden: [800], classes: 10, activation: 'relu' }, 0);
+  const input = model.allocInput(1000);
+  const labels = model.allocLabels(1000);
+  const probs = kernels.allocF32(1000 * 10);
+  const times: number[] = [];
+  for (let i = 0; i < 2200; i++) {
+    const start = performance.now();
+    fillBatch(test, [i % test.count], 0, 1, input, labels);
+    kernels.softmax(model.forward(input, 1), 1, 10, probs);
+    if (i >= 200) times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  let runs = 0;
+  const start = performance.now();
+  while (performance.now() - start < 2000 || runs < 3) {
+    fillBatch(test, new Uint32Array(1000).map((_, i) => ((runs % 10) * 1000 + i)), 0, 1000, input, labels);
+    kernels.softmax(model.forward(input, 1000), 1000, 10, probs);
+    runs++;
+  }
+  return {
+    single_image_microseconds: times[times.length >> 1] * 1000,
+    batch1000_images_per_second: (runs * 1000) / ((performance.now() - start) / 1000),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+}
+
+/** Runs a command, returning its last stdout line parsed as JSON (null when it failed). */
+function runJson(command: string, commandArgs: string[], env: NodeJS.ProcessEnv = process.env): { json: unknown; stderr: string } {
+  const result = spawnSync(command, commandArgs, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const lines = (result.stdout ?? '').trim().split('\n');
+  try {
+    return { json: JSON.parse(lines[lines.length - 1]), stderr: result.stderr ?? '' };
+  } catch {
+    log(`${command} ${commandArgs.join(' ')} failed (exit ${result.status}): ${(result.stderr ?? '').slice(-2000)}`);
+    return { json: null, stderr: result.stderr ?? '' };
+  }
+}
+
+/** Loss curves of a short run (3,000 images, 3 epochs, 784-300-10 at batch 100, Adam). */
+async function lossCurve(threads: number, sparseDensityLimit: number): Promise<number[]> {
+  const kernels = await createKernels({ backend: 'wasm', threads, sparseDensityLimit });
+  const small = { ...data, train: sliceDataset(data.train, 0, 3000), validation: sliceDataset(data.validation, 0, 500), test: sliceDataset(data.test, 0, 500) };
+  const run = new TrainingRun({ kernels, data: small, settings: { ...DEFAULT_SETTINGS, hidden: [300], batchSize: 100, epochs: 3, seed: 5 } });
+  const result = await run.run();
+  await kernels.close();
+  return result.epochs.flatMap((e) => [e.train_loss, e.val_loss]);
+}
+
+const maxDifference = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+
+// ---------------------------------------------------------------------------------------------------
+const started = new Date().toISOString();
+const load = loadavg();
+log(`load average ${load.map((v) => v.toFixed(2)).join(' ')} on ${cpus().length} cores${load[0] > 1.5 ? ' (busy: figures will be noisy)' : ''}`);
+const relaxed = await relaxedSimdSupported();
+const checks: { name: string; pass: boolean; detail: string }[] = [];
+
+// GEMM
+const gemm: { backend: string; form: string; m: number; n: number; k: number; threads: number; gflops: number }[] = [];
+for (const useRelaxed of relaxed ? [true, false] : [false]) {
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ relaxed: useRelaxed, threads });
+    for (const [form, transA, transB, m, n, k] of [
+      ['NN', false, false, 128, 784, 800], ['NT', false, true, 128, 800, 784], ['TN', true, false, 800, 784, 128],
+      ['NT', false, true, 64, 128, 784],
+    ] as const) {
+      const gflops = gemmGflops(kernels, transA, transB, m, n, k);
+      gemm.push({ backend: kernels.name, form, m, n, k, threads, gflops });
+      log(`gemm ${kernels.name} ${form} ${m}×${n}×${k}, ${threads} thread(s): ${gflops.toFixed(1)} GFLOPS`);
+    }
+    await kernels.close();
+  }
+}
+for (const backend of new Set(gemm.map((g) => g.backend))) {
+  const g = gemm.find((x) => x.backend === backend && x.threads === 1 && x.m === 128 && x.n === 784 && x.k === 800) as (typeof gemm)[number];
+  const bar = backend === 'wasm-relaxed-simd' ? 45 : 36;
+  checks.push({ name: `GEMM 128×784×800, 1 thread, ${backend} ≥ ${bar} GFLOPS`, pass: g.gflops >= bar, detail: `${g.gflops.toFixed(1)} GFLOPS` });
+}
+
+// training and inference
+const training: { config: string; threads: number; samples_per_second: number }[] = [];
+for (const [hidden, batch] of [[800, 128], [128, 64]]) {
+  for (const threads of [1, 2]) {
+    const kernels = await createKernels({ backend: 'wasm', threads });
+    const samples = trainingSpeed(kernels, hidden, batch);
+    await kernels.close();
+    training.push({ config: `784-${hidden}-10 b${batch}`, threads, samples_per_second: samples });
+    log(`train 784-${hidden}-10 b${batch}, ${threads} thread(s): ${samples.toFixed(0)} samples/s`);
+  }
+}
+const inferenceKernels = await createKernels({ backend: 'wasm', threads: 1 });
+const inference = inferenceSpeed(inferenceKernels);
+await inferenceKernels.close();
+log(`inference 784-800-10, 1 thread: ${inference.single_image_microseconds.toFixed(1)} µs per image, ${inference.batch1000_images_per_second.toFixed(0)} images/s at batch 1000`);
+
+// equivalence of the loss curve
+const oneThread = await lossCurve(1, 0.5);
+const twoThreads = await lossCurve(2, 0.5);
+const dense = await lossCurve(2, 0);
+const threadDifference = maxDifference(oneThread, twoThreads);
+const sparseDifference = maxDifference(twoThreads, dense);
+checks.push({ name: 'loss curve, 1 vs 2 threads, within 1e-4', pass: threadDifference <= 1e-4, detail: `max difference ${threadDifference}` });
+checks.push({ name: 'loss curve, sparse vs dense first layer, within 1e-4', pass: sparseDifference <= 1e-4, detail: `max difference ${sparseDifference}` });
+
+// peak RSS of the command line on the full MNIST (one epoch: later epochs reuse the same buffers)
+const out = mkdtempSync(join(tmpdir(), 'digitlab-bench-'));
+const rssRun = spawnSync(process.execPath, ['--require', join(root, 'bench', 'rss-probe.cjs'), join(root, 'bin', 'digitlab.js'),
+  'train', '--hidden', '800', '--epochs', '1', '--batch-size', '128', '--optimizer', 'adam', '--out', out], { cwd: root, encoding: 'utf8' });
+rmSync(out, { recursive: true, force: true });
+const rssKib = Number(/peak-rss-kib (\d+)/.exec(rssRun.stderr ?? '')?.[1] ?? NaN);
+const rssMb = (rssKib * 1024) / 1e6;
+log(`peak RSS of digitlab train --hidden 800 (full MNIST, 1 epoch): ${rssMb.toFixed(0)} MB`);
+checks.push({ name: 'peak RSS of digitlab train --hidden 800 < 300 MB', pass: rssMb < 300, detail: `${rssMb.toFixed(0)} MB` });
+
+// time to 98% test accuracy, a fresh process per seed
+const tsxImport = ['--import', 'tsx'];
+const timeToAccuracy: { seed: number; epochs: number | null; seconds: number | null }[] = [];
+if (!quick) {
+  for (const seed of [0, 1, 2]) {
+    const { json } = runJson(process.execPath, [...tsxImport, join('bench', 'time-to-accuracy.ts'), String(seed), '2']);
+    if (json) timeToAccuracy.push(json as (typeof timeToAccuracy)[number]);
+    log(`time to 98%, seed ${seed}, 2 threads: ${JSON.stringify(json)}`);
+  }
+}
+const digitlabTime = timeToAccuracy.length === 3 && timeToAccuracy.every((r) => r.seconds !== null)
+  ? median(timeToAccuracy.map((r) => r.seconds as number)) : null;
+
+// side by side
+interface Library { library: string; blas?: string[]; training?: typeof training; inference?: typeof inference }
+type PytorchResults = Library & { time_to_accuracy?: { seconds: number | null }[]; time_to_accuracy_median?: number | null };
+let pytorch = null as PytorchResults | null;
+let tfjs = null as Library | null;
+if (compare) {
+  const python = '/usr/bin/python3';
+  const env = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
+  log(`load average before PyTorch: ${loadavg()[0].toFixed(2)}`);
+  pytorch = runJson(python, [join('bench', 'pytorch_mlp.py')], env).json as PytorchResults | null;
+  if (pytorch && !quick) {
+    const runs = [0, 1, 2].map((seed) => runJson(python, [join('bench', 'pytorch_mlp.py'), '--time-to-accuracy', String(seed), '2'], env).json as
+      { time_to_accuracy: { seconds: number | null } } | null);
+    pytorch.time_to_accuracy = runs.map((r) => r?.time_to_accuracy ?? { seconds: null });
+    const seconds = pytorch.time_to_accuracy.map((r) => r.seconds);
+    pytorch.time_to_accuracy_median = seconds.every((s) => s !== null) ? median(seconds as number[]) : null;
+  }
+  log(`PyTorch: ${JSON.stringify(pytorch)}`);
+  tfjs = runJson(process.execPath, [join('bench', 'tfjs_mlp.mjs')]).json as Library | null;
+  log(`TensorFlow.js: ${JSON.stringify(tfjs)}`);
+}
+
+const speedOf = (lib: Library | null, config: string, threads: number) =>
+  lib?.training?.find((t) => t.config === config && t.threads === threads)?.samples_per_second ?? null;
+const ratios: { target: string; digitlab: number | null; pytorch: number | null; ratio: number | null; bar: string; pass: boolean | null }[] = [];
+function ratio(target: string, ours: number | null, theirs: number | null, bar: number, higherIsBetter = true): void {
+  const r = ours !== null && theirs !== null ? (higherIsBetter ? ours / theirs : theirs / ours) : null;
+  ratios.push({ target, digitlab: ours, pytorch: theirs, ratio: r, bar: `≥ ${bar}×`, pass: r === null ? null : r >= bar });
+}
+if (pytorch) {
+  ratio('784-800-10 b128 Adam, 2 threads: samples/s', speedOf({ library: '', training }, '784-800-10 b128', 2), speedOf(pytorch, '784-800-10 b128', 2), 1.5);
+  ratio('784-128-10 b64 Adam, 2 threads: samples/s', speedOf({ library: '', training }, '784-128-10 b64', 2), speedOf(pytorch, '784-128-10 b64', 2), 1.2);
+  ratio('784-800-10 b128 Adam, 1 thread: samples/s', speedOf({ library: '', training }, '784-800-10 b128', 1), speedOf(pytorch, '784-800-10 b128', 1), 1.0);
+  ratio('784-128-10 b64 Adam, 1 thread: samples/s', speedOf({ library: '', training }, '784-128-10 b64', 1), speedOf(pytorch, '784-128-10 b64', 1), 1.0);
+  ratio('time to 98% (median of seeds 0-2), PyTorch ÷ digitlab', digitlabTime, pytorch.time_to_accuracy_median ?? null, 1.0, false);
+  ratio('single-image latency, PyTorch ÷ digitlab', inference.single_image_microseconds, pytorch.inference?.single_image_microseconds ?? null, 2.0, false);
+  ratio('batch-1000 images/s', inference.batch1000_images_per_second, pytorch.inference?.batch1000_images_per_second ?? null, 1.5);
+}
+
+const results = {
+  started, load_average: load, cores: cpus().length, node: process.version,
+  gemm, training, inference, time_to_accuracy: { runs: timeToAccuracy, median_seconds: digitlabTime },
+  peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference },
+  pytorch, tfjs, ratios, checks,
+};
+
+// Markdown
+const f0 = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(0));
+const f1 = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(1));
+const md: string[] = [];
+md.push(`Measured ${started}, ${cpus().length} cores, load average ${load.map((v) => v.toFixed(2)).join(' ')}, Node ${process.version}` +
+  (pytorch ? `; ${pytorch.library} with ${(pytorch.blas ?? []).find((p) => p.includes('openblas')) ?? (pytorch.blas ?? []).join(', ')}` : '') +
+  (tfjs ? `; ${tfjs.library}` : '') + '.', '');
+md.push('| training, Adam (samples/s) | threads | digitlab | PyTorch | TF.js wasm | digitlab ÷ PyTorch |', '|---|---|---|---|---|---|');
+for (const t of training) {
+  const theirs = speedOf(pytorch, t.config, t.threads);
+  md.push(`| ${t.config} | ${t.threads} | ${f0(t.samples_per_second)} | ${f0(theirs)} | ${t.threads === 1 ? f0(speedOf(tfjs, t.config, 1)) : '–'} | ${theirs ? (t.samples_per_second / theirs).toFixed(2) + '×' : '–'} |`);
+}
+md.push('', '| inference 784-800-10, 1 thread | digitlab | PyTorch | TF.js wasm |', '|---|---|---|---|');
+md.push(`| single image (µs, median) | ${f1(inference.single_image_microseconds)} | ${f1(pytorch?.inference?.single_image_microseconds)} | ${f1(tfjs?.inference?.single_image_microseconds)} |`);
+md.push(`| batch 1000 (images/s) | ${f0(inference.batch1000_images_per_second)} | ${f0(pytorch?.inference?.batch1000_images_per_second)} | ${f0(tfjs?.inference?.batch1000_images_per_second)} |`);
+md.push('', '| time to 98.0% test accuracy, 784-800-10 b128 Adam, 2 threads | digitlab | PyTorch |', '|---|---|---|');
+md.push(`| wall seconds from process start, median of seeds 0, 1, 2 | ${f1(digitlabTime)} | ${f1(pytorch?.time_to_accuracy_median)} |`);
+md.push('', '| GEMM (GFLOPS, best of runs) | form | 1 thread | 2 threads |', '|---|---|---|---|');
+for (const g of gemm.filter((x) => x.threads === 1)) {
+  const two = gemm.find((x) => x.backend === g.backend && x.form === g.form && x.m === g.m && x.n === g.n && x.threads === 2);
+  md.push(`| ${g.backend} ${g.m}×${g.n}×${g.k} | ${g.form} | ${f1(g.gflops)} | ${f1(two?.gflops)} |`);
+}
+md.push('', `Peak RSS of \`digitlab train --hidden 800\` (full MNIST): ${f0(rssMb)} MB. ` +
+  `Loss-curve difference, 1 vs 2 threads: ${threadDifference}; sparse vs dense first layer: ${sparseDifference.toExponential(1)}.`);
+if (ratios.length > 0) {
+  md.push('', '| target | digitlab | PyTorch | ratio | bar | met |', '|---|---|---|---|---|---|');
+  for (const r of ratios) md.push(`| ${r.target} | ${f1(r.digitlab)} | ${f1(r.pytorch)} | ${r.ratio === null ? '–' : r.ratio.toFixed(2) + '×'} | ${r.bar} | ${r.pass === null ? '–' : r.pass ? 'yes' : 'no'} |`);
+}
+md.push('', '| check | result | |', '|---|---|---|');
+for (const c of checks) md.push(`| ${c.name} | ${c.detail} | ${c.pass ? 'pass' : 'FAIL'} |`);
+
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(root, 'bench', 'results', 'latest.md'), `${md.join('\n')}\n`);
+console.log(md.join('\n'));
+const failed = checks.filter((c) => !c.pass);
+if (failed.length > 0) {
+  log(`failed: ${failed.map((c) => c.name).join('; ')}`);
+  process.exitCode = 1;
+}
