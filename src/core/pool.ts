@@ -11,7 +11,7 @@ import type { WasmMemory, WasmModule } from './wasm.js';
 /** Polls of a thread's request word before it sleeps: on the order of 100 µs. */
 const WORKER_SPIN = 50_000;
 /** Polls of a thread's done word before the caller sleeps. */
-const CALLER_SPIN = 200_000;
+const CALLER_SPIN = 20_000;
 
 export class KernelPoolError extends Error {
   override name = 'KernelPoolError';
