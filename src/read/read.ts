@@ -1,0 +1,65 @@
+/**
+ * Reading a row of handwritten digits: segment it, then classify every digit in one batch.
+ * Pure TypeScript, shared by `digitlab read`, POST /api/read and the browser app.
+ */
+import type { Prediction } from '../nn/classifier.js';
+import { segmentDigits, type Box, type SegmentOptions } from './segment.js';
+
+/** What reading needs from a model: a Classifier has both. */
+export interface DigitPredictor {
+  predictBatch(pixels: Float32Array, rows: number): Prediction[];
+  label(index: number): string;
+}
+
+export interface ReadDigit {
+  /** The class index and its display name. */
+  digit: number;
+  label: string;
+  /** Probability of the chosen class. */
+  confidence: number;
+  probabilities: number[];
+  box: Box;
+  /** The 28×28 input the network saw. */
+  pixels: Float32Array;
+  components: number;
+  split: boolean;
+}
+
+export interface ReadResult {
+  /** The digits' labels, left to right ('' for a blank picture). */
+  text: string;
+  digits: ReadDigit[];
+}
+
+export function readDigits(
+  predictor: DigitPredictor,
+  gray: Uint8Array,
+  width: number,
+  height: number,
+  options: SegmentOptions = {},
+): ReadResult {
+  const scorer = (inputs: Float32Array[]): number[] => {
+    const batch = new Float32Array(inputs.length * 784);
+    inputs.forEach((input, i) => batch.set(input, i * 784));
+    return predictor.predictBatch(batch, inputs.length).map((p) => p.probabilities[p.digit]);
+  };
+  const segments = segmentDigits(gray, width, height, { scorer, ...options });
+  if (segments.length === 0) return { text: '', digits: [] };
+  const batch = new Float32Array(segments.length * 784);
+  segments.forEach((segment, i) => batch.set(segment.pixels, i * 784));
+  const predictions = predictor.predictBatch(batch, segments.length);
+  const digits = segments.map((segment, i): ReadDigit => {
+    const { digit, probabilities } = predictions[i];
+    return {
+      digit,
+      label: predictor.label(digit),
+      confidence: probabilities[digit],
+      probabilities,
+      box: segment.box,
+      pixels: segment.pixels,
+      components: segment.components,
+      split: segment.split,
+    };
+  });
+  return { text: digits.map((d) => d.label).join(''), digits };
+}

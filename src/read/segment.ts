@@ -1,0 +1,504 @@
+/**
+ * Segmentation of a row of handwritten digits (a zip code, a number) into one MNIST-style input per
+ * digit: connected components of the ink, joining of pieces of one broken stroke, and splitting of
+ * components that hold several touching digits. Pure TypeScript (no Node modules): the browser app
+ * segments with the same code as `digitlab read`.
+ */
+import { preprocessDigit } from '../data/preprocess.js';
+
+export interface SegmentOptions {
+  /** How many digits the row holds, when known (a 5-digit zip code): segments are split or joined to match. */
+  digits?: number;
+  /** 'auto' (default) decides from the border; 'dark-on-light' is ink on paper; 'light-on-dark' the reverse. */
+  polarity?: 'auto' | 'dark-on-light' | 'light-on-dark';
+  /** Fraction of the ink range above which a pixel is ink for the components (default 0.2). */
+  threshold?: number;
+  /** The model's confidence in candidate digits, to choose where touching digits are cut. */
+  scorer?: SegmentScorer;
+}
+
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+export interface DigitSegment {
+  /** Where the digit's ink lies in the source image. */
+  box: Box;
+  /** The 28×28 input for the network (values in [0, 1]), prepared as MNIST was. */
+  pixels: Float32Array;
+  /** How many connected components were joined into this digit (more than 1: a broken stroke). */
+  components: number;
+  /** Whether the digit was cut out of a component holding touching digits. */
+  split: boolean;
+}
+
+/** A set of ink pixels with its bounding box and ink mass. */
+interface Piece {
+  pixels: number[];
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+  mass: number;
+  components: number;
+  split: boolean;
+}
+
+const width = (piece: Piece) => piece.right - piece.left + 1;
+const height = (piece: Piece) => piece.bottom - piece.top + 1;
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Ink in [0, 1] (background 0), with the polarity and background level found the way preprocessDigit finds them. */
+function inkMap(gray: Uint8Array, w: number, h: number, polarity: SegmentOptions['polarity']): Float32Array | null {
+  const border: number[] = [];
+  for (let x = 0; x < w; x++) border.push(gray[x], gray[(h - 1) * w + x]);
+  for (let y = 1; y < h - 1; y++) border.push(gray[y * w], gray[y * w + w - 1]);
+  const backgroundRaw = w > 2 && h > 2 ? median(border) : median(Array.from(gray));
+  const invert = polarity === 'dark-on-light' || (polarity !== 'light-on-dark' && backgroundRaw > 127);
+  const background = invert ? 255 - backgroundRaw : backgroundRaw;
+  const ink = new Float32Array(gray.length);
+  let max = 0;
+  for (let i = 0; i < gray.length; i++) {
+    ink[i] = invert ? 255 - gray[i] : gray[i];
+    if (ink[i] > max) max = ink[i];
+  }
+  const range = max - background;
+  if (range <= 8) return null;
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - background) / range));
+  return ink;
+}
+
+/**
+ * 8-connected components of the pixels above `threshold`. The faint antialiased rim below it is then
+ * given to the component it touches (two rounds of growth), so each digit keeps its soft edges, as
+ * the MNIST images it is compared with have them.
+ */
+function components(ink: Float32Array, w: number, h: number, threshold: number): Piece[] {
+  const label = new Int32Array(ink.length).fill(-1);
+  const pieces: Piece[] = [];
+  const stack: number[] = [];
+  for (let start = 0; start < ink.length; start++) {
+    if (ink[start] <= threshold || label[start] >= 0) continue;
+    const id = pieces.length;
+    const piece: Piece = { pixels: [], left: w, right: -1, top: h, bottom: -1, mass: 0, components: 1, split: false };
+    pieces.push(piece);
+    label[start] = id;
+    stack.push(start);
+    while (stack.length > 0) {
+      const p = stack.pop() as number;
+      piece.pixels.push(p);
+      const x = p % w;
+      const y = (p - x) / w;
+      for (let dy = -1; dy <= 1; dy++) {
+        const ny = y + dy;
+        if (ny < 0 || ny >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          if (nx < 0 || nx >= w) continue;
+          const q = ny * w + nx;
+          if (label[q] < 0 && ink[q] > threshold) {
+            label[q] = id;
+            stack.push(q);
+          }
+        }
+      }
+    }
+  }
+  for (let round = 0; round < 2; round++) {
+    const grown: [number, number][] = [];
+    for (let p = 0; p < ink.length; p++) {
+      if (label[p] >= 0 || ink[p] <= 0.02) continue;
+      const x = p % w;
+      const y = (p - x) / w;
+      let owner = -1;
+      for (let dy = -1; dy <= 1 && owner < 0; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          const ny = y + dy;
+          if (nx >= 0 && nx < w && ny >= 0 && ny < h && label[ny * w + nx] >= 0) {
+            owner = label[ny * w + nx];
+            break;
+          }
+        }
+      }
+      if (owner >= 0) grown.push([p, owner]);
+    }
+    for (const [p, owner] of grown) {
+      label[p] = owner;
+      pieces[owner].pixels.push(p);
+    }
+  }
+  for (const piece of pieces) measure(piece, ink, w);
+  return pieces;
+}
+
+function measure(piece: Piece, ink: Float32Array, w: number): void {
+  piece.left = Infinity;
+  piece.right = -1;
+  piece.top = Infinity;
+  piece.bottom = -1;
+  piece.mass = 0;
+  for (const p of piece.pixels) {
+    const x = p % w;
+    const y = (p - x) / w;
+    if (x < piece.left) piece.left = x;
+    if (x > piece.right) piece.right = x;
+    if (y < piece.top) piece.top = y;
+    if (y > piece.bottom) piece.bottom = y;
+    piece.mass += ink[p];
+  }
+}
+
+function merge(a: Piece, b: Piece): Piece {
+  return {
+    pixels: a.pixels.concat(b.pixels),
+    left: Math.min(a.left, b.left),
+    right: Math.max(a.right, b.right),
+    top: Math.min(a.top, b.top),
+    bottom: Math.max(a.bottom, b.bottom),
+    mass: a.mass + b.mass,
+    components: a.components + b.components,
+    split: a.split || b.split,
+  };
+}
+
+/** Columns two pieces share, as a fraction of the narrower one's width. */
+function horizontalOverlap(a: Piece, b: Piece): number {
+  const shared = Math.min(a.right, b.right) - Math.max(a.left, b.left) + 1;
+  return shared / Math.min(width(a), width(b));
+}
+
+/** The horizontal gap between two pieces in pixels (negative when they overlap). */
+function gap(a: Piece, b: Piece): number {
+  return Math.max(a.left, b.left) - Math.min(a.right, b.right) - 1;
+}
+
+/**
+ * Joins the pieces of broken strokes: pieces stacked over each other (sharing most of their columns,
+ * as the two halves of a broken 4 do), and fragments too short or too light to be a digit on their
+ * own (the detached bar of a 5), which go to their nearest neighbour when it is close enough.
+ */
+function joinBroken(pieces: Piece[], rowHeight: number): Piece[] {
+  let joined = true;
+  while (joined && pieces.length > 1) {
+    joined = false;
+    pieces.sort((a, b) => a.left - b.left);
+    const typicalMass = median(pieces.map((p) => p.mass));
+    for (let i = 0; i < pieces.length && !joined; i++) {
+      for (let j = i + 1; j < pieces.length && !joined; j++) {
+        if (horizontalOverlap(pieces[i], pieces[j]) > 0.5) {
+          pieces[i] = merge(pieces[i], pieces[j]);
+          pieces.splice(j, 1);
+          joined = true;
+        }
+      }
+    }
+    if (joined) continue;
+    for (let i = 0; i < pieces.length && !joined; i++) {
+      const piece = pieces[i];
+      const fragment = height(piece) < 0.55 * rowHeight || piece.mass < 0.2 * typicalMass;
+      if (!fragment) continue;
+      let nearest = -1;
+      for (let j = 0; j < pieces.length; j++) {
+        if (j !== i && (nearest < 0 || gap(piece, pieces[j]) < gap(piece, pieces[nearest]))) nearest = j;
+      }
+      if (nearest >= 0 && gap(piece, pieces[nearest]) <= 0.3 * rowHeight) {
+        const [first, second] = i < nearest ? [i, nearest] : [nearest, i];
+        pieces[first] = merge(pieces[first], pieces[second]);
+        pieces.splice(second, 1);
+        joined = true;
+      }
+    }
+  }
+  return pieces;
+}
+
+/**
+ * Cuts a piece in two along `path` (the cut's column in each row, from the piece's top). The pixels
+ * on the path (the joint where touching digits meet, `band` pixels wide) are set aside and the rest
+ * regrouped by connectivity, each group going to the side holding most of its ink: a digit that
+ * reaches past the cut (the bar of a 7 over its neighbour) stays whole. When the path does not
+ * separate anything, the pixels simply go to their side of it.
+ */
+function cutAt(piece: Piece, path: Int32Array, band: number, ink: Float32Array, w: number): [Piece, Piece] {
+  const cutOf = (p: number) => path[Math.floor(p / w) - piece.top];
+  const inBand = (p: number) => p % w >= cutOf(p) && p % w < cutOf(p) + band;
+  const inPiece = new Map<number, number>();
+  for (const p of piece.pixels) if (!inBand(p)) inPiece.set(p, -1);
+  const groups: number[][] = [];
+  for (const start of inPiece.keys()) {
+    if ((inPiece.get(start) as number) >= 0) continue;
+    const group: number[] = [];
+    inPiece.set(start, groups.length);
+    const stack = [start];
+    while (stack.length > 0) {
+      const p = stack.pop() as number;
+      group.push(p);
+      const x = p % w;
+      for (const dy of [-w, 0, w]) {
+        for (const dx of [-1, 0, 1]) {
+          if ((dx < 0 && x === 0) || (dx > 0 && x === w - 1)) continue;
+          const q = p + dy + dx;
+          if (inPiece.get(q) === -1) {
+            inPiece.set(q, groups.length);
+            stack.push(q);
+          }
+        }
+      }
+    }
+    groups.push(group);
+  }
+  const left: number[] = [];
+  const right: number[] = [];
+  for (const group of groups) {
+    let leftMass = 0;
+    let rightMass = 0;
+    for (const p of group) {
+      if (p % w < cutOf(p)) leftMass += ink[p];
+      else rightMass += ink[p];
+    }
+    (leftMass >= rightMass ? left : right).push(...group);
+  }
+  if (left.length === 0 || right.length === 0) {
+    left.length = 0;
+    right.length = 0;
+    for (const p of piece.pixels) (p % w < cutOf(p) ? left : right).push(p);
+  } else {
+    for (const p of piece.pixels) if (inBand(p)) (p % w < cutOf(p) + band / 2 ? left : right).push(p);
+  }
+  return [left, right].map((pixels) => {
+    const part: Piece = { pixels, left: 0, right: 0, top: 0, bottom: 0, mass: 0, components: piece.components, split: true };
+    measure(part, ink, w);
+    return part;
+  }) as [Piece, Piece];
+}
+
+function straight(piece: Piece, column: number): Int32Array {
+  return new Int32Array(height(piece)).fill(column);
+}
+
+/**
+ * For each column in `ends` (ascending), the top-to-bottom path through the piece that crosses the
+ * least ink and ends in that column, moving at most one column per row (dynamic programming, with a
+ * small cost per sideways step so that a path goes straight where nothing is in the way). Digits that
+ * touch along a slant come apart along such a path where no straight cut separates them.
+ */
+function leastInkPaths(piece: Piece, ends: number[], ink: Float32Array, w: number): Int32Array[] {
+  const rows = height(piece);
+  const first = ends[0];
+  const columns = ends[ends.length - 1] - first + 1;
+  const own = new Float32Array(rows * columns);
+  for (const p of piece.pixels) {
+    const x = (p % w) - first;
+    if (x >= 0 && x < columns) own[(Math.floor(p / w) - piece.top) * columns + x] = ink[p];
+  }
+  const cost = new Float32Array(rows * columns);
+  const from = new Int8Array(rows * columns);
+  for (let x = 0; x < columns; x++) cost[x] = own[x];
+  for (let y = 1; y < rows; y++) {
+    for (let x = 0; x < columns; x++) {
+      let best = cost[(y - 1) * columns + x];
+      let step = 0;
+      for (const dx of [-1, 1]) {
+        const px = x + dx;
+        if (px < 0 || px >= columns) continue;
+        const candidate = cost[(y - 1) * columns + px] + 0.05;
+        if (candidate < best) {
+          best = candidate;
+          step = dx;
+        }
+      }
+      cost[y * columns + x] = best + own[y * columns + x];
+      from[y * columns + x] = step;
+    }
+  }
+  return ends.map((end) => {
+    const path = new Int32Array(rows);
+    let x = end - first;
+    for (let y = rows - 1; y >= 0; y--) {
+      path[y] = first + x;
+      x += from[y * columns + x];
+    }
+    return path;
+  });
+}
+
+/** Confidence of the model in each 28×28 input: lets recognition choose between candidate cuts. */
+export type SegmentScorer = (inputs: Float32Array[]) => number[];
+
+interface Cut {
+  parts: [Piece, Piece];
+  /** The product of the two parts' confidences (0 without a scorer). */
+  score: number;
+}
+
+/**
+ * The best place to cut the first of `parts` digits off a piece: with a scorer, the cut whose two
+ * sides the model reads most confidently, among columns around the even division; without one, the
+ * column of least ink there (touching digits usually meet in a thin joint).
+ */
+function bestCut(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, scorer: SegmentScorer | undefined): Cut | null {
+  const pieceWidth = width(piece);
+  if (pieceWidth < 4) return null;
+  const ideal = pieceWidth / parts;
+  const low = Math.max(2, Math.round(0.5 * ideal));
+  const high = Math.min(pieceWidth - 2, Math.round(parts === 2 ? pieceWidth - 0.5 * ideal : 1.5 * ideal));
+  if (low > high) return null;
+  const candidates: number[] = [];
+  for (let c = low; c <= high; c++) candidates.push(piece.left + c);
+  if (!scorer) {
+    const columns = new Float64Array(pieceWidth);
+    for (const p of piece.pixels) columns[(p % w) - piece.left] += ink[p];
+    let best = candidates[0];
+    for (const c of candidates) {
+      // a small pull towards the even division keeps a faint gap inside one digit from winning far off
+      const score = (x: number) => columns[x - piece.left] + 0.02 * Math.abs(x - piece.left - ideal);
+      if (score(c) < score(best)) best = c;
+    }
+    return { parts: cutAt(piece, straight(piece, best), 1, ink, w), score: 0 };
+  }
+  // straight joints one to three pixels wide, and the least-ink path ending at each candidate column
+  const paths = leastInkPaths(piece, candidates, ink, w);
+  const splits = candidates.flatMap((c, i) => [
+    ...[1, 2, 3].map((band) => cutAt(piece, straight(piece, c), band, ink, w)),
+    cutAt(piece, paths[i], 1, ink, w),
+  ]);
+  const inputs = splits.flatMap(([left, right]) => [toSegment(left, ink, w).pixels, toSegment(right, ink, w).pixels]);
+  const confidence = scorer(inputs);
+  let best: Cut | null = null;
+  splits.forEach((split, i) => {
+    // with more than two digits in the piece, the right side is not one digit yet: judge the left only
+    // a part much shorter than the row's digits is a stroke cut off, not a digit
+    const plausible = split.every((part) => height(part) >= 0.65 * rowHeight);
+    const score = plausible ? confidence[2 * i] * (parts === 2 ? confidence[2 * i + 1] : 1) : 0;
+    if (best === null || score > best.score) best = { parts: split, score };
+  });
+  return best;
+}
+
+/** Cuts a piece into `parts` digits, left to right. */
+function splitPiece(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, scorer: SegmentScorer | undefined): Piece[] {
+  if (parts < 2) return [piece];
+  const cut = bestCut(piece, parts, rowHeight, ink, w, scorer);
+  if (!cut) return [piece];
+  return [cut.parts[0], ...splitPiece(cut.parts[1], parts - 1, rowHeight, ink, w, scorer)];
+}
+
+/** How many digits a piece of this width must hold, in a row whose digits are `rowHeight` tall. */
+function digitsIn(piece: Piece, rowHeight: number): number {
+  const ratio = width(piece) / rowHeight;
+  if (ratio <= 1.2) return 1;
+  return Math.max(2, Math.floor(ratio / 0.9));
+}
+
+/**
+ * How much better the model reads a piece as two digits than as one: the best cut's score minus the
+ * confidence in the whole (null when it cannot be cut).
+ */
+function splitGain(piece: Piece, rowHeight: number, ink: Float32Array, w: number, scorer: SegmentScorer): { gain: number; cut: Cut } | null {
+  if (width(piece) < 0.5 * rowHeight) return null;
+  const cut = bestCut(piece, 2, rowHeight, ink, w, scorer);
+  if (!cut || cut.score === 0) return null;
+  const whole = scorer([toSegment(piece, ink, w).pixels])[0];
+  return { gain: cut.score - whole, cut };
+}
+
+/**
+ * Narrow touching pairs (a 1 against its neighbour) are no wider than one broad digit, so width alone
+ * cannot tell them. The model decides: cut when it reads two digits far more confidently than one.
+ */
+function splitByRecognition(piece: Piece, rowHeight: number, ink: Float32Array, w: number, scorer: SegmentScorer): Piece[] {
+  const found = splitGain(piece, rowHeight, ink, w, scorer);
+  return found && found.gain > 0.3 && found.cut.score > 0.5 ? found.cut.parts : [piece];
+}
+
+/**
+ * Segments a grayscale picture of a row of digits, left to right. Returns an empty list for a blank
+ * picture.
+ */
+export function segmentDigits(gray: Uint8Array, w: number, h: number, options: SegmentOptions = {}): DigitSegment[] {
+  if (gray.length !== w * h || w === 0 || h === 0) throw new RangeError(`segmentDigits: ${gray.length} pixels for a ${w}x${h} image`);
+  if (options.digits !== undefined && !(Number.isInteger(options.digits) && options.digits > 0)) {
+    throw new RangeError(`segmentDigits: digits must be a positive integer, got ${options.digits}`);
+  }
+  const ink = inkMap(gray, w, h, options.polarity);
+  if (!ink) return [];
+  let pieces = components(ink, w, h, options.threshold ?? 0.2);
+  if (pieces.length === 0) return [];
+
+  // Specks (dust, a stray dot) are far lighter than any digit: drop them before anything is measured.
+  const heaviest = Math.max(...pieces.map((p) => p.mass));
+  pieces = pieces.filter((p) => p.mass >= 0.03 * heaviest);
+  const rowHeight = () => median(pieces.filter((p) => p.mass >= 0.25 * heaviest).map(height));
+
+  pieces = joinBroken(pieces, rowHeight());
+  const expected = options.digits;
+  const scorer = options.scorer;
+  const tall = rowHeight();
+  if (expected === undefined) {
+    pieces = pieces.flatMap((p) => {
+      const parts = digitsIn(p, tall);
+      if (parts > 1) return splitPiece(p, parts, tall, ink, w, scorer);
+      return scorer ? splitByRecognition(p, tall, ink, w, scorer) : [p];
+    });
+  } else {
+    // Too few: cut a piece in two until the count is reached: the one the model reads best as two
+    // digits rather than one, or (without a model) the widest.
+    while (pieces.length < expected) {
+      let chosen: { piece: Piece; parts: Piece[] } | null = null;
+      const widest = pieces.reduce((best, p) => (width(p) > width(best) ? p : best));
+      // A piece far wider than the digits are tall holds two of them, however confidently the model
+      // reads it as one (it was never shown two digits and calls them one, sure of itself).
+      if (!scorer || width(widest) > 1.0 * tall) {
+        chosen = { piece: widest, parts: splitPiece(widest, 2, tall, ink, w, scorer) };
+      } else {
+        let bestGain = -Infinity;
+        for (const piece of pieces) {
+          const found = splitGain(piece, tall, ink, w, scorer);
+          if (found && found.gain > bestGain) {
+            bestGain = found.gain;
+            chosen = { piece, parts: found.cut.parts };
+          }
+        }
+      }
+      if (!chosen || chosen.parts.length < 2) break;
+      pieces.splice(pieces.indexOf(chosen.piece), 1, ...chosen.parts);
+    }
+    // Too many: join the two neighbours with the smallest gap.
+    while (pieces.length > expected) {
+      pieces.sort((a, b) => a.left - b.left);
+      let closest = 0;
+      for (let i = 1; i + 1 < pieces.length; i++) if (gap(pieces[i], pieces[i + 1]) < gap(pieces[closest], pieces[closest + 1])) closest = i;
+      pieces.splice(closest, 2, merge(pieces[closest], pieces[closest + 1]));
+    }
+  }
+  pieces.sort((a, b) => a.left - b.left);
+  return pieces.map((piece) => toSegment(piece, ink, w));
+}
+
+/** The piece's own ink (neighbours' strokes inside its box left out) prepared as a 28×28 input. */
+function toSegment(piece: Piece, ink: Float32Array, w: number): DigitSegment {
+  const boxWidth = width(piece);
+  const boxHeight = height(piece);
+  const patch = new Uint8Array(boxWidth * boxHeight);
+  for (const p of piece.pixels) {
+    const x = p % w;
+    const y = (p - x) / w;
+    patch[(y - piece.top) * boxWidth + (x - piece.left)] = Math.round(255 * ink[p]);
+  }
+  return {
+    box: { left: piece.left, top: piece.top, width: boxWidth, height: boxHeight },
+    pixels: preprocessDigit(patch, boxWidth, boxHeight, { polarity: 'light-on-dark' }),
+    components: piece.components,
+    split: piece.split,
+  };
+}
