@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { dataCommand } from './data.js';
 import { evalCommand, predictCommand } from './use.js';
 import { trainCommand } from './train.js';
+import { serveCommand } from './serve.js';
+import { readCommand } from './read.js';
 import { studyCommand } from './study.js';
 
 const VERSION = '0.1.0';
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(predictCommand());
+  program.addCommand(readCommand());
+  program.addCommand(serveCommand());
   program.addCommand(studyCommand());
   // Every command's parse errors exit through `main`, not process.exit.
   const exitOverride = (cmd: Command) => {

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { createKernels } from '../core/index.js';
+import { decodeGrayscale } from '../data/images.js';
+import { Classifier } from '../nn/classifier.js';
+import { readDigits } from '../read/read.js';
+import { newestModel } from '../serve/models.js';
+import { createOutput, parseNumber, UsageError } from './output.js';
+
+export function readCommand(): Command {
+  return new Command('read')
+    .description('read a row of handwritten digits (a zip code, a number) in each image: segment it, then read every digit')
+    .argument('<images...>', 'PNG or JPEG files, one row of digits each')
+    .option('--model <dir>', 'model folder (default: the newest under runs/)')
+    .option('--digits <n>', 'how many digits each row holds, when known (splits or joins segments to match)', parseNumber('--digits', 'positive-int'))
+    .option('--json', 'print one JSON result on stdout')
+    .action(async (images: string[], opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const modelDir: string | null = opts.model ?? (await newestModel('runs'));
+      if (!modelDir) throw new UsageError('no model folder under runs/: train one (digitlab train --out runs/NAME) or pass --model DIR');
+      const classifier = await Classifier.load(await createKernels(), modelDir);
+      const [h, w] = classifier.config.inputShape;
+      if (h !== 28 || w !== 28) throw new Error(`read prepares digits as 28×28 inputs; this model reads ${h}×${w} images`);
+      const results = [];
+      for (const file of images) {
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch (error) {
+          throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+        }
+        const image = decodeGrayscale(bytes, file);
+        const result = readDigits(classifier, image.data, image.width, image.height, { digits: opts.digits });
+        const digits = result.digits.map((d) => ({ label: d.label, confidence: Number(d.confidence.toFixed(6)), box: d.box, split: d.split, components: d.components }));
+        results.push({ file, text: result.text, digits });
+        out.print(`${file}: ${result.text === '' ? '(no digits found)' : result.text}`);
+        if (digits.length > 0) out.print('  ' + digits.map((d) => `${d.label} ${(d.confidence * 100).toFixed(1)}%`).join(', '));
+      }
+      out.result(images.length === 1 ? { model: modelDir, ...results[0] } : { model: modelDir, results });
+    });
+}

@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { newestModel } from '../serve/models.js';
+import { trainDefaultModel } from '../serve/default-model.js';
+import { createServer } from '../serve/server.js';
+import { createOutput, parseNumber } from './output.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve the web app (drawing pad, zip codes, training dashboard, studies) and the JSON API')
+    .option('--model <dir>', 'model folder used by default (default: the newest under --runs, or a quick one trained first)')
+    .option('--port <n>', 'port (0 picks a free one)', parseNumber('--port', 'int'), 3000)
+    .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--runs <dir>', 'folder of model folders; trainings started from the page are written here', 'runs')
+    .option('--studies <dir>', 'folder of study folders', 'studies')
+    .option('--data <source>', 'dataset for trainings and the gallery: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .action(async (opts) => {
+      const out = createOutput(false);
+      let modelDir: string | undefined = opts.model;
+      if (!modelDir) {
+        modelDir = (await newestModel(opts.runs)) ?? undefined;
+        if (modelDir) {
+          out.info(`model: ${modelDir} (the newest under ${opts.runs}/; --model DIR chooses another)`);
+        } else {
+          out.info(`no trained model under ${opts.runs}/: training a quick one first (784-128-10, Adam, 2 epochs)…`);
+          const trained = await trainDefaultModel(opts.runs, opts.data);
+          modelDir = trained.dir;
+          out.info(`model: ${modelDir} (test accuracy ${(trained.testAccuracy * 100).toFixed(2)}%)`);
+        }
+      }
+      const server = await createServer({ runsDir: opts.runs, studiesDir: opts.studies, modelDir, data: opts.data });
+      const url = await server.listen(opts.port, opts.host);
+      out.print(`digitlab is serving ${url} (Ctrl-C stops it)`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          out.info(`${signal}: stopping running trainings (each keeps its last checkpoint) and closing…`);
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          server.close().then(resolve, (error: Error) => {
+            out.info(`error while closing: ${error.message}`);
+            resolve();
+          });
+        };
+        const onInt = () => stop('SIGINT');
+        const onTerm = () => stop('SIGTERM');
+        process.once('SIGINT', onInt);
+        process.once('SIGTERM', onTerm);
+      });
+      out.info('stopped');
+    });
+}

@@ -1,0 +1,35 @@
+/**
+ * A quick model for a first start, when no trained model exists yet: 784-128-10 with Adam for two
+ * epochs on the bundled MNIST (about 97% test accuracy, a few seconds of training).
+ */
+import { join } from 'node:path';
+import { createKernels } from '../core/index.js';
+import { loadData } from '../data/source.js';
+import type { ModelConfig } from '../io/model-config.js';
+import { Classifier } from '../nn/classifier.js';
+import { DEFAULT_SETTINGS, TrainingRun } from '../train/trainer.js';
+
+export const DEFAULT_MODEL_NAME = 'default';
+
+/** Trains the quick model into runsDir/default and returns the folder and its test accuracy. */
+export async function trainDefaultModel(runsDir: string, data = 'mnist'): Promise<{ dir: string; testAccuracy: number }> {
+  const splits = loadData(data);
+  const settings = { ...DEFAULT_SETTINGS, hidden: [128], optimizer: 'adam' as const, optimizerOptions: { lr: 0.001 }, epochs: 2, batchSize: 64, seed: 1 };
+  const run = new TrainingRun({ kernels: await createKernels(), data: splits, settings });
+  const result = await run.run();
+  const train = splits.train;
+  const config: ModelConfig = {
+    format: 'digitlab-mlp',
+    version: 1,
+    inputShape: [train.height, train.width],
+    classes: train.classes,
+    hidden: settings.hidden,
+    activation: settings.activation,
+    normalization: { pixelMax: train.pixelMax },
+    training: { data: splits.source, ...settings, best_epoch: result.best_epoch },
+    metrics: { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds },
+  };
+  const dir = join(runsDir, DEFAULT_MODEL_NAME);
+  await new Classifier(config, run.model).save(dir);
+  return { dir, testAccuracy: result.test.accuracy };
+}

@@ -1,0 +1,199 @@
+/**
+ * The models a server offers: every model folder (config.json + model.safetensors) directly under the
+ * runs folder, plus one given explicitly. A model's id is its folder name, restricted to a safe
+ * alphabet, so an id can never name a path outside the folders the server was given.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Kernels } from '../core/kernels.js';
+import type { DatasetSplits } from '../data/dataset.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../io/model-files.js';
+import type { ModelConfig } from '../io/model-config.js';
+import { Classifier } from '../nn/classifier.js';
+import { evaluateDetailed, mostConfidentlyWrong } from '../train/evaluate.js';
+
+/** Letters, digits, '.', '_' and '-', not starting with '.': no separators, no '..'. */
+export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+const ID_REGEX = new RegExp(ID_PATTERN);
+
+/** An id that is not one of the server's models. */
+export class UnknownModelError extends Error {
+  override readonly name = 'UnknownModelError';
+  readonly statusCode = 404;
+  constructor(id: string) {
+    super(`no model with id ${JSON.stringify(id)}: GET /api/models lists the models`);
+  }
+}
+
+export interface ModelSummary {
+  id: string;
+  /** Whether predictions without a model id use this one. */
+  default: boolean;
+  hidden: number[];
+  activation: string;
+  params: number;
+  testAccuracy: number | null;
+  /** When the weights were written (ISO time). */
+  modified: string;
+}
+
+export interface Gallery {
+  accuracy: number;
+  count: number;
+  /** Rows: true digit, columns: predicted. */
+  confusion: number[][];
+  /** The misclassified test digits the model was surest about: 28×28 bytes in base64, ink 255. */
+  wrong: Array<{ index: number; label: number; predicted: number; confidence: number; pixels: string }>;
+}
+
+async function isModelFolder(dir: string): Promise<Date | null> {
+  try {
+    const [config, weights] = await Promise.all([stat(join(dir, CONFIG_FILE)), stat(join(dir, WEIGHTS_FILE))]);
+    return config.isFile() && weights.isFile() ? weights.mtime : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A safe id for a folder outside the runs folder (its name with other characters replaced). */
+function idFor(dir: string): string {
+  const cleaned = basename(resolve(dir)).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[.-]+/, '');
+  return cleaned === '' ? 'model' : cleaned.slice(0, 128);
+}
+
+export class ModelRegistry {
+  private readonly extra = new Map<string, string>();
+  private readonly classifiers = new Map<string, { mtime: number; classifier: Promise<Classifier> }>();
+  private readonly galleries = new Map<string, Promise<Gallery>>();
+  private defaultId: string | null = null;
+
+  constructor(
+    readonly runsDir: string,
+    private readonly kernels: Kernels,
+  ) {}
+
+  /** Offers a model folder that is not under the runs folder, and makes it the default. */
+  async addDefault(dir: string): Promise<string> {
+    const inRuns = resolve(join(dir, '..')) === resolve(this.runsDir) && ID_REGEX.test(basename(dir));
+    const id = inRuns ? basename(dir) : idFor(dir);
+    if (!inRuns) this.extra.set(id, resolve(dir));
+    if (!(await isModelFolder(resolve(dir)))) throw new UnknownModelError(id);
+    this.defaultId = id;
+    return id;
+  }
+
+  /** Every model, newest first. */
+  async list(): Promise<ModelSummary[]> {
+    const found = new Map<string, { dir: string; mtime: Date }>();
+    let names: string[] = [];
+    try {
+      names = await readdir(this.runsDir);
+    } catch {
+      // no runs folder yet: only the explicit model
+    }
+    for (const name of names) {
+      if (!ID_REGEX.test(name)) continue;
+      const mtime = await isModelFolder(join(this.runsDir, name));
+      if (mtime) found.set(name, { dir: join(this.runsDir, name), mtime });
+    }
+    for (const [id, dir] of this.extra) {
+      const mtime = await isModelFolder(dir);
+      if (mtime) found.set(id, { dir, mtime });
+    }
+    const summaries: ModelSummary[] = [];
+    for (const [id, { dir, mtime }] of found) {
+      try {
+        const config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as ModelConfig;
+        const sizes = [config.inputShape[0] * config.inputShape[1], ...config.hidden, config.classes];
+        let params = 0;
+        for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i] * sizes[i + 1] + sizes[i + 1];
+        const accuracy = config.metrics?.test_accuracy;
+        summaries.push({
+          id,
+          default: false,
+          hidden: config.hidden,
+          activation: config.activation,
+          params,
+          testAccuracy: typeof accuracy === 'number' ? accuracy : null,
+          modified: mtime.toISOString(),
+        });
+      } catch {
+        // an unreadable config: not offered (loading it would fail with the reason)
+      }
+    }
+    summaries.sort((a, b) => b.modified.localeCompare(a.modified));
+    const chosen = summaries.find((s) => s.id === this.defaultId) ?? summaries[0];
+    if (chosen) chosen.default = true;
+    return summaries;
+  }
+
+  /** The folder of a model id (throws UnknownModelError). */
+  async dir(id: string): Promise<string> {
+    if (!ID_REGEX.test(id)) throw new UnknownModelError(id);
+    const dir = this.extra.get(id) ?? join(this.runsDir, id);
+    if (!(await isModelFolder(dir))) throw new UnknownModelError(id);
+    return dir;
+  }
+
+  /** The id used when a request names none. */
+  async resolveId(id: string | undefined): Promise<string> {
+    if (id !== undefined) return id;
+    const models = await this.list();
+    const chosen = models.find((m) => m.default);
+    if (!chosen) throw new UnknownModelError('(default)');
+    return chosen.id;
+  }
+
+  /** A loaded classifier, reloaded when the folder's weights change (a run retrained into it). */
+  async classifier(id: string): Promise<Classifier> {
+    const dir = await this.dir(id);
+    const mtime = (await stat(join(dir, WEIGHTS_FILE))).mtimeMs;
+    const cached = this.classifiers.get(id);
+    if (cached && cached.mtime === mtime) return cached.classifier;
+    const classifier = Classifier.load(this.kernels, dir);
+    this.classifiers.set(id, { mtime, classifier });
+    this.galleries.delete(id);
+    classifier.catch(() => this.classifiers.delete(id));
+    return classifier;
+  }
+
+  /** The model's confusion matrix and its most confidently wrong test digits (computed once). */
+  async gallery(id: string, data: () => DatasetSplits, limit = 48): Promise<Gallery> {
+    const classifier = await this.classifier(id);
+    let gallery = this.galleries.get(id);
+    if (!gallery) {
+      gallery = Promise.resolve().then(() => {
+        const test = data().test;
+        const evaluation = evaluateDetailed(classifier.model, test);
+        const wrong = mostConfidentlyWrong(evaluation, test, limit).map((w) => ({
+          index: w.index,
+          label: w.label,
+          predicted: w.predicted,
+          confidence: w.confidence,
+          pixels: Buffer.from(Uint8Array.from(w.image, (v) => Math.round(v * 255))).toString('base64'),
+        }));
+        return { accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, wrong };
+      });
+      this.galleries.set(id, gallery);
+      gallery.catch(() => this.galleries.delete(id));
+    }
+    return gallery;
+  }
+}
+
+/** The newest model folder directly under `runsDir`, or null. */
+export async function newestModel(runsDir: string): Promise<string | null> {
+  let names: string[];
+  try {
+    names = await readdir(runsDir);
+  } catch {
+    return null;
+  }
+  let best: { dir: string; mtime: number } | null = null;
+  for (const name of names) {
+    const dir = join(runsDir, name);
+    const mtime = await isModelFolder(dir);
+    if (mtime && (!best || mtime.getTime() > best.mtime)) best = { dir, mtime: mtime.getTime() };
+  }
+  return best?.dir ?? null;
+}
