@@ -1,0 +1,204 @@
+/**
+ * The web app in real Chromium against the real server and a freshly trained model: drawing a digit,
+ * reading an uploaded zip code, training from the dashboard with live curves, the study explorer and
+ * the gallery. A screenshot of every page goes to test-output/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createKernels } from '../../src/core/index.js';
+import { encodeGrayscalePng } from '../../src/data/images.js';
+import { loadData } from '../../src/data/source.js';
+import type { ModelConfig } from '../../src/io/model-config.js';
+import { Classifier } from '../../src/nn/classifier.js';
+import { readDigits } from '../../src/read/read.js';
+import { createServer, type DigitServer } from '../../src/serve/server.js';
+import { StudyRunner } from '../../src/study/runner.js';
+import { parseStudySpec } from '../../src/study/spec.js';
+import { DEFAULT_SETTINGS, TrainingRun } from '../../src/train/trainer.js';
+import { writeSmallIdx } from '../cli/helpers.js';
+import { makeZipCodes } from '../fixtures/make_zipcodes.js';
+import { launchChromium, type BrowserSession } from './chromium.js';
+
+const WEB_ROOT = join(import.meta.dirname, '..', '..', 'dist', 'web');
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-web-'));
+const runsDir = join(dir, 'runs');
+const studiesDir = join(dir, 'studies');
+let server: DigitServer;
+let url: string;
+let browser: BrowserSession;
+let classifier: Classifier;
+
+before(async () => {
+  assert.ok(existsSync(join(WEB_ROOT, 'index.html')), `${WEB_ROOT} is missing: run \`npm run build\` first`);
+  const data = loadData('mnist');
+  const settings = { ...DEFAULT_SETTINGS, hidden: [128], optimizer: 'adam' as const, optimizerOptions: { lr: 0.001 }, epochs: 2, seed: 1 };
+  const run = new TrainingRun({ kernels: await createKernels(), data, settings });
+  const result = await run.run();
+  const config: ModelConfig = {
+    format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [128], activation: 'relu',
+    normalization: { pixelMax: data.train.pixelMax }, metrics: { test_accuracy: result.test.accuracy },
+  };
+  classifier = new Classifier(config, run.model);
+  await classifier.save(join(runsDir, 'small'));
+
+  // a tiny study: two trials on 2,500 images
+  const small = join(dir, 'idx');
+  writeSmallIdx(small, 2500, 500);
+  const text = `name: tiny\ndata: idx:${small}\nvalidation: 500\nbatch_size: 50\nepochs: 2\nseeds: [1]\nspace:\n  - layers: [1]\n    nodes: [8, 16]\n    lr: 0.01\n`;
+  await new StudyRunner({ spec: parseStudySpec(text, 'tiny.yaml'), specText: text, out: join(studiesDir, 'tiny'), workers: 1, backend: 'wasm' }).run();
+
+  server = await createServer({ runsDir, studiesDir, webRoot: WEB_ROOT });
+  url = await server.listen(0);
+  browser = await launchChromium({ width: 1100, height: 900 });
+  const requests: string[] = [];
+  browser.page.on('request', (request) => {
+    if (!request.url().startsWith(url) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) requests.push(request.url());
+  });
+  after(() => assert.deepEqual(requests, [], 'the page made requests outside its server'));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function openPage(hash: string): Promise<void> {
+  const { page } = browser;
+  await page.goto(`${url}/#${hash}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+}
+
+/** Drags the mouse through `points` (fractions of the canvas) as one stroke. */
+async function stroke(selector: string, points: Array<[number, number]>): Promise<void> {
+  const { page } = browser;
+  const box = await page.locator(selector).boundingBox();
+  assert.ok(box);
+  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
+  await page.mouse.up();
+}
+
+/**
+ * Polls `condition` from Node until it holds. (The page's content security policy forbids eval, which
+ * page.waitForFunction relies on for its predicate.)
+ */
+async function waitUntil(condition: () => Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const textOf = (selector: string) => browser.page.textContent(selector).then((text) => text ?? '');
+
+describe('the web app in Chromium', () => {
+  it('is cross-origin isolated and loads the model onto the WebAssembly kernels', async () => {
+    await openPage('draw');
+    assert.equal(await browser.page.evaluate('crossOriginIsolated'), true);
+    assert.equal(await browser.page.getAttribute('body', 'data-model'), 'small');
+  });
+
+  it('reads a digit drawn with the mouse, and undo clears it', async () => {
+    const { page } = browser;
+    // a 7: the bar, then the slanted stem
+    await stroke('#pad', [[0.25, 0.22], [0.75, 0.22], [0.45, 0.85]]);
+    await waitUntil(async () => (await textOf('#draw-digit')) !== '–', 'the pad is read');
+    assert.equal(await page.textContent('#draw-digit'), '7');
+    await browser.screenshot('web-draw.png');
+    await page.click('#draw-undo');
+    assert.equal(await page.textContent('#draw-digit'), '–');
+    // a 1: one vertical stroke
+    await stroke('#pad', [[0.5, 0.15], [0.5, 0.85]]);
+    assert.equal(await page.textContent('#draw-digit'), '1');
+    const bar = await page.getAttribute('#bar-1', 'style');
+    assert.match(bar ?? '', /width: (9\d|100)/);
+  });
+
+  it('reads an uploaded zip code made of MNIST test digits', async () => {
+    const { page } = browser;
+    // the first code (no touching pair) that the same model reads right in Node: the page must agree
+    const codes = makeZipCodes({ count: 20, seed: 5 });
+    const code = codes.find((c) => !c.touching && readDigits(classifier, c.gray, c.width, c.height).text === c.text);
+    assert.ok(code, 'no zip code the model reads right');
+    await openPage('zip');
+    await page.setInputFiles('#zip-file', { name: 'zip.png', mimeType: 'image/png', buffer: encodeGrayscalePng(code.gray, code.width, code.height) });
+    await waitUntil(async () => (await textOf('#zip-text')) !== '–', 'the zip code is read');
+    assert.equal(await page.textContent('#zip-text'), code.text);
+    assert.equal(await page.locator('#zip-digits li').count(), 5);
+    await browser.screenshot('web-zip.png');
+  });
+
+  it('trains from the dashboard, with the curves updating live, and offers the new model', async () => {
+    const { page } = browser;
+    await openPage('train');
+    await page.fill('input[name=hidden]', '32');
+    await page.fill('input[name=epochs]', '2');
+    await page.fill('input[name=trainImages]', '3000');
+    await page.click('#train-start');
+    // the first epoch's point arrives over SSE before the run ends
+    await page.waitForSelector('#train-accuracy circle', { timeout: 60_000 });
+    await waitUntil(async () => /done: test accuracy/.test(await textOf('#train-progress')), 'the run is done', 60_000);
+    assert.equal(await page.locator('#train-epochs tbody tr').count(), 2);
+    assert.equal(await page.locator('#train-accuracy circle').count(), 2);
+    const selected = await page.inputValue('#model-select');
+    assert.match(selected, /^web-/);
+    await browser.screenshot('web-train.png');
+  });
+
+  it('opens the study explorer: sortable table, curves and Pareto chart', async () => {
+    const { page } = browser;
+    await openPage('studies');
+    await page.click('#study-list button');
+    await page.waitForSelector('#study-table tbody tr');
+    assert.equal(await page.locator('#study-table tbody tr').count(), 2);
+    assert.equal(await page.locator('#study-curves path').count(), 2);
+    assert.ok((await page.locator('#study-pareto circle').count()) >= 1);
+    // sort by parameters, descending (second click): the 16-node trial first
+    const header = page.locator('#study-table th', { hasText: 'params' });
+    await header.click();
+    await header.click();
+    const firstNodes = await page.locator('#study-table tbody tr:first-child td').nth(2).textContent();
+    assert.equal(firstNodes, '16');
+    await browser.screenshot('web-studies.png');
+  });
+
+  it('shows the gallery of mistakes with a clickable confusion matrix', async () => {
+    const { page } = browser;
+    await openPage('gallery');
+    await page.selectOption('#model-select', 'small');
+    await page.waitForSelector('#gallery-wrong li', { timeout: 30_000 });
+    const cells = page.locator('#confusion td:not(.diagonal)');
+    // choose the largest off-diagonal count, which must show at least one mistake
+    const counts = (await cells.allTextContents()).map(Number);
+    await cells.nth(counts.indexOf(Math.max(...counts))).click();
+    assert.match((await page.textContent('#gallery-filter')) ?? '', /^true \d, predicted \d/);
+    await browser.screenshot('web-gallery.png');
+  });
+
+  it('fits a phone-sized screen, and the pages are reachable from the keyboard', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 375, height: 740 });
+    await openPage('draw');
+    // page code runs in the browser: passed as text, since this project compiles without DOM types
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    // Tab through the page until the Zip code link has the focus, then follow it with Enter
+    let tabs = 0;
+    while ((await page.evaluate('document.activeElement && document.activeElement.textContent')) !== 'Zip code') {
+      assert.ok(++tabs <= 6, 'the Zip code link is not reachable with Tab');
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await waitUntil(async () => new URL(page.url()).hash === '#zip', 'the zip page opens');
+    assert.equal(await page.isVisible('#zip-pad'), true);
+    await browser.screenshot('web-phone.png');
+    assert.deepEqual(browser.errors, []);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * A model in the page: config.json and model.safetensors fetched from the server, run on the same
+ * WebAssembly kernels as Node. (The Node Classifier reads folders from disk; this is its browser twin.)
+ */
+import { loadBrowserKernels } from '../../src/core/browser.js';
+import type { Kernels } from '../../src/core/kernels.js';
+import type { ModelConfig } from '../../src/io/model-config.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { Mlp } from '../../src/nn/mlp.js';
+import type { DigitPredictor } from '../../src/read/read.js';
+
+export interface Prediction {
+  digit: number;
+  probabilities: number[];
+}
+
+let kernelsPromise: Promise<Kernels> | null = null;
+
+export function kernels(): Promise<Kernels> {
+  kernelsPromise ??= loadBrowserKernels('/api/kernels/');
+  return kernelsPromise;
+}
+
+export class BrowserModel implements DigitPredictor {
+  private input: Float32Array = new Float32Array(0);
+  private probs: Float32Array = new Float32Array(0);
+  private capacity = 0;
+
+  private constructor(
+    readonly id: string,
+    readonly config: ModelConfig,
+    private readonly mlp: Mlp,
+  ) {}
+
+  static async load(id: string): Promise<BrowserModel> {
+    const info = (await getJson(`/api/models/${encodeURIComponent(id)}`)) as { config: ModelConfig; files: { weights: string } };
+    const response = await fetch(info.files.weights);
+    if (!response.ok) throw new Error(`${info.files.weights}: HTTP ${response.status}`);
+    const decoded = decodeSafetensors(new Uint8Array(await response.arrayBuffer()), info.files.weights);
+    const config = info.config;
+    const mlp = new Mlp(await kernels(), {
+      inputs: config.inputShape[0] * config.inputShape[1],
+      hidden: config.hidden,
+      classes: config.classes,
+      activation: config.activation,
+    });
+    mlp.loadTensors([...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data })));
+    return new BrowserModel(id, config, mlp);
+  }
+
+  label(index: number): string {
+    return this.config.labels?.[index] ?? String(index);
+  }
+
+  predictBatch(pixels: Float32Array, rows: number): Prediction[] {
+    const { inputs, classes } = this.mlp.spec;
+    if (rows > this.capacity) {
+      this.input = this.mlp.allocInput(rows);
+      this.probs = this.mlp.kernels.allocF32(rows * classes);
+      this.capacity = rows;
+    }
+    this.input.set(pixels.subarray(0, rows * inputs));
+    const logits = this.mlp.forward(this.input, rows);
+    this.mlp.kernels.softmax(logits, rows, classes, this.probs);
+    const out: Prediction[] = [];
+    for (let r = 0; r < rows; r++) {
+      const probabilities = Array.from(this.probs.subarray(r * classes, (r + 1) * classes));
+      let digit = 0;
+      for (let c = 1; c < classes; c++) if (probabilities[c] > probabilities[digit]) digit = c;
+      out.push({ digit, probabilities });
+    }
+    return out;
+  }
+
+  predict(pixels: Float32Array): Prediction {
+    return this.predictBatch(pixels, 1)[0];
+  }
+}
+
+/** GET a JSON resource; a non-2xx answer throws with the server's message. */
+export async function getJson(url: string, init?: RequestInit): Promise<unknown> {
+  const response = await fetch(url, init);
+  const body = (await response.json().catch(() => ({}))) as { message?: string };
+  if (!response.ok) throw new Error(body.message ?? `${url}: HTTP ${response.status}`);
+  return body;
+}
