@@ -159,7 +159,8 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
     if (error.name === 'ImageDecodeError' || error.name === 'SafetensorsFormatError') status = 400;
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') status = 415;
     if (status >= 500) request.log.error(error);
-    const message = error.validation ? `invalid request: ${error.message}` : error.message;
+    let message = error.validation ? `invalid request: ${error.message}` : error.message;
+    if (status === 415) message = `content type ${JSON.stringify(request.headers['content-type'] ?? 'none')} is not accepted: send application/json, ${IMAGE_TYPES.join(' or ')}`;
     void reply.status(status).send({ error: STATUS_CODES[status] ?? 'Error', message, statusCode: status });
   });
 

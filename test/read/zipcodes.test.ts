@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createKernels } from '../../src/core/index.js';
+import { encodeGrayscalePng } from '../../src/data/images.js';
+import { loadData } from '../../src/data/source.js';
+import type { ModelConfig } from '../../src/io/model-config.js';
+import { Classifier } from '../../src/nn/classifier.js';
+import { segmentDigits } from '../../src/read/segment.js';
+import { DEFAULT_SETTINGS, TrainingRun } from '../../src/train/trainer.js';
+import { digitlabAsync } from '../cli/helpers.js';
+import { makeZipCodes } from '../fixtures/make_zipcodes.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-read-'));
+const modelDir = join(dir, 'm128');
+let testAccuracy = 0;
+const test = loadData('mnist').test;
+
+before(async () => {
+  const data = loadData('mnist');
+  const settings = { ...DEFAULT_SETTINGS, hidden: [128], epochs: 2, seed: 1 };
+  const run = new TrainingRun({ kernels: await createKernels(), data, settings });
+  const result = await run.run();
+  testAccuracy = result.test.accuracy;
+  const config: ModelConfig = {
+    format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [128], activation: 'relu',
+    normalization: { pixelMax: data.train.pixelMax }, metrics: { test_accuracy: testAccuracy },
+  };
+  await new Classifier(config, run.model).save(modelDir);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Test digit `index` as dark ink on white, pasted into a wider page at x. */
+function paste(page: Uint8Array, width: number, index: number, x: number): void {
+  for (let y = 0; y < 28; y++) {
+    for (let u = 0; u < 28; u++) page[y * width + x + u] = Math.min(page[y * width + x + u], 255 - test.images[index * 784 + y * 28 + u]);
+  }
+}
+
+describe('segmentation', () => {
+  it('finds each separate digit left to right, and nothing on a blank page', () => {
+    const page = new Uint8Array(28 * 100).fill(255);
+    paste(page, 100, 0, 2);
+    paste(page, 100, 1, 36);
+    paste(page, 100, 2, 70);
+    const segments = segmentDigits(page, 100, 28);
+    assert.equal(segments.length, 3);
+    assert.ok(segments[0].box.left < segments[1].box.left && segments[1].box.left < segments[2].box.left);
+    assert.deepEqual(segmentDigits(new Uint8Array(28 * 100).fill(255), 100, 28), []);
+  });
+
+  it('joins the pieces of a digit whose stroke is broken', () => {
+    // test[0] is a 7: erase two rows through the middle of it, cutting the stem from the bar
+    const page = new Uint8Array(28 * 40).fill(255);
+    paste(page, 40, 0, 6);
+    let cut = false;
+    for (let y = 11; y <= 12; y++) for (let x = 0; x < 40; x++) page[y * 40 + x] = 255;
+    for (let x = 0; x < 40; x++) cut ||= page[10 * 40 + x] < 128 && page[13 * 40 + x] < 128;
+    assert.ok(cut, 'the test image should have ink on both sides of the gap');
+    const segments = segmentDigits(page, 40, 28);
+    assert.equal(segments.length, 1);
+    assert.ok(segments[0].components >= 2, 'the digit should be made of joined pieces');
+  });
+
+  it('cuts touching digits apart', () => {
+    const codes = makeZipCodes({ count: 10, seed: 3, touchingEvery: 1 });
+    let found = 0;
+    for (const code of codes) {
+      const segments = segmentDigits(code.gray, code.width, code.height, { digits: 5 });
+      assert.equal(segments.length, 5);
+      if (segments.some((s) => s.split)) found++;
+    }
+    assert.ok(found >= 8, `${found} of 10 codes with touching digits had a cut`);
+  });
+});
+
+describe('digitlab read on synthetic zip codes from MNIST test digits', () => {
+  it('reads 100 five-digit codes (a fifth with touching digits) about as well as the model reads single digits', async () => {
+    const codes = makeZipCodes({ count: 100, seed: 11 });
+    const files = codes.map((code, i) => {
+      const file = join(dir, `code-${i}.png`);
+      writeFileSync(file, encodeGrayscalePng(code.gray, code.width, code.height));
+      return file;
+    });
+    const result = await digitlabAsync(['read', '--model', modelDir, '--digits', '5', '--json', ...files]);
+    assert.equal(result.status, 0, result.stderr);
+    const { results } = JSON.parse(result.stdout) as { results: Array<{ text: string }> };
+    let digits = 0;
+    let whole = 0;
+    results.forEach((r, i) => {
+      for (let k = 0; k < 5; k++) if (r.text[k] === codes[i].text[k]) digits++;
+      if (r.text === codes[i].text) whole++;
+    });
+    const perDigit = digits / 500;
+    const perCode = whole / 100;
+    // a proportionate bar for 100 codes: per digit within 2.5 points of the test accuracy, and whole
+    // codes no more than 12 points under what five independent digits would give
+    assert.ok(perDigit >= testAccuracy - 0.025, `per-digit accuracy ${perDigit} vs test accuracy ${testAccuracy}`);
+    assert.ok(perCode >= testAccuracy ** 5 - 0.12, `whole codes ${perCode} vs ${testAccuracy ** 5} expected`);
+  });
+
+  it('prints the digit string, and fails clearly on a file that is not a picture', async () => {
+    const code = makeZipCodes({ count: 1, seed: 2 })[0];
+    const file = join(dir, 'one.png');
+    writeFileSync(file, encodeGrayscalePng(code.gray, code.width, code.height));
+    const ok = await digitlabAsync(['read', '--model', modelDir, file]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`^${file}: \\d{5}\\n`));
+    const bad = join(dir, 'bad.png');
+    writeFileSync(bad, 'not a picture');
+    const failed = await digitlabAsync(['read', '--model', modelDir, bad]);
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /not a PNG or JPEG/);
+  });
+});
