@@ -1,0 +1,66 @@
+/**
+ * Load test of POST /api/predict: N requests (default 2,000) from C concurrent clients (default 32)
+ * on loopback with autocannon, against a server started in this process on a free port. Each request
+ * is a real MNIST test digit as JSON pixels.
+ *
+ *   node --import tsx bench/load.ts [--model DIR] [--requests 2000] [--connections 32] [--png]
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// autocannon ships no types; the few fields used here are typed below
+// eslint-disable-next-line @typescript-eslint/ban-ts-comment
+// @ts-ignore
+import autocannon from 'autocannon';
+import { encodeGrayscalePng } from '../src/data/images.js';
+import { loadData } from '../src/data/source.js';
+import { newestModel } from '../src/serve/models.js';
+import { createServer } from '../src/serve/server.js';
+
+interface Histogram { average: number; p50: number; p90: number; p99: number; max: number }
+interface Result { requests: Histogram & { total: number }; latency: Histogram; errors: number; timeouts: number; non2xx: number; duration: number; '2xx': number }
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    requests: { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '32' },
+    png: { type: 'boolean', default: false },
+  },
+});
+const modelDir = values.model ?? (await newestModel('runs'));
+if (!modelDir) throw new Error('no model under runs/: train one or pass --model DIR');
+const studies = mkdtempSync(join(tmpdir(), 'digitlab-load-'));
+const server = await createServer({ runsDir: join(modelDir, '..'), studiesDir: studies, modelDir });
+const url = await server.listen(0);
+const test = loadData('mnist').test;
+const bodies = Array.from({ length: 100 }, (_, i) => {
+  const image = test.images.subarray(i * 784, (i + 1) * 784);
+  return values.png
+    ? encodeGrayscalePng(Uint8Array.from(image), 28, 28)
+    : JSON.stringify({ pixels: Array.from(image, (v) => v / test.pixelMax) });
+});
+let next = 0;
+const result = (await autocannon({
+  url: `${url}/api/predict`,
+  method: 'POST',
+  headers: { 'content-type': values.png ? 'image/png' : 'application/json' },
+  connections: Number(values.connections),
+  amount: Number(values.requests),
+  requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: bodies[next++ % bodies.length] }) }],
+})) as Result;
+await server.close();
+rmSync(studies, { recursive: true, force: true });
+const summary = {
+  model: modelDir,
+  body: values.png ? 'PNG 28x28' : 'JSON 784 pixels',
+  requests: result.requests.total,
+  connections: Number(values.connections),
+  ok: result['2xx'],
+  errors: result.errors + result.timeouts + result.non2xx,
+  requests_per_second: Math.round(result.requests.total / result.duration),
+  latency_ms: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+};
+console.log(JSON.stringify(summary, null, 2));
+if (summary.errors > 0) process.exitCode = 1;
