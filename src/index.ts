@@ -28,3 +28,6 @@ export { openStudy, summarizeTrials, NEAR_BEST, type StudyResults, type TrialRes
 export { StudyRunner, trialSettings, type StudyRunOptions, type StudyEvents } from './study/runner.js';
 export { StudyStore, StudyStorageError, STUDY_DATABASE, type TrialStatus } from './study/storage.js';
 export { writeReport, markdownReport, htmlReport, trialTable } from './study/report.js';
+export * from './read/index.js';
+export * from './serve/index.js';
+export { loadBrowserKernels } from './core/browser.js';

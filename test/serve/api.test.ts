@@ -39,7 +39,7 @@ function testPixels(index: number): number[] {
   return Array.from(test.images.subarray(index * 784, (index + 1) * 784), (v) => v / test.pixelMax);
 }
 
-function post(path: string, body: BodyInit, type: string): Promise<Response> {
+function post(path: string, body: string | Uint8Array, type: string): Promise<Response> {
   return fetch(url + path, { method: 'POST', headers: { 'content-type': type }, body });
 }
 
