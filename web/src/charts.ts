@@ -14,6 +14,9 @@ function element(name: string, attributes: Record<string, string | number>, text
   return node;
 }
 
+/** Margins of every chart; the y-axis title sits in the top one, clear of the tick labels. */
+const PAD = { left: 48, right: 12, top: 40, bottom: 34 };
+
 interface Frame {
   x: (v: number) => number;
   y: (v: number) => number;
@@ -22,7 +25,7 @@ interface Frame {
 function axes(svg: SVGSVGElement, xs: number[], ys: number[], labels: { x: string; y: string }, logX = false): Frame {
   const width = 420;
   const height = 220;
-  const pad = { left: 48, right: 12, top: 10, bottom: 34 };
+  const pad = PAD;
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.replaceChildren();
   const fx = (v: number) => (logX ? Math.log10(v) : v);
@@ -42,7 +45,7 @@ function axes(svg: SVGSVGElement, xs: number[], ys: number[], labels: { x: strin
     svg.append(element('text', { x: frame.x(v), y: height - pad.bottom + 14, 'text-anchor': 'middle', class: 'tick' }, logX ? Math.round(v).toLocaleString('en-US') : String(Number(v.toPrecision(3)))));
   }
   svg.append(element('text', { x: (width + pad.left) / 2, y: height - 4, 'text-anchor': 'middle', class: 'label' }, labels.x));
-  svg.append(element('text', { x: 12, y: pad.top + 4, class: 'label' }, labels.y));
+  svg.append(element('text', { x: 4, y: 12, class: 'label' }, labels.y));
   return frame;
 }
 
@@ -58,7 +61,7 @@ export function lineChart(svg: SVGSVGElement, series: Series[], labels: { x: str
     const d = s.points.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${frame.x(x).toFixed(1)},${frame.y(y).toFixed(1)}`).join(' ');
     svg.append(element('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'data-series': s.name }));
     for (const [x, y] of s.points) svg.append(element('circle', { cx: frame.x(x), cy: frame.y(y), r: 2.5, fill: s.color }));
-    svg.append(element('text', { x: 60, y: 24 + 13 * i, fill: s.color, class: 'legend' }, s.name));
+    svg.append(element('text', { x: 420 - PAD.right - 4, y: 12 + 11 * i, 'text-anchor': 'end', fill: s.color, class: 'legend' }, s.name));
   });
 }
 
