@@ -22,10 +22,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Human-readable progress on stdout, and a TAP copy to count from for the closing summary line.
+// A test that hangs (a deadlock, a server that never answers) fails after five minutes instead of
+// holding the run.
 const tapFile = join(mkdtempSync(join(tmpdir(), 'digitlab-tests-')), 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+  ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
   { stdio: 'inherit' },
 );
 const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
