@@ -6,7 +6,7 @@ import type { Kernels } from './kernels.js';
 import { createReferenceKernels } from './reference.js';
 import { createWasmKernels, KernelLoadError } from './wasm.js';
 
-export type { Activation, BlockIndex, Kernels } from './kernels.js';
+export type { Activation, Kernels, NonzeroIndex } from './kernels.js';
 export { KernelPoolError } from './pool.js';
 export { Random, type RandomState } from './random.js';
 export { createReferenceKernels } from './reference.js';

@@ -10,21 +10,25 @@
 export type Activation = 'relu' | 'sigmoid' | 'tanh' | 'identity';
 
 /**
- * Where the nonzero inputs of a mostly-zero [rows, cols] matrix X are, in aligned blocks of 4 (cols a
- * multiple of 4): built by `indexBlocks`, read by the sparse products. Made by `allocBlockIndex` for
- * up to `rows` rows.
+ * The nonzero values of a mostly-zero [rows, cols] matrix X, listed by row (built by `indexNonzeros`)
+ * and by column (built from that by `indexColumns`), read by the sparse products. Made by
+ * `allocNonzeroIndex` for up to `rows` rows.
  */
-export interface BlockIndex {
+export interface NonzeroIndex {
   readonly rows: number;
   readonly cols: number;
-  /** [rows + 1]: row r's nonzero blocks are rowBlocks[rowStart[r] .. rowStart[r + 1]). */
+  /** [rows + 1]: row r's entries are rowCols/rowValues[rowStart[r] .. rowStart[r + 1]). */
   readonly rowStart: Int32Array;
-  /** [rows · cols/4]: block numbers (column / 4), row by row, ascending. */
-  readonly rowBlocks: Int32Array;
-  /** [cols/4 + 1]: block b is nonzero in rows blockRows[blockStart[b] .. blockStart[b + 1]). */
-  readonly blockStart: Int32Array;
-  /** [rows · cols/4]: row numbers, block by block, ascending. */
-  readonly blockRows: Int32Array;
+  /** [rows · cols]: column numbers, row by row, ascending within a row. */
+  readonly rowCols: Int32Array;
+  /** [rows · cols]: the values X[r, rowCols[q]]. */
+  readonly rowValues: Float32Array;
+  /** [cols + 1]: column j's entries are colRows/colValues[colStart[j] .. colStart[j + 1]). */
+  readonly colStart: Int32Array;
+  /** [rows · cols]: row numbers, column by column, ascending within a column. */
+  readonly colRows: Int32Array;
+  /** [rows · cols]: the values X[colRows[q], j]. */
+  readonly colValues: Float32Array;
 }
 
 export interface Kernels {
@@ -35,8 +39,8 @@ export interface Kernels {
   readonly threads: number;
 
   /**
-   * The largest fraction of nonzero 4-input blocks at which a first layer uses the sparse products
-   * (`sparseGemmNT`, `sparseGemmTN`) instead of the dense GEMM; 0 turns the sparse path off.
+   * The largest fraction of nonzero inputs at which a first layer uses the sparse products
+   * (`sparseGemmNN`, `sparseGemmTN`) instead of the dense GEMM; 0 turns the sparse path off.
    */
   readonly sparseDensityLimit: number;
 
@@ -47,7 +51,8 @@ export interface Kernels {
   /**
    * C[m,n] = alpha · op(A) · op(B) + beta · C, row-major.
    * op(A) is [m,k]: A is [m,k], or [k,m] when transA. op(B) is [k,n]: B is [k,n], or [n,k] when transB.
-   * The forms used: NN (input gradient), NT (forward, W is [out,in]), TN (weight gradient).
+   * The forms used: NN (input gradient; forward of a first layer, whose W is kept [in,out]), NT (forward,
+   * W is [out,in]), TN (weight gradient).
    * When beta is 0, C's previous content is ignored (even NaN).
    */
   gemm(
@@ -55,26 +60,30 @@ export interface Kernels {
     alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array,
   ): void;
 
-  /** A block index for inputs of up to `rows` rows of `cols` values (cols a multiple of 4). */
-  allocBlockIndex(rows: number, cols: number): BlockIndex;
+  /** A nonzero index for inputs of up to `rows` rows of `cols` values. */
+  allocNonzeroIndex(rows: number, cols: number): NonzeroIndex;
 
   /**
-   * Indexes the nonzero 4-blocks of x [rows, cols] into `index` and returns how many there are
-   * (−0 counts as zero, NaN as nonzero).
+   * Lists the nonzero values of x [rows, cols] by row into `index` and returns how many there are
+   * (−0 counts as zero, NaN as nonzero). The by-column listing is left as it was.
    */
-  indexBlocks(x: Float32Array, rows: number, cols: number, index: BlockIndex): number;
+  indexNonzeros(x: Float32Array, rows: number, cols: number, index: NonzeroIndex): number;
+
+  /** Fills the by-column listing of `index` from its by-row listing of `rows` rows. */
+  indexColumns(index: NonzeroIndex, rows: number): void;
 
   /**
-   * C[rows, n] = X · Wᵀ reading only the nonzero blocks of X: X [rows, k] indexed by `index` (built
-   * from this X), W [n, k], C overwritten. The forward product of a layer with sparse input.
+   * C[rows, n] = X · W reading only the nonzero values of X [rows, k] (by row, from `index`), W [k, n]
+   * (the transposed weights of a layer, [in, out]), C overwritten. The forward product of a layer with
+   * sparse input.
    */
-  sparseGemmNT(rows: number, n: number, k: number, x: Float32Array, index: BlockIndex, w: Float32Array, c: Float32Array): void;
+  sparseGemmNN(rows: number, n: number, k: number, index: NonzeroIndex, w: Float32Array, c: Float32Array): void;
 
   /**
-   * dW[n, k] = dZᵀ · X reading only the nonzero blocks of X: dZ [rows, n], X [rows, k] indexed by
-   * `index`, dW overwritten. The weight gradient of a layer with sparse input.
+   * dW[k, n] = Xᵀ · dZ reading only the nonzero values of X [rows, k] (by column, from `index`, see
+   * `indexColumns`), dZ [rows, n], dW overwritten. The weight gradient of a layer with sparse input.
    */
-  sparseGemmTN(n: number, k: number, rows: number, dz: Float32Array, x: Float32Array, index: BlockIndex, dw: Float32Array): void;
+  sparseGemmTN(k: number, n: number, rows: number, index: NonzeroIndex, dz: Float32Array, dw: Float32Array): void;
 
   /** Releases what the kernels hold beyond their memory (the pool's threads). */
   close(): Promise<void>;

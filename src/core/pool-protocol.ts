@@ -19,12 +19,12 @@ export const ARGUMENTS = 16;
 
 /** Exported kernel functions by operation number; 0 stops the thread. */
 export const OPERATIONS: readonly (string | null)[] = [
-  null, 'gemm', 'sparseGemmNT', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
+  null, 'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
 ];
 export const Operation = {
   Stop: 0,
   Gemm: 1,
-  SparseGemmNT: 2,
+  SparseGemmNN: 2,
   SparseGemmTN: 3,
   SgdUpdate: 4,
   AdamUpdate: 5,

@@ -3,7 +3,7 @@
  * The WebAssembly kernels are tested against these (see test/core/kernels.test.ts). Intermediate
  * arithmetic runs in float64; results are stored as float32.
  */
-import { allocBlockIndex, checkBlockIndex } from './block-index.js';
+import { allocNonzeroIndex, checkNonzeroIndex } from './nonzero-index.js';
 import type { Activation, Kernels } from './kernels.js';
 
 function activate(activation: Activation, x: number): number {
@@ -46,44 +46,64 @@ export function createReferenceKernels(): Kernels {
 
     allocF32: (length) => new Float32Array(length),
     allocI32: (length) => new Int32Array(length),
-    allocBlockIndex: (rows, cols) => allocBlockIndex((length) => new Int32Array(length), rows, cols),
+    allocNonzeroIndex: (rows, cols) =>
+      allocNonzeroIndex((length) => new Int32Array(length), (length) => new Float32Array(length), rows, cols),
     close: () => Promise.resolve(),
 
-    indexBlocks(x, rows, cols, index) {
-      checkBlockIndex(index, rows, cols, 'indexBlocks');
-      const blocks = cols / 4;
-      const rowsOfBlock: number[][] = Array.from({ length: blocks }, () => []);
+    indexNonzeros(x, rows, cols, index) {
+      checkNonzeroIndex(index, rows, cols, 'indexNonzeros');
       let count = 0;
       for (let r = 0; r < rows; r++) {
         index.rowStart[r] = count;
-        for (let b = 0; b < blocks; b++) {
-          let nonzero = false;
-          for (let q = 0; q < 4; q++) if (x[r * cols + 4 * b + q] !== 0) nonzero = true; // NaN !== 0
-          if (nonzero) {
-            index.rowBlocks[count++] = b;
-            rowsOfBlock[b].push(r);
+        for (let j = 0; j < cols; j++) {
+          const value = x[r * cols + j];
+          if (value !== 0) { // NaN !== 0; −0 === 0
+            index.rowCols[count] = j;
+            index.rowValues[count++] = value;
           }
         }
       }
       index.rowStart[rows] = count;
-      let at = 0;
-      for (let b = 0; b < blocks; b++) {
-        index.blockStart[b] = at;
-        for (const r of rowsOfBlock[b]) index.blockRows[at++] = r;
-      }
-      index.blockStart[blocks] = at;
       return count;
     },
 
-    // The sparse products are the dense ones here: zero blocks add nothing, so the results agree.
-    sparseGemmNT(rows, n, k, x, index, w, c) {
-      checkBlockIndex(index, rows, k, 'sparseGemmNT');
-      this.gemm(false, true, rows, n, k, 1, x, w, 0, c);
+    indexColumns(index, rows) {
+      checkNonzeroIndex(index, rows, index.cols, 'indexColumns');
+      const entries: number[][] = Array.from({ length: index.cols }, () => []);
+      for (let r = 0; r < rows; r++) {
+        for (let q = index.rowStart[r]; q < index.rowStart[r + 1]; q++) entries[index.rowCols[q]].push(r, index.rowValues[q]);
+      }
+      let at = 0;
+      for (let j = 0; j < index.cols; j++) {
+        index.colStart[j] = at;
+        for (let e = 0; e < entries[j].length; e += 2) {
+          index.colRows[at] = entries[j][e];
+          index.colValues[at++] = entries[j][e + 1];
+        }
+      }
+      index.colStart[index.cols] = at;
     },
 
-    sparseGemmTN(n, k, rows, dz, x, index, dw) {
-      checkBlockIndex(index, rows, k, 'sparseGemmTN');
-      this.gemm(true, false, n, k, rows, 1, dz, x, 0, dw);
+    sparseGemmNN(rows, n, k, index, w, c) {
+      checkNonzeroIndex(index, rows, k, 'sparseGemmNN');
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < n; o++) {
+          let sum = 0;
+          for (let q = index.rowStart[r]; q < index.rowStart[r + 1]; q++) sum += index.rowValues[q] * w[index.rowCols[q] * n + o];
+          c[r * n + o] = sum;
+        }
+      }
+    },
+
+    sparseGemmTN(k, n, rows, index, dz, dw) {
+      checkNonzeroIndex(index, rows, k, 'sparseGemmTN');
+      for (let j = 0; j < k; j++) {
+        for (let o = 0; o < n; o++) {
+          let sum = 0;
+          for (let q = index.colStart[j]; q < index.colStart[j + 1]; q++) sum += index.colValues[q] * dz[index.colRows[q] * n + o];
+          dw[j * n + o] = sum;
+        }
+      }
     },
 
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {

@@ -5,8 +5,8 @@
  * The memory is shared (SharedArrayBuffer), so views stay valid when it grows and worker threads can
  * later run kernels on the same arrays.
  */
-import { allocBlockIndex, checkBlockIndex } from './block-index.js';
-import type { Activation, BlockIndex, Kernels } from './kernels.js';
+import type { Activation, Kernels, NonzeroIndex } from './kernels.js';
+import { allocNonzeroIndex, checkNonzeroIndex } from './nonzero-index.js';
 import { KernelPool } from './pool.js';
 import { Operation } from './pool-protocol.js';
 
@@ -15,7 +15,7 @@ const MAXIMUM_PAGES = 32768;
 const PAGE_BYTES = 65536;
 const ALIGNMENT = 16;
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 
 // When work is split across threads. A thread's share must take longer than the hand-off (about a
 // microsecond to a spinning thread, tens of microseconds to a sleeping one).
@@ -23,7 +23,7 @@ const ABI_VERSION = 4;
 const PARALLEL_MIN_MACS = 1 << 18;
 /** Elements below which an optimizer update stays on the calling thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 16;
-/** Fraction of nonzero input blocks up to which the sparse products beat the dense GEMM. */
+/** Fraction of nonzero inputs up to which the sparse products beat the dense GEMM. */
 const DEFAULT_SPARSE_DENSITY_LIMIT = 0.5;
 // Split points of the GEMM and sparse kernels (see assembly/gemm.ts, assembly/sparse.ts): parts that
 // start at multiples of these keep every output element's summation order, so results do not depend
@@ -31,6 +31,8 @@ const DEFAULT_SPARSE_DENSITY_LIMIT = 0.5;
 const TILE_COLS = 8;
 const TILE_ROWS = 4;
 const DOT_MAX_COLUMNS = 16;
+/** Output columns per register block of the sparse products (GROUP in assembly/sparse.ts). */
+const SPARSE_GROUP = 16;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
 export class KernelArgumentError extends RangeError {
@@ -86,12 +88,13 @@ interface KernelExports {
   rmspropUpdate(param: number, grad: number, squareAvg: number, gradAvg: number, momentumBuffer: number,
     length: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number,
     centered: number): void;
-  indexBlocks(x: number, rows: number, k: number, rowStart: number, rowBlocks: number, blockStart: number,
-    blockRows: number): number;
-  sparseGemmNT(rows: number, n: number, k: number, x: number, rowStart: number, rowBlocks: number, w: number,
-    c: number, n0: number, n1: number): void;
-  sparseGemmTN(n: number, k: number, rows: number, dz: number, x: number, blockStart: number, blockRows: number,
-    dw: number, n0: number, n1: number): void;
+  indexNonzeros(x: number, rows: number, k: number, rowStart: number, rowCols: number, rowValues: number): number;
+  indexColumns(rows: number, k: number, rowStart: number, rowCols: number, rowValues: number, colStart: number,
+    colRows: number, colValues: number): void;
+  sparseGemmNN(rows: number, n: number, rowStart: number, rowCols: number, rowValues: number, w: number, c: number,
+    n0: number, n1: number): void;
+  sparseGemmTN(k: number, n: number, colStart: number, colRows: number, colValues: number, dz: number, dw: number,
+    n0: number, n1: number): void;
 }
 
 /** Activation codes of assembly/activations.ts. */
@@ -400,18 +403,18 @@ export function instantiateWasmKernels(
     return Math.min(threads, Math.ceil(length / 16));
   }
 
-  function checkIndex(index: BlockIndex, rows: number, cols: number, what: string): void {
+  function checkIndex(index: NonzeroIndex, rows: number, cols: number, what: string): void {
     try {
-      checkBlockIndex(index, rows, cols, what);
+      checkNonzeroIndex(index, rows, cols, what);
     } catch (error) {
       throw new KernelArgumentError((error as Error).message);
     }
   }
 
-  /** Splits outputs [0, n) of a sparse product by 8 columns (the kernels' group) when it is large enough. */
+  /** Splits outputs [0, n) of a sparse product by the kernels' 16-column group when it is large enough. */
   function sparseParts(n: number, macs: number): number {
     if (pool === null || macs < PARALLEL_MIN_MACS) return 1;
-    return Math.max(1, Math.min(threads, Math.floor(n / TILE_COLS)));
+    return Math.max(1, Math.min(threads, Math.floor(n / SPARSE_GROUP)));
   }
 
   return {
@@ -441,59 +444,71 @@ export function instantiateWasmKernels(
       if (running) await running.close();
     },
 
-    allocBlockIndex(rows, cols) {
+    allocNonzeroIndex(rows, cols) {
       try {
-        return allocBlockIndex((length) => this.allocI32(length), rows, cols);
+        return allocNonzeroIndex((length) => this.allocI32(length), (length) => this.allocF32(length), rows, cols);
       } catch (error) {
         throw new KernelArgumentError((error as Error).message);
       }
     },
 
-    indexBlocks(x, rows, cols, index) {
+    indexNonzeros(x, rows, cols, index) {
       checkLength(rows, 'rows');
-      checkIndex(index, rows, cols, 'indexBlocks');
-      const blocks = cols / 4;
-      return wasm.indexBlocks(
-        pointer(x, rows * cols, 'indexBlocks: x'), rows, cols,
-        pointer(index.rowStart, rows + 1, 'indexBlocks: rowStart'), pointer(index.rowBlocks, rows * blocks, 'indexBlocks: rowBlocks'),
-        pointer(index.blockStart, blocks + 1, 'indexBlocks: blockStart'), pointer(index.blockRows, rows * blocks, 'indexBlocks: blockRows'),
+      checkIndex(index, rows, cols, 'indexNonzeros');
+      const entries = rows * cols;
+      return wasm.indexNonzeros(
+        pointer(x, entries, 'indexNonzeros: x'), rows, cols, pointer(index.rowStart, rows + 1, 'indexNonzeros: rowStart'),
+        pointer(index.rowCols, entries, 'indexNonzeros: rowCols'), pointer(index.rowValues, entries, 'indexNonzeros: rowValues'),
       );
     },
 
-    sparseGemmNT(rows, n, k, x, index, w, c) {
+    indexColumns(index, rows) {
+      checkLength(rows, 'rows');
+      const cols = index.cols;
+      checkIndex(index, rows, cols, 'indexColumns');
+      const entries = rows * cols;
+      wasm.indexColumns(
+        rows, cols, pointer(index.rowStart, rows + 1, 'indexColumns: rowStart'),
+        pointer(index.rowCols, entries, 'indexColumns: rowCols'), pointer(index.rowValues, entries, 'indexColumns: rowValues'),
+        pointer(index.colStart, cols + 1, 'indexColumns: colStart'), pointer(index.colRows, entries, 'indexColumns: colRows'),
+        pointer(index.colValues, entries, 'indexColumns: colValues'),
+      );
+    },
+
+    sparseGemmNN(rows, n, k, index, w, c) {
       checkLength(rows, 'rows');
       checkLength(n, 'n');
-      checkIndex(index, rows, k, 'sparseGemmNT');
-      const px = pointer(x, rows * k, 'sparseGemmNT: x');
-      const pw = pointer(w, n * k, 'sparseGemmNT: w');
-      const pc = pointer(c, rows * n, 'sparseGemmNT: c');
-      const rowStart = pointer(index.rowStart, rows + 1, 'sparseGemmNT: rowStart');
-      const rowBlocks = pointer(index.rowBlocks, 0, 'sparseGemmNT: rowBlocks');
+      checkIndex(index, rows, k, 'sparseGemmNN');
+      const pw = pointer(w, k * n, 'sparseGemmNN: w');
+      const pc = pointer(c, rows * n, 'sparseGemmNN: c');
+      const rowStart = pointer(index.rowStart, rows + 1, 'sparseGemmNN: rowStart');
+      const rowCols = pointer(index.rowCols, 0, 'sparseGemmNN: rowCols');
+      const rowValues = pointer(index.rowValues, 0, 'sparseGemmNN: rowValues');
       const parts = sparseParts(n, index.rowStart[rows] * n);
       for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, TILE_COLS, parts, t);
-        const n1 = splitPoint(n, TILE_COLS, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNT, rows, n, k, px, rowStart, rowBlocks, pw, pc, n0, n1);
-        else wasm.sparseGemmNT(rows, n, k, px, rowStart, rowBlocks, pw, pc, n0, n1);
+        const n0 = splitPoint(n, SPARSE_GROUP, parts, t);
+        const n1 = splitPoint(n, SPARSE_GROUP, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNN, rows, n, rowStart, rowCols, rowValues, pw, pc, n0, n1);
+        else wasm.sparseGemmNN(rows, n, rowStart, rowCols, rowValues, pw, pc, n0, n1);
       }
       finishParts(parts);
     },
 
-    sparseGemmTN(n, k, rows, dz, x, index, dw) {
+    sparseGemmTN(k, n, rows, index, dz, dw) {
       checkLength(rows, 'rows');
       checkLength(n, 'n');
       checkIndex(index, rows, k, 'sparseGemmTN');
       const pdz = pointer(dz, rows * n, 'sparseGemmTN: dz');
-      const px = pointer(x, rows * k, 'sparseGemmTN: x');
-      const pdw = pointer(dw, n * k, 'sparseGemmTN: dw');
-      const blockStart = pointer(index.blockStart, k / 4 + 1, 'sparseGemmTN: blockStart');
-      const blockRows = pointer(index.blockRows, 0, 'sparseGemmTN: blockRows');
-      const parts = sparseParts(n, index.blockStart[k / 4] * n);
+      const pdw = pointer(dw, k * n, 'sparseGemmTN: dw');
+      const colStart = pointer(index.colStart, k + 1, 'sparseGemmTN: colStart');
+      const colRows = pointer(index.colRows, 0, 'sparseGemmTN: colRows');
+      const colValues = pointer(index.colValues, 0, 'sparseGemmTN: colValues');
+      const parts = sparseParts(n, index.colStart[k] * n);
       for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, TILE_COLS, parts, t);
-        const n1 = splitPoint(n, TILE_COLS, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, n, k, rows, pdz, px, blockStart, blockRows, pdw, n0, n1);
-        else wasm.sparseGemmTN(n, k, rows, pdz, px, blockStart, blockRows, pdw, n0, n1);
+        const n0 = splitPoint(n, SPARSE_GROUP, parts, t);
+        const n1 = splitPoint(n, SPARSE_GROUP, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, k, n, colStart, colRows, colValues, pdz, pdw, n0, n1);
+        else wasm.sparseGemmTN(k, n, colStart, colRows, colValues, pdz, pdw, n0, n1);
       }
       finishParts(parts);
     },

@@ -14,12 +14,19 @@ export interface MlpSpec {
   activation: Activation;
 }
 
-/** A trainable tensor as the optimizers see it: its values and the gradient the last backward wrote. */
+/**
+ * A trainable tensor as the optimizers see it: its values and the gradient the last backward wrote,
+ * both in the layout the network computes with. `shape` is that layout's: a first layer's weight is
+ * kept [in, out] (`transposed`: PyTorch's tensor of this name is its transpose). Element-wise
+ * consumers (optimizers, checkpoints of optimizer state) need not care; `toTensors` and
+ * `loadTensors` convert.
+ */
 export interface Param {
   name: string;
   shape: number[];
   value: Float32Array;
   grad: Float32Array;
+  transposed?: boolean;
 }
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh'];
@@ -89,7 +96,9 @@ export class Mlp {
 
   params(): Param[] {
     return this.layers.flatMap((layer, i) => [
-      { name: `layers.${2 * i}.weight`, shape: [layer.outputs, layer.inputs], value: layer.weight, grad: layer.weightGrad },
+      layer.transposed
+        ? { name: `layers.${2 * i}.weight`, shape: [layer.inputs, layer.outputs], value: layer.weight, grad: layer.weightGrad, transposed: true }
+        : { name: `layers.${2 * i}.weight`, shape: [layer.outputs, layer.inputs], value: layer.weight, grad: layer.weightGrad },
       { name: `layers.${2 * i}.bias`, shape: [layer.outputs], value: layer.bias, grad: layer.biasGrad },
     ]);
   }
@@ -139,22 +148,34 @@ export class Mlp {
     }
   }
 
-  /** The weights as PyTorch-named tensors (copies). */
+  /** The weights as PyTorch-named tensors in PyTorch's layout (copies; `layers.0.weight` is [out, in]). */
   toTensors(): NamedTensor[] {
-    return this.params().map((p) => ({ name: p.name, shape: p.shape, data: Float32Array.from(p.value) }));
+    return this.layers.flatMap((layer, i) => [
+      { name: `layers.${2 * i}.weight`, shape: [layer.outputs, layer.inputs], data: layer.weightOutIn() },
+      { name: `layers.${2 * i}.bias`, shape: [layer.outputs], data: Float32Array.from(layer.bias) },
+    ]);
   }
 
-  /** Loads weights by name; every tensor must be present with the right shape. */
+  /** Loads weights by name in PyTorch's layout; every tensor must be present with the right shape. */
   loadTensors(tensors: NamedTensor[]): void {
     const byName = new Map(tensors.map((t) => [t.name, t]));
-    for (const p of this.params()) {
-      const t = byName.get(p.name);
-      if (!t) throw new Error(`missing tensor '${p.name}' [${p.shape.join(', ')}]`);
-      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`tensor '${p.name}' has shape [${t.shape.join(', ')}], the network expects [${p.shape.join(', ')}]`);
+    const take = (name: string, shape: number[]): NamedTensor => {
+      const t = byName.get(name);
+      if (!t) throw new Error(`missing tensor '${name}' [${shape.join(', ')}]`);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`tensor '${name}' has shape [${t.shape.join(', ')}], the network expects [${shape.join(', ')}]`);
       }
-      p.value.set(t.data);
-    }
+      return t;
+    };
+    // check every tensor before changing any weight
+    const found = this.layers.map((layer, i) => ({
+      weight: take(`layers.${2 * i}.weight`, [layer.outputs, layer.inputs]),
+      bias: take(`layers.${2 * i}.bias`, [layer.outputs]),
+    }));
+    this.layers.forEach((layer, i) => {
+      layer.setWeightOutIn(found[i].weight.data);
+      layer.bias.set(found[i].bias.data);
+    });
   }
 
   /** Copies all weights into one flat array (for keeping the best epoch's weights). */

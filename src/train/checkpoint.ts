@@ -13,9 +13,12 @@ import type { EpochRecord, TrainSettings } from './trainer.js';
  * (`model.*`), the best epoch's weights (`best.*`), the optimizer's buffers (`optimizer.*`), and in
  * the metadata, as JSON, everything else a run needs to continue exactly where it was: the epoch,
  * the history, the shuffling generator's state, the optimizer's scalars, early-stopping counters.
+ * `model.*` is in PyTorch's layout; `best.*` and the optimizer's buffers are in the layout the network
+ * computes with (Mlp.params(): since version 2, the first layer's weight is [in, out]), which is why
+ * a version-1 checkpoint cannot be resumed.
  */
 const MAGIC = 'digitlab-checkpoint';
-const VERSION = 1;
+const VERSION = 2;
 
 export interface CheckpointState {
   /** Completed epochs. */
@@ -42,7 +45,7 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const tensors: NamedTensor[] = [];
   const params = model.params();
-  for (const p of params) tensors.push({ name: `model.${p.name}`, shape: p.shape, data: p.value });
+  for (const t of model.toTensors()) tensors.push({ ...t, name: `model.${t.name}` });
   params.forEach((p, i) => tensors.push({ name: `best.${p.name}`, shape: p.shape, data: best[i] }));
   const optimizerJson = splitTensors(optimizer.state(), 'optimizer', tensors);
   const header = {
@@ -74,7 +77,12 @@ export function loadCheckpoint(
   }
   if (header.magic !== MAGIC) throw new CheckpointError(path, 'not a digitlab checkpoint; delete it or choose another --out');
   if (header.version !== VERSION) {
-    throw new CheckpointError(path, `version ${header.version} is not supported (this digitlab reads version ${VERSION})`);
+    const why = header.version === 1 ? ': the first layer\'s weights and their optimizer state have changed layout since' : '';
+    throw new CheckpointError(
+      path,
+      `version ${header.version} is not supported (this digitlab reads version ${VERSION}${why}); ` +
+      'drop --resume or delete it to start the run over',
+    );
   }
   const differences = differingSettings(header.settings ?? ({} as TrainSettings), settings);
   if (differences.length > 0) {

@@ -1,4 +1,4 @@
-// The sparse-input products and the thread pool's split products against the reference, on random
+// The nonzero index, the sparse-input products and the thread pool's split products against the reference, on random
 // shapes (odd sizes included), and the split results against the single-thread ones bit for bit.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,69 +55,87 @@ function assertIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>,
   }
 }
 
-describe('block index', () => {
-  it('lists the nonzero 4-blocks by row and by block, as the reference does', () => {
+describe('nonzero index', () => {
+  it('lists the nonzero values by row and by column, as the reference does', () => {
     for (let trial = 0; trial < 30; trial++) {
       const rows = 1 + random.int(40);
-      const cols = 4 * (1 + random.int(30));
+      const cols = 1 + random.int(120);
       const x = sparseValues(rows * cols, random.uniform(0.3, 1), random.uniform(0, 0.8));
       if (trial === 0) x[5] = NaN;
       if (trial === 1) x.fill(-0);
-      const expected = reference.allocBlockIndex(rows, cols);
-      const count = reference.indexBlocks(x, rows, cols, expected);
+      const expected = reference.allocNonzeroIndex(rows, cols);
+      const count = reference.indexNonzeros(x, rows, cols, expected);
+      reference.indexColumns(expected, rows);
       for (const kernels of [...single, ...pooled]) {
-        const index = kernels.allocBlockIndex(rows + random.int(3), cols);
-        assert.equal(kernels.indexBlocks(copyInto(kernels, x), rows, cols, index), count, `${kernels.name}: count`);
+        const index = kernels.allocNonzeroIndex(rows + random.int(3), cols);
+        assert.equal(kernels.indexNonzeros(copyInto(kernels, x), rows, cols, index), count, `${kernels.name}: count`);
+        kernels.indexColumns(index, rows);
         assert.deepEqual(Array.from(index.rowStart.subarray(0, rows + 1)), Array.from(expected.rowStart.subarray(0, rows + 1)));
-        assert.deepEqual(Array.from(index.rowBlocks.subarray(0, count)), Array.from(expected.rowBlocks.subarray(0, count)));
-        assert.deepEqual(Array.from(index.blockStart), Array.from(expected.blockStart));
-        assert.deepEqual(Array.from(index.blockRows.subarray(0, count)), Array.from(expected.blockRows.subarray(0, count)));
+        assert.deepEqual(Array.from(index.rowCols.subarray(0, count)), Array.from(expected.rowCols.subarray(0, count)));
+        assertIdentical(index.rowValues.subarray(0, count), expected.rowValues.subarray(0, count), 'rowValues');
+        assert.deepEqual(Array.from(index.colStart), Array.from(expected.colStart));
+        assert.deepEqual(Array.from(index.colRows.subarray(0, count)), Array.from(expected.colRows.subarray(0, count)));
+        assertIdentical(index.colValues.subarray(0, count), expected.colValues.subarray(0, count), 'colValues');
       }
     }
   });
 
-  it('refuses an index of the wrong width or too few rows, and widths that are not multiples of 4', () => {
+  it('refuses an index of the wrong width or too few rows', () => {
     const kernels = single[0];
-    const index = kernels.allocBlockIndex(4, 8);
+    const index = kernels.allocNonzeroIndex(4, 8);
     const x = kernels.allocF32(64);
-    assert.throws(() => kernels.indexBlocks(x, 4, 12, index), KernelArgumentError);
-    assert.throws(() => kernels.indexBlocks(x, 5, 8, index), KernelArgumentError);
-    assert.throws(() => kernels.allocBlockIndex(4, 10), KernelArgumentError);
+    assert.throws(() => kernels.indexNonzeros(x, 4, 12, index), KernelArgumentError);
+    assert.throws(() => kernels.indexNonzeros(x, 5, 8, index), KernelArgumentError);
+    assert.throws(() => kernels.indexColumns(index, 5), KernelArgumentError);
+    assert.throws(() => kernels.allocNonzeroIndex(4, 2.5), KernelArgumentError);
   });
 });
 
 describe('sparse products', () => {
-  const shapes: [number, number, number][] = [[1, 1, 4], [3, 8, 8], [5, 17, 12], [128, 800, 784], [64, 128, 784], [1000, 10, 16]];
-  for (let i = 0; i < 25; i++) shapes.push([1 + random.int(70), 1 + random.int(70), 4 * (1 + random.int(40))]);
+  const shapes: [number, number, number][] = [
+    [1, 1, 1], [3, 8, 8], [5, 17, 13], [2, 33, 7], [4, 66, 9], [128, 800, 784], [64, 128, 784], [1000, 10, 16], [7, 100, 30],
+  ];
+  for (let i = 0; i < 25; i++) shapes.push([1 + random.int(70), 1 + random.int(140), 1 + random.int(160)]);
 
-  it('X·Wᵀ and dZᵀ·X match the dense reference on random shapes and densities, 1 or 2 threads alike', () => {
+  it('X·W and Xᵀ·dZ match the reference and the dense product on random shapes and densities, 1 or 2 threads alike', () => {
     for (const [rows, n, k] of shapes) {
       const x = sparseValues(rows * k, random.uniform(0.2, 0.95), 0.3);
-      const w = sparseValues(n * k, 0);
+      const w = sparseValues(k * n, 0);
       const dz = sparseValues(rows * n, 0.5);
       const forward = new Float32Array(rows * n);
-      reference.gemm(false, true, rows, n, k, 1, x, w, 0, forward);
+      reference.gemm(false, false, rows, n, k, 1, x, w, 0, forward);
       const forwardMagnitude = new Float32Array(rows * n);
-      reference.gemm(false, true, rows, n, k, 1, x.map(Math.abs), w.map(Math.abs), 0, forwardMagnitude);
-      const gradient = new Float32Array(n * k);
-      reference.gemm(true, false, n, k, rows, 1, dz, x, 0, gradient);
-      const gradientMagnitude = new Float32Array(n * k);
-      reference.gemm(true, false, n, k, rows, 1, dz.map(Math.abs), x.map(Math.abs), 0, gradientMagnitude);
+      reference.gemm(false, false, rows, n, k, 1, x.map(Math.abs), w.map(Math.abs), 0, forwardMagnitude);
+      const gradient = new Float32Array(k * n);
+      reference.gemm(true, false, k, n, rows, 1, x, dz, 0, gradient);
+      const gradientMagnitude = new Float32Array(k * n);
+      reference.gemm(true, false, k, n, rows, 1, x.map(Math.abs), dz.map(Math.abs), 0, gradientMagnitude);
+      // the reference's sparse products agree with its dense ones
+      const index = reference.allocNonzeroIndex(rows, k);
+      reference.indexNonzeros(x, rows, k, index);
+      reference.indexColumns(index, rows);
+      const c = new Float32Array(rows * n).fill(NaN);
+      reference.sparseGemmNN(rows, n, k, index, w, c);
+      const dw = new Float32Array(k * n).fill(NaN);
+      reference.sparseGemmTN(k, n, rows, index, dz, dw);
+      const what = `reference rows=${rows} n=${n} k=${k}`;
+      assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNN`);
+      assertNear(dw, gradient, gradientMagnitude, `${what} sparseGemmTN`);
       for (let b = 0; b < single.length; b++) {
         const results = [single[b], pooled[b]].map((kernels) => {
-          const xs = copyInto(kernels, x);
-          const index = kernels.allocBlockIndex(rows, k);
-          kernels.indexBlocks(xs, rows, k, index);
+          const index = kernels.allocNonzeroIndex(rows, k);
+          kernels.indexNonzeros(copyInto(kernels, x), rows, k, index);
+          kernels.indexColumns(index, rows);
           const c = kernels.allocF32(rows * n).fill(NaN);
-          kernels.sparseGemmNT(rows, n, k, xs, index, copyInto(kernels, w), c);
-          const dw = kernels.allocF32(n * k).fill(NaN);
-          kernels.sparseGemmTN(n, k, rows, copyInto(kernels, dz), xs, index, dw);
+          kernels.sparseGemmNN(rows, n, k, index, copyInto(kernels, w), c);
+          const dw = kernels.allocF32(k * n).fill(NaN);
+          kernels.sparseGemmTN(k, n, rows, index, copyInto(kernels, dz), dw);
           const what = `${kernels.name} ×${kernels.threads} rows=${rows} n=${n} k=${k}`;
-          assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNT`);
+          assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNN`);
           assertNear(dw, gradient, gradientMagnitude, `${what} sparseGemmTN`);
           return { c, dw };
         });
-        assertIdentical(results[1].c, results[0].c, `${single[b].name} sparseGemmNT, 2 threads vs 1`);
+        assertIdentical(results[1].c, results[0].c, `${single[b].name} sparseGemmNN, 2 threads vs 1`);
         assertIdentical(results[1].dw, results[0].dw, `${single[b].name} sparseGemmTN, 2 threads vs 1`);
       }
     }
