@@ -12,6 +12,8 @@ import type { WasmMemory, WasmModule } from './wasm.js';
 const WORKER_SPIN = 50_000;
 /** Polls of a thread's done word before the caller sleeps. */
 const CALLER_SPIN = 20_000;
+/** Seconds without an answer after which a thread is taken for dead. */
+const STALL_SECONDS = 120;
 
 export class KernelPoolError extends Error {
   override name = 'KernelPoolError';
@@ -99,10 +101,17 @@ export class KernelPool {
     const slot = index * CONTROL_INTS;
     const request = Atomics.load(this.state, slot + Slot.Request);
     let spins = 0;
+    let idleSeconds = 0;
     for (;;) {
       const done = Atomics.load(this.state, slot + Slot.Done);
       if (done === request) break;
-      if (++spins > CALLER_SPIN) Atomics.wait(this.state, slot + Slot.Done, done, 1000);
+      if (++spins > CALLER_SPIN && Atomics.wait(this.state, slot + Slot.Done, done, 1000) === 'timed-out') {
+        // One kernel call takes milliseconds: a thread silent this long has died, and waiting on would
+        // hang the process with no word of why.
+        if (++idleSeconds >= STALL_SECONDS) {
+          throw new KernelPoolError(`kernel thread ${index + 1} has not answered for ${STALL_SECONDS} s; it has probably stopped`);
+        }
+      }
     }
     if (this.state[slot + Slot.Failed] !== 0) {
       this.state[slot + Slot.Failed] = 0;

@@ -182,7 +182,8 @@ export class RunManager {
       seed: request.seed,
     };
     const checkpointPath = join(dir, 'checkpoint.safetensors');
-    const kernels = await createKernels();
+    // One kernel thread: the server's other core stays free to answer requests while a run trains.
+    const kernels = await createKernels({ threads: 1 });
     const training = new TrainingRun({ kernels, data, settings, checkpointPath, signal: run.controller.signal });
     const spec = training.model.spec;
     this.publish(run, {
