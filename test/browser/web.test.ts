@@ -173,6 +173,8 @@ describe('the web app in Chromium', () => {
     const { page } = browser;
     await openPage('gallery');
     await page.selectOption('#model-select', 'small');
+    // the gallery of the chosen model, not of the one shown before
+    await page.locator('#gallery-summary', { hasText: /^small: test accuracy/ }).waitFor({ timeout: 30_000 });
     await page.waitForSelector('#gallery-wrong li', { timeout: 30_000 });
     const cells = page.locator('#confusion td:not(.diagonal)');
     // choose the largest off-diagonal count, which must show at least one mistake

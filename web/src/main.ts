@@ -359,7 +359,10 @@ interface Gallery {
 async function showGallery(): Promise<void> {
   if (!model) return;
   $('gallery-summary').textContent = `evaluating ${model.id} on the test set…`;
+  const requested = model;
   const gallery = (await getJson(`/api/models/${encodeURIComponent(model.id)}/gallery`)) as Gallery;
+  // Another model chosen while this one was being evaluated: its own gallery is on the way.
+  if (model !== requested) return;
   $('gallery-summary').textContent = `${model.id}: test accuracy ${percent(gallery.accuracy)} on ${gallery.count.toLocaleString('en-US')} images. Rows: true digit, columns: predicted; choose a cell to see those mistakes.`;
   const table = $<HTMLTableElement>('confusion');
   table.replaceChildren();
