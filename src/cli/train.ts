@@ -6,11 +6,11 @@ import type { Activation } from '../core/kernels.js';
 import { loadData } from '../data/source.js';
 import { renderGrid } from '../data/images.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import type { ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
+import { modelConfigFor } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
 import { createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError } from './output.js';
 import { attachProgress } from './progress.js';
@@ -109,23 +109,13 @@ export function trainCommand(): Command {
       }
 
       const train = data.train;
-      const config: ModelConfig = {
-        format: 'digitlab-mlp',
-        version: 1,
-        inputShape: [train.height, train.width],
-        classes: train.classes,
-        hidden: spec.hidden,
-        activation: spec.activation,
-        normalization: { pixelMax: train.pixelMax },
-        training: { data: data.source, ...settings, best_epoch: result.best_epoch },
-        metrics: {
+      const config = modelConfigFor(data, settings, result.best_epoch, {
           test_accuracy: result.test.accuracy,
           test_loss: result.test.loss,
           converged_epoch: result.converged_epoch,
           seconds_to_converge: result.seconds_to_converge,
           seconds: result.seconds,
-        },
-      };
+        });
       await new Classifier(config, run.model).save(dir);
       const wrong = mostConfidentlyWrong(result.test, data.test, 36);
       const wrongPng = join(dir, 'most-confidently-wrong.png');

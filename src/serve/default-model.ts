@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { createKernels } from '../core/index.js';
 import { loadData } from '../data/source.js';
-import type { ModelConfig } from '../io/model-config.js';
+import { modelConfigFor } from '../train/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../train/trainer.js';
 
@@ -17,18 +17,7 @@ export async function trainDefaultModel(runsDir: string, data = 'mnist'): Promis
   const settings = { ...DEFAULT_SETTINGS, hidden: [128], optimizer: 'adam' as const, optimizerOptions: { lr: 0.001 }, epochs: 2, batchSize: 64, seed: 1 };
   const run = new TrainingRun({ kernels: await createKernels(), data: splits, settings });
   const result = await run.run();
-  const train = splits.train;
-  const config: ModelConfig = {
-    format: 'digitlab-mlp',
-    version: 1,
-    inputShape: [train.height, train.width],
-    classes: train.classes,
-    hidden: settings.hidden,
-    activation: settings.activation,
-    normalization: { pixelMax: train.pixelMax },
-    training: { data: splits.source, ...settings, best_epoch: result.best_epoch },
-    metrics: { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds },
-  };
+  const config = modelConfigFor(splits, settings, result.best_epoch, { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds });
   const dir = join(runsDir, DEFAULT_MODEL_NAME);
   await new Classifier(config, run.model).save(dir);
   return { dir, testAccuracy: result.test.accuracy };

@@ -9,7 +9,7 @@ import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { ModelConfig } from '../io/model-config.js';
+import { modelConfigFor } from '../train/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import type { OptimizerName } from '../optim/index.js';
 import { DEFAULT_SETTINGS, TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
@@ -203,17 +203,7 @@ export class RunManager {
     training.on('epochEnd', (e) => this.publish(run, { type: 'epoch', data: { ...e } }));
     try {
       const result = await training.run();
-      const config: ModelConfig = {
-        format: 'digitlab-mlp',
-        version: 1,
-        inputShape: [data.train.height, data.train.width],
-        classes: data.train.classes,
-        hidden: spec.hidden,
-        activation: spec.activation,
-        normalization: { pixelMax: data.train.pixelMax },
-        training: { data: data.source, trainImages: data.train.count, ...settings, best_epoch: result.best_epoch },
-        metrics: { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds },
-      };
+      const config = modelConfigFor(data, settings, result.best_epoch, { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds }, { trainImages: data.train.count });
       await new Classifier(config, training.model).save(dir);
       await writeFileAtomic(join(dir, 'result.json'), JSON.stringify({ test_accuracy: result.test.accuracy, epochs: result.epochs }, null, 2) + '\n');
       run.status = 'done';

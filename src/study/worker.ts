@@ -4,6 +4,7 @@
  * rung it waits (Atomics.wait on a shared flag) for the scheduler's verdict, so a pruned trial stops
  * exactly at the rung and never trains a batch of the next epoch.
  */
+import { modelConfigFor } from '../train/model-config.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -11,10 +12,9 @@ import { createKernels, type KernelBackend, type KernelOptions } from '../core/i
 import type { Kernels } from '../core/kernels.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { loadData } from '../data/source.js';
-import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import { decodeSafetensors } from '../io/safetensors.js';
-import { TrainingAbortedError, TrainingRun, type EpochRecord, type TrainSettings } from '../train/trainer.js';
+import { TrainingAbortedError, TrainingRun, type EpochRecord } from '../train/trainer.js';
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 
 /** The training split, optionally cut to its first `trainSubset` images (a quicker study). */
@@ -31,21 +31,6 @@ export function loadTrialData(source: string, validation: number, trainSubset: n
 export function createTrialKernels(backend: KernelBackend): Promise<Kernels> {
   const options: KernelOptions & { threads?: number } = { backend, threads: 1 };
   return createKernels(options);
-}
-
-export function trialModelConfig(data: DatasetSplits, settings: TrainSettings, bestEpoch: number, metrics: Record<string, unknown>): ModelConfig {
-  const train = data.train;
-  return {
-    format: 'digitlab-mlp',
-    version: 1,
-    inputShape: [train.height, train.width],
-    classes: train.classes,
-    hidden: settings.hidden,
-    activation: settings.activation,
-    normalization: { pixelMax: train.pixelMax },
-    training: { data: data.source, ...settings, best_epoch: bestEpoch },
-    metrics,
-  };
 }
 
 /**
@@ -120,7 +105,7 @@ async function runTrial(input: TrialInput): Promise<void> {
   let modelDir: string | null = null;
   if (!result.diverged) {
     modelDir = join(input.dir, 'model');
-    const config = trialModelConfig(data, input.settings, result.best_epoch, {
+    const config = modelConfigFor(data, input.settings, result.best_epoch, {
       test_accuracy: result.test.accuracy,
       test_loss: result.test.loss,
       converged_epoch: result.converged_epoch,
