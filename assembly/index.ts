@@ -5,7 +5,7 @@ export { gemm, gemmScratchBytes } from './gemm';
 export { biasActivation, activationBackward, biasGradient } from './activations';
 export { softmax, softmaxCrossEntropy } from './softmax';
 export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
-export { indexNonzeros, indexColumns, sparseGemmNN, sparseGemmTN } from './sparse';
+export { indexNonzeros, indexPixels, scalePixels, indexColumns, sparseGemmNN, sparseGemmTN, toPanels, fromPanels } from './sparse';
 
 /**
  * Version of the calling convention shared with src/core/wasm.ts (export names, parameters, scratch
@@ -13,7 +13,7 @@ export { indexNonzeros, indexColumns, sparseGemmNN, sparseGemmTN } from './spars
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 5;
+  return 7;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

@@ -15,7 +15,7 @@ import { createKernels, createWasmKernels, relaxedSimdSupported, type Kernels } 
 import { loadData } from '../src/data/index.js';
 import { Mlp } from '../src/nn/mlp.js';
 import { createOptimizer } from '../src/optim/index.js';
-import { fillBatch } from '../src/train/batches.js';
+import { BatchBuffer } from '../src/train/batches.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../src/train/trainer.js';
 import { sliceDataset } from '../src/data/dataset.js';
 
@@ -51,15 +51,14 @@ function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds 
   const model = Mlp.create(kernels, { inputs: 784, hidden: [hidden], classes: 10, activation: 'relu' }, 0);
   const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 1e-3 });
   model.reserve(batch);
-  const input = model.allocInput(batch);
-  const labels = model.allocLabels(batch);
+  const buffer = new BatchBuffer(model, batch);
   const order = new Uint32Array(train.count).map((_, i) => i);
   const batches = Math.floor(train.count / batch);
   const step = (b: number) => {
-    fillBatch(train, order, (b % batches) * batch, batch, input, labels);
-    model.forward(input, batch);
-    model.lossAndGradient(labels, batch);
-    model.backward(input, batch);
+    buffer.fill(train, order, (b % batches) * batch, batch);
+    buffer.forward(batch);
+    model.lossAndGradient(buffer.labels, batch);
+    model.backward(batch);
     optimizer.step();
   };
   for (let b = 0; b < 30; b++) step(b);
@@ -73,16 +72,15 @@ function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds 
 function inferenceSpeed(kernels: Kernels): { single_image_microseconds: number; batch1000_images_per_second: number } {
   const test = data.test;
   const model = Mlp.create(kernels, { inputs: 784, hidden: [800], classes: 10, activation: 'relu' }, 0);
-  const input = model.allocInput(1000);
-  const labels = model.allocLabels(1000);
+  const buffer = new BatchBuffer(model, 1000);
   const probs = kernels.allocF32(1000 * 10);
   const times: number[] = [];
   const one = new Uint32Array(1);
   for (let i = 0; i < 2200; i++) {
     one[0] = i % test.count;
     const start = performance.now();
-    fillBatch(test, one, 0, 1, input, labels);
-    kernels.softmax(model.forward(input, 1), 1, 10, probs);
+    buffer.fill(test, one, 0, 1);
+    kernels.softmax(buffer.forward(1), 1, 10, probs);
     if (i >= 200) times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
@@ -90,8 +88,8 @@ function inferenceSpeed(kernels: Kernels): { single_image_microseconds: number; 
   const order = new Uint32Array(test.count).map((_, i) => i);
   const start = performance.now();
   while (performance.now() - start < 2000 || runs < 3) {
-    fillBatch(test, order, (runs % 10) * 1000, 1000, input, labels);
-    kernels.softmax(model.forward(input, 1000), 1000, 10, probs);
+    buffer.fill(test, order, (runs % 10) * 1000, 1000);
+    kernels.softmax(buffer.forward(1000), 1000, 10, probs);
     runs++;
   }
   return {

@@ -47,6 +47,8 @@ export interface Kernels {
   /** A zero-filled array the kernels can work on. Never freed individually: see `reset`. */
   allocF32(length: number): Float32Array;
   allocI32(length: number): Int32Array;
+  /** A zero-filled byte array the kernels can read (a batch of raw pixels, see `indexPixels`). */
+  allocU8(length: number): Uint8Array;
 
   /**
    * C[m,n] = alpha · op(A) · op(B) + beta · C, row-major.
@@ -69,21 +71,38 @@ export interface Kernels {
    */
   indexNonzeros(x: Float32Array, rows: number, cols: number, index: NonzeroIndex): number;
 
+  /**
+   * `indexNonzeros` of X = pixels · scale for bytes `pixels` [rows, cols], without writing X: each value
+   * is the float nearest to pixel · scale (as a Float32Array stores `pixel * scale`), so the listing is
+   * the one `indexNonzeros` makes of the scaled floats. `scale` must be positive and finite.
+   */
+  indexPixels(pixels: Uint8Array, rows: number, cols: number, scale: number, index: NonzeroIndex): number;
+
+  /** out[i] = pixels[i] · scale for i < length, rounded as `indexPixels` rounds them. */
+  scalePixels(pixels: Uint8Array, length: number, scale: number, out: Float32Array): void;
+
   /** Fills the by-column listing of `index` from its by-row listing of `rows` rows. */
   indexColumns(index: NonzeroIndex, rows: number): void;
 
   /**
    * C[rows, n] = X · W reading only the nonzero values of X [rows, k] (by row, from `index`), W [k, n]
-   * (the transposed weights of a layer, [in, out]), C overwritten. The forward product of a layer with
-   * sparse input.
+   * (a layer's weights [in, out]) in column panels (src/core/panels.ts), C row-major, overwritten. The
+   * forward product of a layer with sparse input.
    */
   sparseGemmNN(rows: number, n: number, k: number, index: NonzeroIndex, w: Float32Array, c: Float32Array): void;
 
   /**
    * dW[k, n] = Xᵀ · dZ reading only the nonzero values of X [rows, k] (by column, from `index`, see
-   * `indexColumns`), dZ [rows, n], dW overwritten. The weight gradient of a layer with sparse input.
+   * `indexColumns`), dZ [rows, n] row-major, dW in column panels, overwritten. The weight gradient of a
+   * layer with sparse input.
    */
   sparseGemmTN(k: number, n: number, rows: number, index: NonzeroIndex, dz: Float32Array, dw: Float32Array): void;
+
+  /** out = x in column panels (src/core/panels.ts), for x [rows, n] row-major. */
+  toPanels(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+
+  /** out = x row-major, for x [rows, n] in column panels. */
+  fromPanels(x: Float32Array, rows: number, n: number, out: Float32Array): void;
 
   /** Releases what the kernels hold beyond their memory (the pool's threads). */
   close(): Promise<void>;

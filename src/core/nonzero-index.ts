@@ -27,3 +27,8 @@ export function checkNonzeroIndex(index: NonzeroIndex, rows: number, cols: numbe
     );
   }
 }
+
+/** Throws unless `scale` (the factor from pixel bytes to input values) is positive and finite. */
+export function checkScale(scale: number, what: string): void {
+  if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`${what}: scale must be a positive finite number, got ${scale}`);
+}

@@ -3,8 +3,9 @@
  * The WebAssembly kernels are tested against these (see test/core/kernels.test.ts). Intermediate
  * arithmetic runs in float64; results are stored as float32.
  */
-import { allocNonzeroIndex, checkNonzeroIndex } from './nonzero-index.js';
+import { allocNonzeroIndex, checkNonzeroIndex, checkScale } from './nonzero-index.js';
 import type { Activation, Kernels } from './kernels.js';
+import { fromPanels, panelIndex, toPanels } from './panels.js';
 
 function activate(activation: Activation, x: number): number {
   switch (activation) {
@@ -46,6 +47,7 @@ export function createReferenceKernels(): Kernels {
 
     allocF32: (length) => new Float32Array(length),
     allocI32: (length) => new Int32Array(length),
+    allocU8: (length) => new Uint8Array(length),
     allocNonzeroIndex: (rows, cols) =>
       allocNonzeroIndex((length) => new Int32Array(length), (length) => new Float32Array(length), rows, cols),
     close: () => Promise.resolve(),
@@ -65,6 +67,29 @@ export function createReferenceKernels(): Kernels {
       }
       index.rowStart[rows] = count;
       return count;
+    },
+
+    indexPixels(pixels, rows, cols, scale, index) {
+      checkNonzeroIndex(index, rows, cols, 'indexPixels');
+      checkScale(scale, 'indexPixels');
+      let count = 0;
+      for (let r = 0; r < rows; r++) {
+        index.rowStart[r] = count;
+        for (let j = 0; j < cols; j++) {
+          const pixel = pixels[r * cols + j];
+          if (pixel !== 0) {
+            index.rowCols[count] = j;
+            index.rowValues[count++] = pixel * scale;
+          }
+        }
+      }
+      index.rowStart[rows] = count;
+      return count;
+    },
+
+    scalePixels(pixels, length, scale, out) {
+      checkScale(scale, 'scalePixels');
+      for (let i = 0; i < length; i++) out[i] = pixels[i] * scale;
     },
 
     indexColumns(index, rows) {
@@ -89,7 +114,7 @@ export function createReferenceKernels(): Kernels {
       for (let r = 0; r < rows; r++) {
         for (let o = 0; o < n; o++) {
           let sum = 0;
-          for (let q = index.rowStart[r]; q < index.rowStart[r + 1]; q++) sum += index.rowValues[q] * w[index.rowCols[q] * n + o];
+          for (let q = index.rowStart[r]; q < index.rowStart[r + 1]; q++) sum += index.rowValues[q] * w[panelIndex(index.rowCols[q], o, k, n)];
           c[r * n + o] = sum;
         }
       }
@@ -101,9 +126,17 @@ export function createReferenceKernels(): Kernels {
         for (let o = 0; o < n; o++) {
           let sum = 0;
           for (let q = index.colStart[j]; q < index.colStart[j + 1]; q++) sum += index.colValues[q] * dz[index.colRows[q] * n + o];
-          dw[j * n + o] = sum;
+          dw[panelIndex(j, o, k, n)] = sum;
         }
       }
+    },
+
+    toPanels(x, rows, n, out) {
+      toPanels(x, rows, n, out);
+    },
+
+    fromPanels(x, rows, n, out) {
+      fromPanels(x, rows, n, out);
     },
 
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {

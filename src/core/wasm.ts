@@ -6,7 +6,7 @@
  * later run kernels on the same arrays.
  */
 import type { Activation, Kernels, NonzeroIndex } from './kernels.js';
-import { allocNonzeroIndex, checkNonzeroIndex } from './nonzero-index.js';
+import { allocNonzeroIndex, checkNonzeroIndex, checkScale } from './nonzero-index.js';
 import { KernelPool } from './pool.js';
 import { Operation } from './pool-protocol.js';
 
@@ -15,7 +15,7 @@ const MAXIMUM_PAGES = 32768;
 const PAGE_BYTES = 65536;
 const ALIGNMENT = 16;
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 5;
+const ABI_VERSION = 7;
 
 // When work is split across threads. A thread's share must take longer than the hand-off (about a
 // microsecond to a spinning thread, tens of microseconds to a sleeping one).
@@ -31,8 +31,13 @@ const DEFAULT_SPARSE_DENSITY_LIMIT = 0.5;
 const TILE_COLS = 8;
 const TILE_ROWS = 4;
 const DOT_MAX_COLUMNS = 16;
-/** Output columns per register block of the sparse products (GROUP in assembly/sparse.ts). */
-const SPARSE_GROUP = 16;
+/**
+ * Split unit of the sparse products: every block path of assembly/sparse.ts adds with the same
+ * multiply-add, only the last < 4 columns of a part run scalar, so parts must start at multiples of 4.
+ */
+const SPARSE_UNIT = 4;
+/** Output columns of the sparse products' widest block (assembly/sparse.ts): a part should hold a few. */
+const SPARSE_BLOCK = 28;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
 export class KernelArgumentError extends RangeError {
@@ -89,12 +94,16 @@ interface KernelExports {
     length: number, lr: number, alpha: number, eps: number, weightDecay: number, momentum: number,
     centered: number): void;
   indexNonzeros(x: number, rows: number, k: number, rowStart: number, rowCols: number, rowValues: number): number;
+  indexPixels(pixels: number, rows: number, k: number, scale: number, rowStart: number, rowCols: number, rowValues: number): number;
+  scalePixels(pixels: number, length: number, scale: number, out: number): void;
   indexColumns(rows: number, k: number, rowStart: number, rowCols: number, rowValues: number, colStart: number,
     colRows: number, colValues: number): void;
-  sparseGemmNN(rows: number, n: number, rowStart: number, rowCols: number, rowValues: number, w: number, c: number,
+  sparseGemmNN(rows: number, n: number, k: number, rowStart: number, rowCols: number, rowValues: number, w: number, c: number,
     n0: number, n1: number): void;
-  sparseGemmTN(k: number, n: number, colStart: number, colRows: number, colValues: number, dz: number, dw: number,
+  sparseGemmTN(k: number, n: number, rows: number, colStart: number, colRows: number, colValues: number, dz: number, dw: number,
     n0: number, n1: number): void;
+  toPanels(src: number, rows: number, n: number, dst: number): void;
+  fromPanels(src: number, rows: number, n: number, dst: number): void;
 }
 
 /** Activation codes of assembly/activations.ts. */
@@ -290,9 +299,9 @@ export function instantiateWasmKernels(
   }
 
   /** The byte offset of `array` in the memory, after checking it lives there and holds `needed` elements. */
-  function pointer(array: Float32Array | Int32Array, needed: number, what: string): number {
+  function pointer(array: Float32Array | Int32Array | Uint8Array, needed: number, what: string): number {
     if (!isViewOfMemory(array.buffer)) {
-      throw new KernelArgumentError(`${what} is not in this kernel memory: allocate it with kernels.allocF32/allocI32`);
+      throw new KernelArgumentError(`${what} is not in this kernel memory: allocate it with kernels.allocF32/allocI32/allocU8`);
     }
     if (array.length < needed) {
       throw new KernelArgumentError(`${what} has ${array.length} elements, the call needs ${needed}`);
@@ -411,10 +420,19 @@ export function instantiateWasmKernels(
     }
   }
 
-  /** Splits outputs [0, n) of a sparse product by the kernels' 16-column group when it is large enough. */
+  /** Parts outputs [0, n) of a sparse product are split into (by SPARSE_UNIT columns) when it is large enough. */
   function sparseParts(n: number, macs: number): number {
     if (pool === null || macs < PARALLEL_MIN_MACS) return 1;
-    return Math.max(1, Math.min(threads, Math.floor(n / SPARSE_GROUP)));
+    return Math.max(1, Math.min(threads, Math.floor(n / SPARSE_BLOCK)));
+  }
+
+  function scaleOf(scale: number, what: string): number {
+    try {
+      checkScale(scale, what);
+    } catch (error) {
+      throw new KernelArgumentError((error as Error).message);
+    }
+    return scale;
   }
 
   return {
@@ -462,6 +480,24 @@ export function instantiateWasmKernels(
       );
     },
 
+    indexPixels(pixels, rows, cols, scale, index) {
+      checkLength(rows, 'rows');
+      checkIndex(index, rows, cols, 'indexPixels');
+      const entries = rows * cols;
+      return wasm.indexPixels(
+        pointer(pixels, entries, 'indexPixels: pixels'), rows, cols, scaleOf(scale, 'indexPixels'),
+        pointer(index.rowStart, rows + 1, 'indexPixels: rowStart'), pointer(index.rowCols, entries, 'indexPixels: rowCols'),
+        pointer(index.rowValues, entries, 'indexPixels: rowValues'),
+      );
+    },
+
+    scalePixels(pixels, length, scale, out) {
+      checkLength(length, 'length');
+      wasm.scalePixels(
+        pointer(pixels, length, 'scalePixels: pixels'), length, scaleOf(scale, 'scalePixels'), pointer(out, length, 'scalePixels: out'),
+      );
+    },
+
     indexColumns(index, rows) {
       checkLength(rows, 'rows');
       const cols = index.cols;
@@ -486,10 +522,10 @@ export function instantiateWasmKernels(
       const rowValues = pointer(index.rowValues, 0, 'sparseGemmNN: rowValues');
       const parts = sparseParts(n, index.rowStart[rows] * n);
       for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, SPARSE_GROUP, parts, t);
-        const n1 = splitPoint(n, SPARSE_GROUP, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNN, rows, n, rowStart, rowCols, rowValues, pw, pc, n0, n1);
-        else wasm.sparseGemmNN(rows, n, rowStart, rowCols, rowValues, pw, pc, n0, n1);
+        const n0 = splitPoint(n, SPARSE_UNIT, parts, t);
+        const n1 = splitPoint(n, SPARSE_UNIT, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNN, rows, n, k, rowStart, rowCols, rowValues, pw, pc, n0, n1);
+        else wasm.sparseGemmNN(rows, n, k, rowStart, rowCols, rowValues, pw, pc, n0, n1);
       }
       finishParts(parts);
     },
@@ -505,12 +541,24 @@ export function instantiateWasmKernels(
       const colValues = pointer(index.colValues, 0, 'sparseGemmTN: colValues');
       const parts = sparseParts(n, index.colStart[k] * n);
       for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, SPARSE_GROUP, parts, t);
-        const n1 = splitPoint(n, SPARSE_GROUP, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, k, n, colStart, colRows, colValues, pdz, pdw, n0, n1);
-        else wasm.sparseGemmTN(k, n, colStart, colRows, colValues, pdz, pdw, n0, n1);
+        const n0 = splitPoint(n, SPARSE_UNIT, parts, t);
+        const n1 = splitPoint(n, SPARSE_UNIT, parts, t + 1);
+        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, k, n, rows, colStart, colRows, colValues, pdz, pdw, n0, n1);
+        else wasm.sparseGemmTN(k, n, rows, colStart, colRows, colValues, pdz, pdw, n0, n1);
       }
       finishParts(parts);
+    },
+
+    toPanels(x, rows, n, out) {
+      checkLength(rows, 'rows');
+      checkLength(n, 'n');
+      wasm.toPanels(pointer(x, rows * n, 'toPanels: x'), rows, n, pointer(out, rows * n, 'toPanels: out'));
+    },
+
+    fromPanels(x, rows, n, out) {
+      checkLength(rows, 'rows');
+      checkLength(n, 'n');
+      wasm.fromPanels(pointer(x, rows * n, 'fromPanels: x'), rows, n, pointer(out, rows * n, 'fromPanels: out'));
     },
 
     allocF32(length) {
@@ -523,6 +571,12 @@ export function instantiateWasmKernels(
       checkLength(length, 'length');
       const offset = reserve(4 * length); // first: it may grow the memory, which replaces memory.buffer
       return new Int32Array(memory.buffer, offset, length);
+    },
+
+    allocU8(length) {
+      checkLength(length, 'length');
+      const offset = reserve(length); // first: it may grow the memory, which replaces memory.buffer
+      return new Uint8Array(memory.buffer, offset, length);
     },
 
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c) {

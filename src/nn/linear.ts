@@ -1,36 +1,42 @@
 import type { Activation, Kernels, NonzeroIndex } from '../core/kernels.js';
+import { panelIndex } from '../core/panels.js';
 import type { Random } from '../core/random.js';
 
 /**
  * A fully connected layer followed by an activation: y = act(x · Wᵀ + b), as torch.nn.Linear then
  * the activation module. b is [out]. W is PyTorch's [out, in], except in a layer with `sparseInputs`,
- * which keeps it transposed, [in, out] (`transposed`): each nonzero input then meets one contiguous
- * row of W. The layout stays inside the network: Mlp.toTensors/loadTensors speak PyTorch's.
+ * which keeps it as [in, out] in column panels (`inPanels`, src/core/panels.ts): each nonzero input
+ * then meets contiguous runs of W. The layout stays inside the network: Mlp.toTensors/loadTensors
+ * speak PyTorch's.
  *
  * Forward and backward sit side by side; buffers for a batch of up to `capacity` rows are allocated
  * once by `reserve` and reused by every step.
  */
 export class DenseLayer {
-  /** [out, in], or [in, out] when `transposed`. */
+  /** [out, in], or [in, out] in column panels when `inPanels`. */
   readonly weight: Float32Array;
   readonly bias: Float32Array;
   /** The gradient of `weight`, in its layout. */
   readonly weightGrad: Float32Array;
   readonly biasGrad: Float32Array;
-  /** Whether `weight` and `weightGrad` are stored [in, out]. */
-  readonly transposed: boolean;
+  /** Whether `weight` and `weightGrad` are stored [in, out] in column panels. */
+  readonly inPanels: boolean;
   /** Output of the last forward pass, [rows, outputs]; for the last layer these are the logits. */
   output: Float32Array;
   /** Gradient of the loss with respect to `output`, [rows, outputs]. */
   outputGrad: Float32Array;
   private capacity = 0;
-  /** The last forward input, when it took the sparse path (its nonzeros are in `index`), else null. */
-  private sparseInput: Float32Array | null = null;
+  /** The last forward input when it took the dense path, else null (its nonzeros are in `index`). */
+  private input: Float32Array | null = null;
   private index: NonzeroIndex | null = null;
+  /** Scaled pixels for a batch of bytes that is too dense for the sparse path (made when first needed). */
+  private pixelValues: Float32Array | null = null;
+  /** W or dW [in, out] row-major, for the dense products of a layer in panels (made when first needed). */
+  private rowMajor: Float32Array | null = null;
 
   /**
    * With `sparseInputs` (a first layer: its input is data, often mostly zeros, and its input gradient
-   * is never needed), W is kept [in, out], each batch's density of nonzero inputs is measured, and at or
+   * is never needed), W is kept [in, out] in column panels, each batch's density of nonzero inputs is measured, and at or
    * below the kernels' sparseDensityLimit the forward product and the weight gradient read only the
    * nonzero inputs.
    */
@@ -41,7 +47,7 @@ export class DenseLayer {
     readonly activation: Activation,
     readonly sparseInputs = false,
   ) {
-    this.transposed = sparseInputs;
+    this.inPanels = sparseInputs;
     this.weight = kernels.allocF32(outputs * inputs);
     this.bias = kernels.allocF32(outputs);
     this.weightGrad = kernels.allocF32(outputs * inputs);
@@ -64,27 +70,27 @@ export class DenseLayer {
 
   /** Where W[o, i] (PyTorch's indices) is stored in `weight`. */
   weightIndex(o: number, i: number): number {
-    return this.transposed ? i * this.outputs + o : o * this.inputs + i;
+    return this.inPanels ? panelIndex(i, o, this.inputs, this.outputs) : o * this.inputs + i;
   }
 
   /** W in PyTorch's [out, in] layout (a copy). */
   weightOutIn(): Float32Array {
-    if (!this.transposed) return Float32Array.from(this.weight);
+    if (!this.inPanels) return Float32Array.from(this.weight);
     const out = new Float32Array(this.weight.length);
-    for (let i = 0; i < this.inputs; i++) {
-      for (let o = 0; o < this.outputs; o++) out[o * this.inputs + i] = this.weight[i * this.outputs + o];
+    for (let o = 0; o < this.outputs; o++) {
+      for (let i = 0; i < this.inputs; i++) out[o * this.inputs + i] = this.weight[this.weightIndex(o, i)];
     }
     return out;
   }
 
   /** Sets W from PyTorch's [out, in] layout. */
   setWeightOutIn(values: ArrayLike<number>): void {
-    if (!this.transposed) {
+    if (!this.inPanels) {
       this.weight.set(values);
       return;
     }
     for (let o = 0; o < this.outputs; o++) {
-      for (let i = 0; i < this.inputs; i++) this.weight[i * this.outputs + o] = values[o * this.inputs + i];
+      for (let i = 0; i < this.inputs; i++) this.weight[this.weightIndex(o, i)] = values[o * this.inputs + i];
     }
   }
 
@@ -96,47 +102,94 @@ export class DenseLayer {
     if (this.sparseInputs && this.kernels.sparseDensityLimit > 0) {
       this.index = this.kernels.allocNonzeroIndex(rows, this.inputs);
     }
+    this.pixelValues = null;
     this.capacity = rows;
   }
 
   /** input [rows, inputs] → output [rows, outputs] = act(input · Wᵀ + b). */
   forward(input: Float32Array, rows: number): Float32Array {
     const k = this.kernels;
-    this.sparseInput = null;
     const index = this.index;
-    if (index !== null && rows > 0 &&
-      k.indexNonzeros(input, rows, this.inputs, index) <= k.sparseDensityLimit * rows * this.inputs) {
-      this.sparseInput = input;
-      k.sparseGemmNN(rows, this.outputs, this.inputs, index, this.weight, this.output);
-    } else {
-      k.gemm(false, !this.transposed, rows, this.outputs, this.inputs, 1, input, this.weight, 0, this.output);
+    if (index !== null && rows > 0 && k.indexNonzeros(input, rows, this.inputs, index) <= k.sparseDensityLimit * rows * this.inputs) {
+      return this.forwardIndexed(rows);
     }
-    k.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
+    return this.forwardDense(input, rows);
+  }
+
+  /**
+   * `forward` of the input pixels · scale, for pixels [rows, inputs] stored as bytes: the sparse path
+   * lists the nonzero pixels straight from the bytes, and no float copy of the batch is made unless the
+   * batch is too dense for it. The output is exactly `forward`'s of the scaled floats.
+   */
+  forwardPixels(pixels: Uint8Array, rows: number, scale: number): Float32Array {
+    const k = this.kernels;
+    const index = this.index;
+    if (index !== null && rows > 0 && k.indexPixels(pixels, rows, this.inputs, scale, index) <= k.sparseDensityLimit * rows * this.inputs) {
+      return this.forwardIndexed(rows);
+    }
+    this.pixelValues ??= k.allocF32(this.capacity * this.inputs);
+    k.scalePixels(pixels, rows * this.inputs, scale, this.pixelValues);
+    return this.forwardDense(this.pixelValues, rows);
+  }
+
+  /** The forward product from the nonzero inputs listed in `index`. */
+  private forwardIndexed(rows: number): Float32Array {
+    this.input = null;
+    this.kernels.sparseGemmNN(rows, this.outputs, this.inputs, this.index as NonzeroIndex, this.weight, this.output);
+    this.kernels.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
+    return this.output;
+  }
+
+  private forwardDense(input: Float32Array, rows: number): Float32Array {
+    this.input = input;
+    if (this.inPanels) {
+      const weight = this.rowMajorBuffer();
+      this.kernels.fromPanels(this.weight, this.inputs, this.outputs, weight);
+      this.kernels.gemm(false, false, rows, this.outputs, this.inputs, 1, input, weight, 0, this.output);
+    } else {
+      this.kernels.gemm(false, true, rows, this.outputs, this.inputs, 1, input, this.weight, 0, this.output);
+    }
+    this.kernels.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
     return this.output;
   }
 
   /**
    * Given outputGrad [rows, outputs] (the gradient after the activation), computes
    *   dZ = outputGrad ⊙ act'(output)   (in place),
-   *   dW = dZᵀ · input  [outputs, inputs] (stored transposed, inputᵀ · dZ, when `transposed`),
+   *   dW = dZᵀ · input  [outputs, inputs] (stored as inputᵀ · dZ in column panels when `inPanels`),
    *   db = Σ_rows dZ  [outputs],
-   * and, when inputGrad is given, inputGrad = dZ · W  [rows, inputs].
+   * and, when inputGrad is given, inputGrad = dZ · W  [rows, inputs]. The input is the last forward's
+   * (its nonzero listing when it took the sparse path): the input's buffer must not change in between.
    */
-  backward(input: Float32Array, rows: number, inputGrad: Float32Array | null): void {
+  backward(rows: number, inputGrad: Float32Array | null): void {
     const k = this.kernels;
     if (this.activation !== 'identity') k.activationBackward(this.activation, this.output, this.outputGrad, rows * this.outputs);
-    if (this.sparseInput === input && this.index !== null) {
+    const input = this.input;
+    if (input === null) {
+      const index = this.index;
+      if (index === null) throw new Error('DenseLayer.backward: there is no forward pass to go back through');
       // the forward pass listed this input's nonzeros by row; the weight gradient reads them by column
-      k.indexColumns(this.index, rows);
-      k.sparseGemmTN(this.inputs, this.outputs, rows, this.index, this.outputGrad, this.weightGrad);
-    } else if (this.transposed) {
-      k.gemm(true, false, this.inputs, this.outputs, rows, 1, input, this.outputGrad, 0, this.weightGrad);
+      k.indexColumns(index, rows);
+      k.sparseGemmTN(this.inputs, this.outputs, rows, index, this.outputGrad, this.weightGrad);
+    } else if (this.inPanels) {
+      const weightGrad = this.rowMajorBuffer();
+      k.gemm(true, false, this.inputs, this.outputs, rows, 1, input, this.outputGrad, 0, weightGrad);
+      k.toPanels(weightGrad, this.inputs, this.outputs, this.weightGrad);
     } else {
       k.gemm(true, false, this.outputs, this.inputs, rows, 1, this.outputGrad, input, 0, this.weightGrad);
     }
     k.biasGradient(this.outputGrad, rows, this.outputs, this.biasGrad);
     if (inputGrad) {
-      k.gemm(false, this.transposed, rows, this.inputs, this.outputs, 1, this.outputGrad, this.weight, 0, inputGrad);
+      let weight = this.weight;
+      if (this.inPanels) {
+        weight = this.rowMajorBuffer();
+        k.fromPanels(this.weight, this.inputs, this.outputs, weight);
+      }
+      k.gemm(false, this.inPanels, rows, this.inputs, this.outputs, 1, this.outputGrad, weight, 0, inputGrad);
     }
+  }
+
+  private rowMajorBuffer(): Float32Array {
+    return (this.rowMajor ??= this.kernels.allocF32(this.inputs * this.outputs));
   }
 }

@@ -17,7 +17,8 @@ export interface MlpSpec {
 /**
  * A trainable tensor as the optimizers see it: its values and the gradient the last backward wrote,
  * both in the layout the network computes with. `shape` is that layout's: a first layer's weight is
- * kept [in, out] (`transposed`: PyTorch's tensor of this name is its transpose). Element-wise
+ * kept [in, out] in column panels (`inPanels`, src/core/panels.ts; PyTorch's tensor of this name is
+ * [out, in]). Element-wise
  * consumers (optimizers, checkpoints of optimizer state) need not care; `toTensors` and
  * `loadTensors` convert.
  */
@@ -26,7 +27,7 @@ export interface Param {
   shape: number[];
   value: Float32Array;
   grad: Float32Array;
-  transposed?: boolean;
+  inPanels?: boolean;
 }
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh'];
@@ -96,8 +97,8 @@ export class Mlp {
 
   params(): Param[] {
     return this.layers.flatMap((layer, i) => [
-      layer.transposed
-        ? { name: `layers.${2 * i}.weight`, shape: [layer.inputs, layer.outputs], value: layer.weight, grad: layer.weightGrad, transposed: true }
+      layer.inPanels
+        ? { name: `layers.${2 * i}.weight`, shape: [layer.inputs, layer.outputs], value: layer.weight, grad: layer.weightGrad, inPanels: true }
         : { name: `layers.${2 * i}.weight`, shape: [layer.outputs, layer.inputs], value: layer.weight, grad: layer.weightGrad },
       { name: `layers.${2 * i}.bias`, shape: [layer.outputs], value: layer.bias, grad: layer.biasGrad },
     ]);
@@ -121,11 +122,28 @@ export class Mlp {
     return this.kernels.allocI32(rows);
   }
 
+  /** A buffer for `rows` rows of raw pixels (bytes) from this network's kernels, for `forwardPixels`. */
+  allocPixels(rows: number): Uint8Array {
+    return this.kernels.allocU8(rows * this.spec.inputs);
+  }
+
   /** input [rows, inputs] → logits [rows, classes] (a view valid until the next forward). */
   forward(input: Float32Array, rows: number): Float32Array {
     this.reserve(rows);
-    let x = input;
-    for (const layer of this.layers) x = layer.forward(x, rows);
+    let x = this.layers[0].forward(input, rows);
+    for (let i = 1; i < this.layers.length; i++) x = this.layers[i].forward(x, rows);
+    return x;
+  }
+
+  /**
+   * `forward` of pixels · scale for raw pixels [rows, inputs] (from `allocPixels`): the same logits as
+   * `forward` of the scaled floats, without converting the batch (the first layer reads the nonzero
+   * bytes directly). For 8-bit images, scale is 1 / 255.
+   */
+  forwardPixels(pixels: Uint8Array, rows: number, scale: number): Float32Array {
+    this.reserve(rows);
+    let x = this.layers[0].forwardPixels(pixels, rows, scale);
+    for (let i = 1; i < this.layers.length; i++) x = this.layers[i].forward(x, rows);
     return x;
   }
 
@@ -138,13 +156,14 @@ export class Mlp {
     return this.kernels.softmaxCrossEntropy(logits, labels, rows, this.spec.classes, this.logitsGrad);
   }
 
-  /** Back-propagates the loss gradient through every layer, filling each Param's grad. */
-  backward(input: Float32Array, rows: number): void {
+  /**
+   * Back-propagates the loss gradient of the last forward pass (`forward` or `forwardPixels` of `rows`
+   * rows) through every layer, filling each Param's grad. The input must not change in between.
+   */
+  backward(rows: number): void {
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const layer = this.layers[i];
-      const below = i > 0 ? this.layers[i - 1] : null;
       // The first layer's input gradient is never needed: skip that GEMM.
-      layer.backward(below ? below.output : input, rows, below ? below.outputGrad : null);
+      this.layers[i].backward(rows, i > 0 ? this.layers[i - 1].outputGrad : null);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
+import type { Mlp } from '../nn/mlp.js';
 
 /**
  * Copies the images `indices[start, start + rows)` of a dataset into `input` ([rows, h·w], as the
@@ -29,4 +30,74 @@ export function fillRange(data: Dataset, first: number, rows: number, input: Flo
   const base = first * size;
   for (let j = 0; j < rows * size; j++) input[j] = images[base + j] * scale;
   for (let r = 0; r < rows; r++) labels[r] = data.labels[first + r];
+}
+
+/**
+ * One batch buffer of a network, as its input layer reads it best: the raw pixel bytes when a dataset's
+ * images are bytes (the first layer lists the nonzero pixels straight from them, and no float copy of
+ * the batch is written), normalized floats when they are floats. Both give the same logits.
+ */
+export class BatchBuffer {
+  readonly labels: Int32Array;
+  private pixels: Uint8Array | null = null;
+  private floats: Float32Array | null = null;
+  /** Which buffer the last fill wrote, and the scale of its pixels. */
+  private filled: 'pixels' | 'floats' = 'floats';
+  private scale = 1;
+
+  constructor(private readonly model: Mlp, readonly rows: number) {
+    this.labels = model.allocLabels(rows);
+  }
+
+  /** Images `indices[start, start + rows)` of `data` and their labels. */
+  fill(data: Dataset, indices: ArrayLike<number>, start: number, rows: number): void {
+    this.check(data, rows);
+    if (data.images instanceof Uint8Array) {
+      const size = data.height * data.width;
+      const pixels = (this.pixels ??= this.model.allocPixels(this.rows));
+      for (let r = 0; r < rows; r++) {
+        const index = indices[start + r];
+        pixels.set(data.images.subarray(index * size, (index + 1) * size), r * size);
+        this.labels[r] = data.labels[index];
+      }
+      this.usePixels(data);
+    } else {
+      fillBatch(data, indices, start, rows, (this.floats ??= this.model.allocInput(this.rows)), this.labels);
+      this.filled = 'floats';
+    }
+  }
+
+  /** Images [first, first + rows) of `data` and their labels (evaluation: no shuffling). */
+  fillRange(data: Dataset, first: number, rows: number): void {
+    this.check(data, rows);
+    if (data.images instanceof Uint8Array) {
+      const size = data.height * data.width;
+      (this.pixels ??= this.model.allocPixels(this.rows)).set(data.images.subarray(first * size, (first + rows) * size));
+      this.labels.set(data.labels.subarray(first, first + rows));
+      this.usePixels(data);
+    } else {
+      fillRange(data, first, rows, (this.floats ??= this.model.allocInput(this.rows)), this.labels);
+      this.filled = 'floats';
+    }
+  }
+
+  /** The network's logits for the first `rows` rows of the last fill. */
+  forward(rows: number): Float32Array {
+    return this.filled === 'pixels'
+      ? this.model.forwardPixels(this.pixels as Uint8Array, rows, this.scale)
+      : this.model.forward(this.floats as Float32Array, rows);
+  }
+
+  private usePixels(data: Dataset): void {
+    this.filled = 'pixels';
+    this.scale = 1 / data.pixelMax;
+  }
+
+  private check(data: Dataset, rows: number): void {
+    if (rows > this.rows) throw new RangeError(`a batch of ${rows} rows does not fit a buffer of ${this.rows}`);
+    const size = data.height * data.width;
+    if (size !== this.model.spec.inputs) {
+      throw new RangeError(`images of ${data.height}×${data.width} = ${size} pixels do not fit a network with ${this.model.spec.inputs} inputs`);
+    }
+  }
 }

@@ -14,11 +14,11 @@ import type { EpochRecord, TrainSettings } from './trainer.js';
  * the metadata, as JSON, everything else a run needs to continue exactly where it was: the epoch,
  * the history, the shuffling generator's state, the optimizer's scalars, early-stopping counters.
  * `model.*` is in PyTorch's layout; `best.*` and the optimizer's buffers are in the layout the network
- * computes with (Mlp.params(): since version 2, the first layer's weight is [in, out]), which is why
- * a version-1 checkpoint cannot be resumed.
+ * computes with (Mlp.params(): the first layer's weight is [in, out] since version 2, in column panels
+ * since version 3), which is why an older checkpoint cannot be resumed.
  */
 const MAGIC = 'digitlab-checkpoint';
-const VERSION = 2;
+const VERSION = 3;
 
 export interface CheckpointState {
   /** Completed epochs. */
@@ -77,7 +77,8 @@ export function loadCheckpoint(
   }
   if (header.magic !== MAGIC) throw new CheckpointError(path, 'not a digitlab checkpoint; delete it or choose another --out');
   if (header.version !== VERSION) {
-    const why = header.version === 1 ? ': the first layer\'s weights and their optimizer state have changed layout since' : '';
+    const why = header.version === 1 || header.version === 2
+      ? ': the first layer\'s weights and their optimizer state have changed layout since' : '';
     throw new CheckpointError(
       path,
       `version ${header.version} is not supported (this digitlab reads version ${VERSION}${why}); ` +

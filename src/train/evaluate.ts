@@ -1,6 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Mlp } from '../nn/mlp.js';
-import { fillRange } from './batches.js';
+import { BatchBuffer } from './batches.js';
 
 export interface Evaluation {
   loss: number;
@@ -27,7 +27,8 @@ export function evaluateDetailed(model: Mlp, data: Dataset, batchSize = 1000, de
   const classes = model.spec.classes;
   const rowsMax = Math.min(batchSize, data.count);
   model.reserve(rowsMax);
-  const { input, labels } = evaluationBuffers(model, rowsMax);
+  const batch = evaluationBuffer(model, rowsMax);
+  const labels = batch.labels;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const predictions = new Uint8Array(details ? data.count : 0);
   const confidence = new Float32Array(details ? data.count : 0);
@@ -35,8 +36,8 @@ export function evaluateDetailed(model: Mlp, data: Dataset, batchSize = 1000, de
   let correct = 0;
   for (let first = 0; first < data.count; first += rowsMax) {
     const rows = Math.min(rowsMax, data.count - first);
-    fillRange(data, first, rows, input, labels);
-    const logits = model.forward(input, rows);
+    batch.fillRange(data, first, rows);
+    const logits = batch.forward(rows);
     // Argmax and confidence from the logits before the loss kernel overwrites them with gradients.
     for (let r = 0; r < rows; r++) {
       let best = 0;
@@ -61,13 +62,13 @@ export function evaluateDetailed(model: Mlp, data: Dataset, batchSize = 1000, de
   return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count, confusion, predictions, confidence };
 }
 
-const buffers = new WeakMap<Mlp, { input: Float32Array; labels: Int32Array }>();
+const buffers = new WeakMap<Mlp, BatchBuffer>();
 
-/** One set of evaluation buffers per model, grown when needed (no allocation per call). */
-function evaluationBuffers(model: Mlp, rows: number): { input: Float32Array; labels: Int32Array } {
+/** One evaluation buffer per model, grown when needed (no allocation per call). */
+function evaluationBuffer(model: Mlp, rows: number): BatchBuffer {
   let found = buffers.get(model);
-  if (!found || found.labels.length < rows) {
-    found = { input: model.allocInput(rows), labels: model.allocLabels(rows) };
+  if (!found || found.rows < rows) {
+    found = new BatchBuffer(model, rows);
     buffers.set(model, found);
   }
   return found;

@@ -6,6 +6,7 @@ import {
   createReferenceKernels, createWasmKernels, relaxedSimdSupported, KernelArgumentError, Random,
   type Kernels, type WasmKernels,
 } from '../../src/core/index.js';
+import { PANEL, panelIndex } from '../../src/core/panels.js';
 
 const reference = createReferenceKernels();
 const single: WasmKernels[] = [];
@@ -80,6 +81,46 @@ describe('nonzero index', () => {
     }
   });
 
+  it('lists pixel bytes times a scale exactly as indexNonzeros lists the scaled floats', () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const rows = 1 + random.int(20);
+      const cols = 1 + random.int(100);
+      const scale = [1 / 255, 1 / 256, 1 / 3, 0.5, 7][trial % 5];
+      const zeros = random.uniform(0.2, 1);
+      const pixels = new Uint8Array(rows * cols).map(() => (random.uniform(0, 1) < zeros ? 0 : 1 + random.int(255)));
+      const floats = Float32Array.from(pixels, (p) => p * scale);
+      const expected = reference.allocNonzeroIndex(rows, cols);
+      const count = reference.indexNonzeros(floats, rows, cols, expected);
+      for (const kernels of [reference, ...single]) {
+        const bytes = kernels.allocU8(pixels.length);
+        bytes.set(pixels);
+        const index = kernels.allocNonzeroIndex(rows, cols);
+        assert.equal(kernels.indexPixels(bytes, rows, cols, scale, index), count, `${kernels.name}: count`);
+        assert.deepEqual(Array.from(index.rowStart.subarray(0, rows + 1)), Array.from(expected.rowStart.subarray(0, rows + 1)));
+        assert.deepEqual(Array.from(index.rowCols.subarray(0, count)), Array.from(expected.rowCols.subarray(0, count)));
+        assertIdentical(index.rowValues.subarray(0, count), expected.rowValues.subarray(0, count), `${kernels.name} rowValues`);
+        const scaled = kernels.allocF32(pixels.length).fill(NaN);
+        kernels.scalePixels(bytes, pixels.length, scale, scaled);
+        assertIdentical(scaled, floats, `${kernels.name} scalePixels`);
+      }
+    }
+  });
+
+  it('refuses pixels from elsewhere, too few pixels and a scale that is not positive', () => {
+    for (const kernels of [reference, single[0]]) {
+      const index = kernels.allocNonzeroIndex(4, 8);
+      const pixels = kernels.allocU8(32);
+      for (const scale of [0, -1, NaN, Infinity]) {
+        assert.throws(() => kernels.indexPixels(pixels, 4, 8, scale, index), /scale must be a positive finite number/);
+        assert.throws(() => kernels.scalePixels(pixels, 32, scale, kernels.allocF32(32)), /scale must be a positive finite number/);
+      }
+    }
+    const kernels = single[0];
+    const index = kernels.allocNonzeroIndex(4, 8);
+    assert.throws(() => kernels.indexPixels(new Uint8Array(32), 4, 8, 1, index), /not in this kernel memory/);
+    assert.throws(() => kernels.indexPixels(kernels.allocU8(31), 4, 8, 1, index), /pixels has 31 elements, the call needs 32/);
+  });
+
   it('refuses an index of the wrong width or too few rows', () => {
     const kernels = single[0];
     const index = kernels.allocNonzeroIndex(4, 8);
@@ -94,6 +135,8 @@ describe('nonzero index', () => {
 describe('sparse products', () => {
   const shapes: [number, number, number][] = [
     [1, 1, 1], [3, 8, 8], [5, 17, 13], [2, 33, 7], [4, 66, 9], [128, 800, 784], [64, 128, 784], [1000, 10, 16], [7, 100, 30],
+    // every column block of the kernels (28, 16, 8, 4, then one by one), alone and together
+    [3, 28, 9], [3, 44, 9], [3, 52, 9], [3, 56, 9], [6, 63, 21], [6, 59, 21], [200, 300, 400],
   ];
   for (let i = 0; i < 25; i++) shapes.push([1 + random.int(70), 1 + random.int(140), 1 + random.int(160)]);
 
@@ -114,10 +157,15 @@ describe('sparse products', () => {
       const index = reference.allocNonzeroIndex(rows, k);
       reference.indexNonzeros(x, rows, k, index);
       reference.indexColumns(index, rows);
+      // W and dW are in column panels: build W's from the row-major one, read dW's back row-major
+      const wPanels = new Float32Array(k * n);
+      reference.toPanels(w, k, n, wPanels);
       const c = new Float32Array(rows * n).fill(NaN);
-      reference.sparseGemmNN(rows, n, k, index, w, c);
-      const dw = new Float32Array(k * n).fill(NaN);
-      reference.sparseGemmTN(k, n, rows, index, dz, dw);
+      reference.sparseGemmNN(rows, n, k, index, wPanels, c);
+      const dwPanels = new Float32Array(k * n).fill(NaN);
+      reference.sparseGemmTN(k, n, rows, index, dz, dwPanels);
+      const dw = new Float32Array(k * n);
+      reference.fromPanels(dwPanels, k, n, dw);
       const what = `reference rows=${rows} n=${n} k=${k}`;
       assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNN`);
       assertNear(dw, gradient, gradientMagnitude, `${what} sparseGemmTN`);
@@ -126,10 +174,14 @@ describe('sparse products', () => {
           const index = kernels.allocNonzeroIndex(rows, k);
           kernels.indexNonzeros(copyInto(kernels, x), rows, k, index);
           kernels.indexColumns(index, rows);
+          const wPanels = kernels.allocF32(k * n);
+          kernels.toPanels(copyInto(kernels, w), k, n, wPanels);
           const c = kernels.allocF32(rows * n).fill(NaN);
-          kernels.sparseGemmNN(rows, n, k, index, copyInto(kernels, w), c);
-          const dw = kernels.allocF32(k * n).fill(NaN);
-          kernels.sparseGemmTN(k, n, rows, index, copyInto(kernels, dz), dw);
+          kernels.sparseGemmNN(rows, n, k, index, wPanels, c);
+          const dwPanels = kernels.allocF32(k * n).fill(NaN);
+          kernels.sparseGemmTN(k, n, rows, index, copyInto(kernels, dz), dwPanels);
+          const dw = kernels.allocF32(k * n);
+          kernels.fromPanels(dwPanels, k, n, dw);
           const what = `${kernels.name} ×${kernels.threads} rows=${rows} n=${n} k=${k}`;
           assertNear(c, forward, forwardMagnitude, `${what} sparseGemmNN`);
           assertNear(dw, gradient, gradientMagnitude, `${what} sparseGemmTN`);
@@ -137,6 +189,29 @@ describe('sparse products', () => {
         });
         assertIdentical(results[1].c, results[0].c, `${single[b].name} sparseGemmNN, 2 threads vs 1`);
         assertIdentical(results[1].dw, results[0].dw, `${single[b].name} sparseGemmTN, 2 threads vs 1`);
+      }
+    }
+  });
+});
+
+describe('column panels', () => {
+  it('place every element once, as panelIndex says, and convert back exactly', () => {
+    for (const [rows, n] of [[1, 1], [3, 28], [5, 29], [4, 56], [7, 60], [2, 100], [784, 800]]) {
+      const seen = new Uint8Array(rows * n);
+      for (let i = 0; i < rows; i++) for (let o = 0; o < n; o++) seen[panelIndex(i, o, rows, n)]++;
+      assert.ok(seen.every((count) => count === 1), `${rows}×${n}: panelIndex is not a permutation`);
+      const x = sparseValues(rows * n, 0);
+      const expected = new Float32Array(rows * n);
+      for (let i = 0; i < rows; i++) for (let o = 0; o < n; o++) expected[panelIndex(i, o, rows, n)] = x[i * n + o];
+      // within a panel, a row's elements are contiguous
+      if (n >= PANEL) assert.equal(panelIndex(1, 0, rows, n) - panelIndex(0, 0, rows, n), PANEL);
+      for (const kernels of [reference, ...single]) {
+        const panels = kernels.allocF32(rows * n);
+        kernels.toPanels(copyInto(kernels, x), rows, n, panels);
+        assertIdentical(panels, expected, `${kernels.name} toPanels ${rows}×${n}`);
+        const back = kernels.allocF32(rows * n).fill(NaN);
+        kernels.fromPanels(panels, rows, n, back);
+        assertIdentical(back, x, `${kernels.name} fromPanels ${rows}×${n}`);
       }
     }
   });

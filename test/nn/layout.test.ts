@@ -1,5 +1,5 @@
-// The first layer keeps its weights transposed, [in, out], for the sparse products. None of that may
-// show outside the network: tensors in and out are PyTorch's [out, in], the forward pass is the same
+// The first layer keeps its weights [in, out] in column panels of 28, for the sparse products. None of
+// that may show outside the network: tensors in and out are PyTorch's [out, in], the forward pass is the same
 // with the sparse or the dense product, and a checkpoint of the old layout is refused by name.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -59,6 +59,7 @@ async function backends(): Promise<Kernels[]> {
 describe('first-layer weight layout', () => {
   it('is invisible: toTensors gives PyTorch [out, in] tensors that compute what the network computes', async () => {
     for (const kernels of await backends()) {
+      // 37 outputs: one full panel and a narrower one
       const model = Mlp.create(kernels, spec, 4);
       const tensors = model.toTensors();
       assert.deepEqual(tensors.map((t) => [t.name, t.shape]), [
@@ -102,7 +103,7 @@ describe('first-layer weight layout', () => {
       labels.set(classes);
       model.forward(input, rows);
       const loss = model.lossAndGradient(labels, rows);
-      model.backward(input, rows);
+      model.backward(rows);
       return { loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
     });
     assert.ok(Math.abs(results[0].loss - results[1].loss) <= 1e-6);
@@ -111,7 +112,7 @@ describe('first-layer weight layout', () => {
     });
   });
 
-  it('refuses to resume a checkpoint of the old layout (version 1), saying why', async () => {
+  it('refuses to resume a checkpoint of an older layout (versions 1 and 2), saying why', async () => {
     const kernels = await createKernels({ backend: 'wasm' });
     const dir = await mkdtemp(join(tmpdir(), 'digitlab-layout-'));
     try {
@@ -121,11 +122,12 @@ describe('first-layer weight layout', () => {
       await new TrainingRun({ kernels, data, settings: s, checkpointPath: path }).run();
       const { tensors, metadata } = decodeSafetensors(await readFile(path), path);
       const header = JSON.parse(metadata!.digitlab);
-      header.version = 1;
       const named = [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data as Float32Array }));
-      await writeFile(path, encodeSafetensors(named, { digitlab: JSON.stringify(header) }));
-      const resumed = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, resume: true });
-      await assert.rejects(resumed.run(), /version 1 is not supported .*changed layout.*start the run over/);
+      for (const version of [1, 2]) {
+        await writeFile(path, encodeSafetensors(named, { digitlab: JSON.stringify({ ...header, version }) }));
+        const resumed = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, resume: true });
+        await assert.rejects(resumed.run(), new RegExp(`version ${version} is not supported .*changed layout.*start the run over`));
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
       await kernels.close();

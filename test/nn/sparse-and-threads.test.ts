@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createKernels, type KernelOptions } from '../../src/core/index.js';
+import { Mlp } from '../../src/nn/mlp.js';
 import { TrainingRun, type EpochRecord } from '../../src/train/trainer.js';
 import { settings, smallMnist } from '../train/helpers.js';
 
@@ -45,6 +46,46 @@ describe('training equivalence', () => {
       const sparse = curves(await lossCurve({ threads: 2, sparseDensityLimit: 1 }, [...hidden], batch));
       for (let i = 0; i < dense.length; i++) {
         assert.ok(Math.abs(sparse[i] - dense[i]) <= 1e-4, `loss ${i}: sparse ${sparse[i]}, dense ${dense[i]}`);
+      }
+    }
+  });
+});
+
+describe('pixel input', () => {
+  // The first layer reads raw bytes (pixel · scale) instead of a float copy of the batch: the logits and
+  // gradients must be the ones the scaled floats give, on the sparse path and on the dense fallback.
+  it('gives the same logits and gradients as the scaled floats, sparse or dense, 1 or 2 threads', async () => {
+    const rows = 37;
+    const images = data.train.images as Uint8Array;
+    for (const options of [{ threads: 1 }, { threads: 2 }, { threads: 1, sparseDensityLimit: 0 }, { threads: 1, sparseDensityLimit: 0.01 }]) {
+      const kernels = await createKernels({ backend: 'wasm', ...options });
+      try {
+        const results = ['floats', 'pixels'].map((kind) => {
+          const model = Mlp.create(kernels, { inputs: 784, hidden: [60, 30], classes: 10, activation: 'relu' }, 5);
+          const labels = model.allocLabels(rows);
+          labels.set(data.train.labels.subarray(0, rows));
+          let logits: Float32Array;
+          if (kind === 'floats') {
+            const input = model.allocInput(rows);
+            for (let i = 0; i < rows * 784; i++) input[i] = images[i] * (1 / 255);
+            logits = model.forward(input, rows);
+          } else {
+            const pixels = model.allocPixels(rows);
+            pixels.set(images.subarray(0, rows * 784));
+            logits = model.forwardPixels(pixels, rows, 1 / 255);
+          }
+          const copy = Float32Array.from(logits);
+          const loss = model.lossAndGradient(labels, rows);
+          model.backward(rows);
+          return { logits: copy, loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
+        });
+        const what = JSON.stringify(options);
+        assert.deepEqual(results[1].logits, results[0].logits, `${what}: logits`);
+        assert.equal(results[1].loss, results[0].loss, `${what}: loss`);
+        results[0].grads.forEach((grad, i) => assert.deepEqual(results[1].grads[i], grad, `${what}: gradient ${i}`));
+        assert.ok(results[0].loss > 0 && Number.isFinite(results[0].loss));
+      } finally {
+        await kernels.close();
       }
     }
   });
