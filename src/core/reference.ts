@@ -43,7 +43,7 @@ export function createReferenceKernels(): Kernels {
   return {
     name: 'reference',
     threads: 1,
-    sparseDensityLimit: 0.5,
+    sparseDensityLimit: 0.6,
 
     allocF32: (length) => new Float32Array(length),
     allocI32: (length) => new Int32Array(length),
