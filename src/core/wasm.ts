@@ -431,6 +431,26 @@ export function instantiateWasmKernels(
     return Math.max(1, Math.min(threads, Math.floor(n / SPARSE_BLOCK)));
   }
 
+  /**
+   * Runs a sparse product over its output columns [0, n), split by columns across threads when its
+   * `entries` nonzeros make it large enough. Both products take (lists, n, rows of the gathered
+   * matrix, start, at, values, gathered matrix, output) and then the columns [n0, n1) to compute.
+   */
+  function sparseProduct(
+    operation: typeof Operation.SparseGemmNN | typeof Operation.SparseGemmTN, entries: number,
+    lists: number, n: number, gatheredRows: number, start: number, at: number, values: number, gathered: number, out: number,
+  ): void {
+    const run = operation === Operation.SparseGemmNN ? wasm.sparseGemmNN : wasm.sparseGemmTN;
+    const parts = sparseParts(n, entries * n);
+    for (let t = parts - 1; t >= 0; t--) {
+      const n0 = splitPoint(n, SPARSE_UNIT, parts, t);
+      const n1 = splitPoint(n, SPARSE_UNIT, parts, t + 1);
+      if (t > 0) (pool as KernelPool).post(t - 1, operation, lists, n, gatheredRows, start, at, values, gathered, out, n0, n1);
+      else run(lists, n, gatheredRows, start, at, values, gathered, out, n0, n1);
+    }
+    finishParts(parts);
+  }
+
   function scaleOf(scale: number, what: string): number {
     try {
       checkScale(scale, what);
@@ -520,38 +540,22 @@ export function instantiateWasmKernels(
       checkLength(rows, 'rows');
       checkLength(n, 'n');
       checkIndex(index, rows, k, 'sparseGemmNN');
-      const pw = pointer(w, k * n, 'sparseGemmNN: w');
-      const pc = pointer(c, rows * n, 'sparseGemmNN: c');
-      const rowStart = pointer(index.rowStart, rows + 1, 'sparseGemmNN: rowStart');
-      const rowCols = pointer(index.rowCols, 0, 'sparseGemmNN: rowCols');
-      const rowValues = pointer(index.rowValues, 0, 'sparseGemmNN: rowValues');
-      const parts = sparseParts(n, index.rowStart[rows] * n);
-      for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, SPARSE_UNIT, parts, t);
-        const n1 = splitPoint(n, SPARSE_UNIT, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmNN, rows, n, k, rowStart, rowCols, rowValues, pw, pc, n0, n1);
-        else wasm.sparseGemmNN(rows, n, k, rowStart, rowCols, rowValues, pw, pc, n0, n1);
-      }
-      finishParts(parts);
+      sparseProduct(
+        Operation.SparseGemmNN, index.rowStart[rows], rows, n, k,
+        pointer(index.rowStart, rows + 1, 'sparseGemmNN: rowStart'), pointer(index.rowCols, 0, 'sparseGemmNN: rowCols'),
+        pointer(index.rowValues, 0, 'sparseGemmNN: rowValues'), pointer(w, k * n, 'sparseGemmNN: w'), pointer(c, rows * n, 'sparseGemmNN: c'),
+      );
     },
 
     sparseGemmTN(k, n, rows, index, dz, dw) {
       checkLength(rows, 'rows');
       checkLength(n, 'n');
       checkIndex(index, rows, k, 'sparseGemmTN');
-      const pdz = pointer(dz, rows * n, 'sparseGemmTN: dz');
-      const pdw = pointer(dw, k * n, 'sparseGemmTN: dw');
-      const colStart = pointer(index.colStart, k + 1, 'sparseGemmTN: colStart');
-      const colRows = pointer(index.colRows, 0, 'sparseGemmTN: colRows');
-      const colValues = pointer(index.colValues, 0, 'sparseGemmTN: colValues');
-      const parts = sparseParts(n, index.colStart[k] * n);
-      for (let t = parts - 1; t >= 0; t--) {
-        const n0 = splitPoint(n, SPARSE_UNIT, parts, t);
-        const n1 = splitPoint(n, SPARSE_UNIT, parts, t + 1);
-        if (t > 0) (pool as KernelPool).post(t - 1, Operation.SparseGemmTN, k, n, rows, colStart, colRows, colValues, pdz, pdw, n0, n1);
-        else wasm.sparseGemmTN(k, n, rows, colStart, colRows, colValues, pdz, pdw, n0, n1);
-      }
-      finishParts(parts);
+      sparseProduct(
+        Operation.SparseGemmTN, index.colStart[k], k, n, rows,
+        pointer(index.colStart, k + 1, 'sparseGemmTN: colStart'), pointer(index.colRows, 0, 'sparseGemmTN: colRows'),
+        pointer(index.colValues, 0, 'sparseGemmTN: colValues'), pointer(dz, rows * n, 'sparseGemmTN: dz'), pointer(dw, k * n, 'sparseGemmTN: dw'),
+      );
     },
 
     toPanels(x, rows, n, out) {
