@@ -2,28 +2,22 @@ import type { Kernels } from '../core/kernels.js';
 import { loadModel, saveModel } from '../io/model-files.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { Mlp } from './mlp.js';
+import { Predictor, type Prediction } from './predictor.js';
 
-export interface Prediction {
-  /** Index of the most probable class. */
-  digit: number;
-  /** Softmax probability of each class. */
-  probabilities: number[];
-}
+export type { Prediction } from './predictor.js';
 
 /**
  * A trained network with its configuration: what `digitlab predict`, `eval` and the server use.
  * Inputs are images of the model's shape with values already normalized to [0, 1].
  */
 export class Classifier {
-  private input: Float32Array;
-  private probs: Float32Array;
-  private capacity = 0;
+  private readonly predictor: Predictor;
 
   constructor(
     readonly config: ModelConfig,
     readonly model: Mlp,
   ) {
-    this.input = this.probs = new Float32Array(0);
+    this.predictor = new Predictor(model);
   }
 
   static async load(kernels: Kernels, dir: string): Promise<Classifier> {
@@ -48,26 +42,11 @@ export class Classifier {
 
   /** Class probabilities for `rows` images in `pixels` ([rows, inputs], values in [0, 1]). */
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
-    const { inputs, classes } = this.model.spec;
+    const { inputs } = this.model.spec;
     if (pixels.length !== rows * inputs) {
       throw new RangeError(`expected ${rows} × ${inputs} = ${rows * inputs} pixel values, got ${pixels.length}`);
     }
-    if (rows > this.capacity) {
-      this.input = this.model.allocInput(rows);
-      this.probs = this.model.kernels.allocF32(rows * classes);
-      this.capacity = rows;
-    }
-    this.input.set(pixels);
-    const logits = this.model.forward(this.input, rows);
-    this.model.kernels.softmax(logits, rows, classes, this.probs);
-    const out: Prediction[] = [];
-    for (let r = 0; r < rows; r++) {
-      const probabilities = Array.from(this.probs.subarray(r * classes, (r + 1) * classes));
-      let digit = 0;
-      for (let c = 1; c < classes; c++) if (probabilities[c] > probabilities[digit]) digit = c;
-      out.push({ digit, probabilities });
-    }
-    return out;
+    return this.predictor.predictBatch(pixels, rows);
   }
 
   predict(pixels: Float32Array): Prediction {

@@ -7,12 +7,10 @@ import type { Kernels } from '../../src/core/kernels.js';
 import type { ModelConfig } from '../../src/io/model-config.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { Mlp } from '../../src/nn/mlp.js';
+import { Predictor, type Prediction } from '../../src/nn/predictor.js';
 import type { DigitPredictor } from '../../src/read/read.js';
 
-export interface Prediction {
-  digit: number;
-  probabilities: number[];
-}
+export type { Prediction } from '../../src/nn/predictor.js';
 
 let kernelsPromise: Promise<Kernels> | null = null;
 
@@ -22,15 +20,15 @@ export function kernels(): Promise<Kernels> {
 }
 
 export class BrowserModel implements DigitPredictor {
-  private input: Float32Array = new Float32Array(0);
-  private probs: Float32Array = new Float32Array(0);
-  private capacity = 0;
+  private readonly predictor: Predictor;
 
   private constructor(
     readonly id: string,
     readonly config: ModelConfig,
-    private readonly mlp: Mlp,
-  ) {}
+    mlp: Mlp,
+  ) {
+    this.predictor = new Predictor(mlp);
+  }
 
   static async load(id: string): Promise<BrowserModel> {
     const info = (await getJson(`/api/models/${encodeURIComponent(id)}`)) as { config: ModelConfig; files: { weights: string } };
@@ -53,23 +51,7 @@ export class BrowserModel implements DigitPredictor {
   }
 
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
-    const { inputs, classes } = this.mlp.spec;
-    if (rows > this.capacity) {
-      this.input = this.mlp.allocInput(rows);
-      this.probs = this.mlp.kernels.allocF32(rows * classes);
-      this.capacity = rows;
-    }
-    this.input.set(pixels.subarray(0, rows * inputs));
-    const logits = this.mlp.forward(this.input, rows);
-    this.mlp.kernels.softmax(logits, rows, classes, this.probs);
-    const out: Prediction[] = [];
-    for (let r = 0; r < rows; r++) {
-      const probabilities = Array.from(this.probs.subarray(r * classes, (r + 1) * classes));
-      let digit = 0;
-      for (let c = 1; c < classes; c++) if (probabilities[c] > probabilities[digit]) digit = c;
-      out.push({ digit, probabilities });
-    }
-    return out;
+    return this.predictor.predictBatch(pixels, rows);
   }
 
   predict(pixels: Float32Array): Prediction {
