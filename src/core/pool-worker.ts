@@ -19,9 +19,12 @@ const operations: (KernelFunction | undefined)[] = OPERATIONS.map((name) => (nam
 const state = new Int32Array(control, slot * CONTROL_INTS * 4, CONTROL_INTS);
 const a = new Float64Array(args, slot * ARGUMENTS * 8, ARGUMENTS);
 
+// The last request handled is the one Done names (only this thread writes Done), never a fresh read
+// of Request: the caller may post its first request as soon as 'ready' arrives, before this thread
+// would get to read Request, and a thread that took that request for an old one would wait forever.
+let seen = Atomics.load(state, Slot.Done);
 parentPort?.postMessage('ready');
 
-let seen = Atomics.load(state, Slot.Request);
 for (;;) {
   // spin briefly (the next request of a training step usually follows within microseconds), then sleep
   let spins = 0;

@@ -223,6 +223,24 @@ describe('thread pool', () => {
     assert.equal(pooled[0].threads, 2);
   });
 
+  it('answers a request posted the moment its threads are ready', async () => {
+    // A thread that read its request counter after saying it was ready took a request posted in
+    // between for an old one and never ran it (the caller then waited forever): this happened within
+    // 20 fresh pools here, at once when the cores were busy.
+    for (let i = 0; i < 20; i++) {
+      const kernels = await createWasmKernels({ threads: 2 });
+      try {
+        const a = kernels.allocF32(64 * 256).fill(1);
+        const b = kernels.allocF32(256 * 256).fill(0.5);
+        const c = kernels.allocF32(64 * 256);
+        kernels.gemm(false, false, 64, 256, 256, 1, a, b, 0, c); // 2²² multiply-adds: split across both threads
+        assert.ok(c.every((v) => v === 128), `pool ${i}: wrong product`);
+      } finally {
+        await kernels.close();
+      }
+    }
+  });
+
   it('split GEMMs match the reference and the single thread bit for bit, in every form', () => {
     // large enough to be split (≥ 2¹⁸ multiply-adds): by columns, by rows (narrow outputs), by column pairs (one row)
     const shapes: [number, number, number][] = [
