@@ -139,7 +139,11 @@ describe('HTTP API', () => {
     const stream = await fetch(url + events);
     const reader = stream.body!.getReader();
     let text = '';
-    while (!/event: epoch/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    while (!/event: epoch/.test(text)) {
+      const chunk = await reader.read();
+      if (chunk.done) assert.fail(`the event stream ended before the first epoch: ${text}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
     const stopped = await fetch(`${url}/api/runs/${id}`, { method: 'DELETE' });
     assert.equal(stopped.status, 202);
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);

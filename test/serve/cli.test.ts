@@ -30,7 +30,11 @@ describe('digitlab serve', () => {
     const { id, events } = (await started.json()) as { id: string; events: string };
     const reader = (await fetch(url + events)).body!.getReader();
     let text = '';
-    while (!/event: epoch/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    while (!/event: epoch/.test(text)) {
+      const chunk = await reader.read();
+      if (chunk.done) assert.fail(`the event stream ended before the first epoch: ${text}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
