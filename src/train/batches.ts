@@ -41,8 +41,8 @@ export class BatchBuffer {
   readonly labels: Int32Array;
   private pixels: Uint8Array | null = null;
   private floats: Float32Array | null = null;
-  /** Which buffer the last fill wrote, and the scale of its pixels. */
-  private filled: 'pixels' | 'floats' = 'floats';
+  /** Which buffer the last fill wrote (null before the first), and the scale of its pixels. */
+  private filled: 'pixels' | 'floats' | null = null;
   private scale = 1;
 
   constructor(private readonly model: Mlp, readonly rows: number) {
@@ -83,6 +83,7 @@ export class BatchBuffer {
 
   /** The network's logits for the first `rows` rows of the last fill. */
   forward(rows: number): Float32Array {
+    if (this.filled === null) throw new Error('BatchBuffer.forward: fill the buffer first');
     return this.filled === 'pixels'
       ? this.model.forwardPixels(this.pixels as Uint8Array, rows, this.scale)
       : this.model.forward(this.floats as Float32Array, rows);
