@@ -36,9 +36,9 @@ export class DenseLayer {
 
   /**
    * With `sparseInputs` (a first layer: its input is data, often mostly zeros, and its input gradient
-   * is never needed), W is kept [in, out] in column panels, each batch's density of nonzero inputs is measured, and at or
-   * below the kernels' sparseDensityLimit the forward product and the weight gradient read only the
-   * nonzero inputs.
+   * is never needed), W is kept [in, out] in column panels, each batch's density of nonzero inputs is
+   * measured, and at or below the kernels' sparseDensityLimit the forward product and the weight
+   * gradient read only the nonzero inputs.
    */
   constructor(
     private readonly kernels: Kernels,
