@@ -26,8 +26,12 @@ export class DenseLayer {
   /** Gradient of the loss with respect to `output`, [rows, outputs]. */
   outputGrad: Float32Array;
   private capacity = 0;
-  /** The last forward input when it took the dense path, else null (its nonzeros are in `index`). */
-  private input: Float32Array | null = null;
+  /**
+   * What `backward` goes back through: the last forward's input when it took the dense path, 'sparse'
+   * when its nonzeros are in `index`, null when there is none (no forward yet, or `reserve` replaced
+   * the buffers since).
+   */
+  private last: Float32Array | 'sparse' | null = null;
   private index: NonzeroIndex | null = null;
   /** Scaled pixels for a batch of bytes that is too dense for the sparse path (made when first needed). */
   private pixelValues: Float32Array | null = null;
@@ -103,6 +107,7 @@ export class DenseLayer {
       this.index = this.kernels.allocNonzeroIndex(rows, this.inputs);
     }
     this.pixelValues = null;
+    this.last = null;
     this.capacity = rows;
   }
 
@@ -134,14 +139,14 @@ export class DenseLayer {
 
   /** The forward product from the nonzero inputs listed in `index`. */
   private forwardIndexed(rows: number): Float32Array {
-    this.input = null;
+    this.last = 'sparse';
     this.kernels.sparseGemmNN(rows, this.outputs, this.inputs, this.index as NonzeroIndex, this.weight, this.output);
     this.kernels.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
     return this.output;
   }
 
   private forwardDense(input: Float32Array, rows: number): Float32Array {
-    this.input = input;
+    this.last = input;
     if (this.inPanels) {
       const weight = this.rowMajorBuffer();
       this.kernels.fromPanels(this.weight, this.inputs, this.outputs, weight);
@@ -163,12 +168,12 @@ export class DenseLayer {
    */
   backward(rows: number, inputGrad: Float32Array | null): void {
     const k = this.kernels;
+    const input = this.last;
+    if (input === null) throw new Error('DenseLayer.backward: there is no forward pass to go back through');
     if (this.activation !== 'identity') k.activationBackward(this.activation, this.output, this.outputGrad, rows * this.outputs);
-    const input = this.input;
-    if (input === null) {
-      const index = this.index;
-      if (index === null) throw new Error('DenseLayer.backward: there is no forward pass to go back through');
+    if (input === 'sparse') {
       // the forward pass listed this input's nonzeros by row; the weight gradient reads them by column
+      const index = this.index as NonzeroIndex;
       k.indexColumns(index, rows);
       k.sparseGemmTN(this.inputs, this.outputs, rows, index, this.outputGrad, this.weightGrad);
     } else if (this.inPanels) {

@@ -112,6 +112,17 @@ describe('first-layer weight layout', () => {
     });
   });
 
+  it('has no backward pass to make before a forward, or after reserve replaced the buffers', async () => {
+    for (const kernels of await backends()) {
+      const model = Mlp.create(kernels, spec, 2);
+      assert.throws(() => model.backward(3), /no forward pass to go back through/);
+      const input = sparseInput(model, 3, new Random(1));
+      model.forward(input, 3);
+      model.reserve(50);
+      assert.throws(() => model.backward(3), /no forward pass to go back through/, kernels.name);
+    }
+  });
+
   it('refuses to resume a checkpoint of an older layout (versions 1 and 2), saying why', async () => {
     const kernels = await createKernels({ backend: 'wasm' });
     const dir = await mkdtemp(join(tmpdir(), 'digitlab-layout-'));
