@@ -33,7 +33,7 @@ export interface KernelOptions {
    */
   threads?: number;
   /**
-   * The largest fraction of nonzero 4-pixel blocks at which a network's first layer skips zero inputs
+   * The largest fraction of nonzero inputs at which a network's first layer skips zero inputs
    * (default 0.6; 0 always runs the dense product). Results agree with the dense path within rounding.
    */
   sparseDensityLimit?: number;

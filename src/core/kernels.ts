@@ -44,7 +44,7 @@ export interface Kernels {
    */
   readonly sparseDensityLimit: number;
 
-  /** A zero-filled array the kernels can work on. Never freed individually: see `reset`. */
+  /** A zero-filled array the kernels can work on. Never freed: allocate buffers once and reuse them. */
   allocF32(length: number): Float32Array;
   allocI32(length: number): Int32Array;
   /** A zero-filled byte array the kernels can read (a batch of raw pixels, see `indexPixels`). */
@@ -98,10 +98,10 @@ export interface Kernels {
    */
   sparseGemmTN(k: number, n: number, rows: number, index: NonzeroIndex, dz: Float32Array, dw: Float32Array): void;
 
-  /** out = x in column panels (src/core/panels.ts), for x [rows, n] row-major. */
+  /** out = x in column panels (src/core/panels.ts), for x [rows, n] row-major (out must not overlap x). */
   toPanels(x: Float32Array, rows: number, n: number, out: Float32Array): void;
 
-  /** out = x row-major, for x [rows, n] in column panels. */
+  /** out = x row-major, for x [rows, n] in column panels (out must not overlap x). */
   fromPanels(x: Float32Array, rows: number, n: number, out: Float32Array): void;
 
   /** Releases what the kernels hold beyond their memory (the pool's threads). */

@@ -39,6 +39,13 @@ function shiftedExp(logits: Float32Array, r: number, cols: number, out: Float32A
   return { sum, max };
 }
 
+/** Throws when x and out share memory (the layout conversions cannot work in place). */
+function checkDistinct(x: Float32Array, out: Float32Array, what: string): void {
+  if (x.buffer === out.buffer && x.byteOffset < out.byteOffset + out.byteLength && out.byteOffset < x.byteOffset + x.byteLength) {
+    throw new RangeError(`${what}: x and out overlap; give out its own array`);
+  }
+}
+
 export function createReferenceKernels(): Kernels {
   return {
     name: 'reference',
@@ -132,10 +139,12 @@ export function createReferenceKernels(): Kernels {
     },
 
     toPanels(x, rows, n, out) {
+      checkDistinct(x, out, 'toPanels');
       toPanels(x, rows, n, out);
     },
 
     fromPanels(x, rows, n, out) {
+      checkDistinct(x, out, 'fromPanels');
       fromPanels(x, rows, n, out);
     },
 

@@ -1,7 +1,7 @@
 /**
  * The WebAssembly SIMD kernels (compiled from assembly/ by scripts/build-wasm.mjs) behind the Kernels
- * interface. One shared WebAssembly.Memory holds every array the kernels work on: allocF32/allocI32
- * hand out views on it from a bump allocator, and a kernel call passes only byte offsets (no copy).
+ * interface. One shared WebAssembly.Memory holds every array the kernels work on: allocF32/allocI32/
+ * allocU8 hand out views on it from a bump allocator, and a kernel call passes only byte offsets (no copy).
  * The memory is shared (SharedArrayBuffer), so views stay valid when it grows and worker threads can
  * later run kernels on the same arrays.
  */
@@ -41,7 +41,7 @@ const DOT_MAX_COLUMNS = 16;
  * multiply-add, only the last < 4 columns of a part run scalar, so parts must start at multiples of 4.
  */
 const SPARSE_UNIT = 4;
-/** Output columns of the sparse products' widest block (assembly/sparse.ts): a part should hold a few. */
+/** Output columns of the sparse products' widest block (assembly/sparse.ts): a part holds at least one. */
 const SPARSE_BLOCK = 28;
 
 /** An argument a kernel cannot accept: an array from elsewhere, too short, or a bad size. */
@@ -451,6 +451,12 @@ export function instantiateWasmKernels(
     finishParts(parts);
   }
 
+  /** The two pointers, after checking that the `bytes` from each do not overlap (a copy cannot work in place). */
+  function distinct(a: number, b: number, bytes: number, what: string): [number, number] {
+    if (bytes > 0 && a < b + bytes && b < a + bytes) throw new KernelArgumentError(`${what}: x and out overlap; give out its own array`);
+    return [a, b];
+  }
+
   function scaleOf(scale: number, what: string): number {
     try {
       checkScale(scale, what);
@@ -561,13 +567,15 @@ export function instantiateWasmKernels(
     toPanels(x, rows, n, out) {
       checkLength(rows, 'rows');
       checkLength(n, 'n');
-      wasm.toPanels(pointer(x, rows * n, 'toPanels: x'), rows, n, pointer(out, rows * n, 'toPanels: out'));
+      const [px, pout] = distinct(pointer(x, rows * n, 'toPanels: x'), pointer(out, rows * n, 'toPanels: out'), 4 * rows * n, 'toPanels');
+      wasm.toPanels(px, rows, n, pout);
     },
 
     fromPanels(x, rows, n, out) {
       checkLength(rows, 'rows');
       checkLength(n, 'n');
-      wasm.fromPanels(pointer(x, rows * n, 'fromPanels: x'), rows, n, pointer(out, rows * n, 'fromPanels: out'));
+      const [px, pout] = distinct(pointer(x, rows * n, 'fromPanels: x'), pointer(out, rows * n, 'fromPanels: out'), 4 * rows * n, 'fromPanels');
+      wasm.fromPanels(px, rows, n, pout);
     },
 
     allocF32(length) {

@@ -215,6 +215,15 @@ describe('column panels', () => {
       }
     }
   });
+
+  it('refuse to convert in place or into an overlapping array', () => {
+    for (const kernels of [reference, single[0]]) {
+      const x = kernels.allocF32(3 * 40);
+      assert.throws(() => kernels.toPanels(x, 3, 40, x), /toPanels: x and out overlap/);
+      assert.throws(() => kernels.fromPanels(x.subarray(0, 60), 2, 30, x.subarray(50)), /fromPanels: x and out overlap/);
+      kernels.toPanels(x.subarray(0, 60), 2, 30, x.subarray(60)); // side by side: fine
+    }
+  });
 });
 
 describe('thread pool', () => {
