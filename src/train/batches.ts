@@ -41,8 +41,9 @@ export class BatchBuffer {
   readonly labels: Int32Array;
   private pixels: Uint8Array | null = null;
   private floats: Float32Array | null = null;
-  /** Which buffer the last fill wrote (null before the first), and the scale of its pixels. */
+  /** Which buffer the last fill wrote (null before the first), its rows, and the scale of its pixels. */
   private filled: 'pixels' | 'floats' | null = null;
+  private filledRows = 0;
   private scale = 1;
 
   constructor(private readonly model: Mlp, readonly rows: number) {
@@ -52,6 +53,9 @@ export class BatchBuffer {
   /** Images `indices[start, start + rows)` of `data` and their labels. */
   fill(data: Dataset, indices: ArrayLike<number>, start: number, rows: number): void {
     this.check(data, rows);
+    if (!(Number.isInteger(start) && start >= 0 && start + rows <= indices.length)) {
+      throw new RangeError(`batch [${start}, ${start + rows}) is outside the ${indices.length} indices`);
+    }
     if (data.images instanceof Uint8Array) {
       const size = data.height * data.width;
       const pixels = (this.pixels ??= this.model.allocPixels(this.rows));
@@ -65,11 +69,15 @@ export class BatchBuffer {
       fillBatch(data, indices, start, rows, (this.floats ??= this.model.allocInput(this.rows)), this.labels);
       this.filled = 'floats';
     }
+    this.filledRows = rows;
   }
 
   /** Images [first, first + rows) of `data` and their labels (evaluation: no shuffling). */
   fillRange(data: Dataset, first: number, rows: number): void {
     this.check(data, rows);
+    if (!(Number.isInteger(first) && first >= 0 && first + rows <= data.count)) {
+      throw new RangeError(`images [${first}, ${first + rows}) are outside the dataset's ${data.count}`);
+    }
     if (data.images instanceof Uint8Array) {
       const size = data.height * data.width;
       (this.pixels ??= this.model.allocPixels(this.rows)).set(data.images.subarray(first * size, (first + rows) * size));
@@ -79,11 +87,13 @@ export class BatchBuffer {
       fillRange(data, first, rows, (this.floats ??= this.model.allocInput(this.rows)), this.labels);
       this.filled = 'floats';
     }
+    this.filledRows = rows;
   }
 
   /** The network's logits for the first `rows` rows of the last fill. */
   forward(rows: number): Float32Array {
     if (this.filled === null) throw new Error('BatchBuffer.forward: fill the buffer first');
+    if (rows > this.filledRows) throw new RangeError(`BatchBuffer.forward: ${rows} rows asked, the last fill wrote ${this.filledRows}`);
     return this.filled === 'pixels'
       ? this.model.forwardPixels(this.pixels as Uint8Array, rows, this.scale)
       : this.model.forward(this.floats as Float32Array, rows);
@@ -95,6 +105,7 @@ export class BatchBuffer {
   }
 
   private check(data: Dataset, rows: number): void {
+    if (!(Number.isInteger(rows) && rows >= 0)) throw new RangeError(`a batch must have a whole number of rows, got ${rows}`);
     if (rows > this.rows) throw new RangeError(`a batch of ${rows} rows does not fit a buffer of ${this.rows}`);
     const size = data.height * data.width;
     if (size !== this.model.spec.inputs) {

@@ -44,12 +44,17 @@ describe('BatchBuffer', () => {
     }
   });
 
-  it('refuses a batch larger than the buffer, images of another size, and a forward before any fill', async () => {
+  it('refuses a batch larger than the buffer or past the data, images of another size, and a forward of rows not filled', async () => {
     const kernels = await createKernels({ backend: 'reference' });
     const model = Mlp.create(kernels, { inputs: 784, hidden: [8], classes: 10, activation: 'relu' }, 1);
     const buffer = new BatchBuffer(model, 10);
     assert.throws(() => buffer.forward(5), /fill the buffer first/);
     assert.throws(() => buffer.fillRange(bytes, 0, 11), /a batch of 11 rows does not fit a buffer of 10/);
+    assert.throws(() => buffer.fillRange(bytes, bytes.count - 3, 5), /images \[297, 302\) are outside the dataset's 300/);
+    assert.throws(() => buffer.fill(bytes, [1, 2, 3], 1, 3), /batch \[1, 4\) is outside the 3 indices/);
+    buffer.fillRange(bytes, 0, 4);
+    assert.ok(buffer.forward(4).subarray(0, 40).every(Number.isFinite));
+    assert.throws(() => buffer.forward(5), /5 rows asked, the last fill wrote 4/);
     const small: Dataset = { ...bytes, height: 14, width: 14, images: bytes.images.subarray(0, 196 * 10), count: 10 };
     assert.throws(() => buffer.fillRange(small, 0, 5), /14×14 = 196 pixels do not fit a network with 784 inputs/);
   });
