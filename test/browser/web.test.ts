@@ -147,8 +147,9 @@ describe('the web app in Chromium', () => {
     await waitUntil(async () => /done: test accuracy/.test(await textOf('#train-progress')), 'the run is done', 60_000);
     assert.equal(await page.locator('#train-epochs tbody tr').count(), 2);
     assert.equal(await page.locator('#train-accuracy circle').count(), 2);
-    const selected = await page.inputValue('#model-select');
-    assert.match(selected, /^web-/);
+    // the new model is loaded after the run's end is shown: wait for the page to say it is selected
+    await waitUntil(async () => /is now selected/.test(await textOf('#train-progress')), 'the new model is selected');
+    assert.match(await page.inputValue('#model-select'), /^web-/);
     await browser.screenshot('web-train.png');
   });
 
@@ -198,8 +199,9 @@ describe('the web app in Chromium', () => {
       await page.keyboard.press('Tab');
     }
     await page.keyboard.press('Enter');
-    await waitUntil(async () => new URL(page.url()).hash === '#zip', 'the zip page opens');
-    assert.equal(await page.isVisible('#zip-pad'), true);
+    await waitUntil(async () => new URL(page.url()).hash === '#zip', 'the address moves to the zip page');
+    // the page switches on the hashchange event, which the browser dispatches after the address changes
+    await page.waitForSelector('#zip-pad', { state: 'visible', timeout: 5_000 });
     await browser.screenshot('web-phone.png');
     assert.deepEqual(browser.errors, []);
   });

@@ -224,8 +224,12 @@ function follow(id: string, url: string): void {
   });
   source.addEventListener('done', (e) => {
     const data = JSON.parse((e as MessageEvent).data) as { model: string; testAccuracy: number };
-    finish(`run ${id} done: test accuracy ${percent(data.testAccuracy)}; model ${data.model} is now selected`);
-    void refreshModels(data.model);
+    const done = `run ${id} done: test accuracy ${percent(data.testAccuracy)}`;
+    finish(`${done}; loading model ${data.model}`);
+    refreshModels(data.model).then(
+      () => (line.textContent = `${done}; model ${data.model} is now selected`),
+      (error: Error) => (line.textContent = `${done}; model ${data.model} could not be loaded: ${error.message}`),
+    );
   });
   source.addEventListener('stopped', (e) => {
     const data = JSON.parse((e as MessageEvent).data) as { checkpointEpoch: number };
