@@ -224,8 +224,8 @@ for (let round = 1; round <= rounds; round++) {
 const { training, inference } = bestOf(digitlabRounds);
 
 // equivalence of the loss curve
-const oneThread = await lossCurve(1, 0.5);
-const twoThreads = await lossCurve(2, 0.5);
+const oneThread = await lossCurve(1, 1);
+const twoThreads = await lossCurve(2, 1);
 const dense = await lossCurve(2, 0);
 const threadDifference = maxDifference(oneThread, twoThreads);
 const sparseDifference = maxDifference(twoThreads, dense);
