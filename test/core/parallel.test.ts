@@ -7,6 +7,8 @@ import {
   type Kernels, type WasmKernels,
 } from '../../src/core/index.js';
 import { PANEL, panelIndex } from '../../src/core/panels.js';
+import { ARGUMENTS, CONTROL_INTS, Operation, Slot, type PoolWorkerData } from '../../src/core/pool-protocol.js';
+import { Worker } from 'node:worker_threads';
 
 const reference = createReferenceKernels();
 const single: WasmKernels[] = [];
@@ -232,21 +234,36 @@ describe('thread pool', () => {
     assert.equal(pooled[0].threads, 2);
   });
 
-  it('answers a request posted the moment its threads are ready', async () => {
-    // A thread that read its request counter after saying it was ready took a request posted in
-    // between for an old one and never ran it (the caller then waited forever): this happened within
-    // 20 fresh pools here, at once when the cores were busy.
-    for (let i = 0; i < 20; i++) {
-      const kernels = await createWasmKernels({ threads: 2 });
-      try {
-        const a = kernels.allocF32(64 * 256).fill(1);
-        const b = kernels.allocF32(256 * 256).fill(0.5);
-        const c = kernels.allocF32(64 * 256);
-        kernels.gemm(false, false, 64, 256, 256, 1, a, b, 0, c); // 2²² multiply-adds: split across both threads
-        assert.ok(c.every((v) => v === 128), `pool ${i}: wrong product`);
-      } finally {
-        await kernels.close();
-      }
+  it('a thread runs a request posted before it looked at its control slot', async () => {
+    // The caller may post its first request as soon as a thread says it is ready, and the thread may
+    // get to its control slot only after that. Here the request is in the slot before the thread
+    // starts at all: a thread that took the slot's request counter for its starting point would never
+    // run it (this hung a fresh pool now and then).
+    const kernels = single[0];
+    const param = kernels.allocF32(4).fill(3);
+    const grad = kernels.allocF32(4).fill(1);
+    const control = new SharedArrayBuffer(CONTROL_INTS * 4);
+    const args = new SharedArrayBuffer(ARGUMENTS * 8);
+    const state = new Int32Array(control);
+    // sgdUpdate(param, grad, momentum buffer, length, lr, momentum, dampening, weight decay, nesterov, first step)
+    new Float64Array(args).set([param.byteOffset, grad.byteOffset, 0, 4, 0.5, 0, 0, 0, 0, 1]);
+    state[Slot.Operation] = Operation.SgdUpdate;
+    state[Slot.Request] = 1;
+    const workerData: PoolWorkerData = { module: kernels.module, memory: kernels.memory, control, args, slot: 0, spin: 1000 };
+    const script = new URL('../../src/core/pool-worker.ts', import.meta.url).href;
+    const source = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+      `.then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
+    const worker = new Worker(source, { eval: true, workerData });
+    try {
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      const answered = Atomics.wait(state, Slot.Done, 0, 10_000) !== 'timed-out' || state[Slot.Done] === 1;
+      assert.ok(answered, 'the thread did not run the request that was waiting for it');
+      assert.deepEqual(Array.from(param), [2.5, 2.5, 2.5, 2.5]);
+    } finally {
+      await worker.terminate();
     }
   });
 
