@@ -23,6 +23,7 @@ import { loadData } from '../src/data/index.js';
 import { Mlp } from '../src/nn/mlp.js';
 import { createOptimizer } from '../src/optim/index.js';
 import { BatchBuffer } from '../src/train/batches.js';
+import { gemmGflops } from './gemm-speed.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../src/train/trainer.js';
 import { sliceDataset } from '../src/data/dataset.js';
 
@@ -36,24 +37,6 @@ if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds takes 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const data = loadData('mnist');
-
-/** Best-of GFLOPS of one GEMM shape. */
-function gemmGflops(kernels: Kernels, transA: boolean, transB: boolean, m: number, n: number, k: number, seconds = 0.5): number {
-  const a = kernels.allocF32(m * k);
-  const b = kernels.allocF32(k * n);
-  for (let i = 0; i < a.length; i++) a[i] = Math.random() - 0.5;
-  for (let i = 0; i < b.length; i++) b[i] = Math.random() - 0.5;
-  const c = kernels.allocF32(m * n);
-  for (let i = 0; i < 3; i++) kernels.gemm(transA, transB, m, n, k, 1, a, b, 0, c);
-  let best = Infinity;
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline) {
-    const start = performance.now();
-    kernels.gemm(transA, transB, m, n, k, 1, a, b, 0, c);
-    best = Math.min(best, performance.now() - start);
-  }
-  return (2 * m * n * k) / (best * 1e6);
-}
 
 /** Training samples/s: batch filling, forward, loss, backward and the Adam step, as the trainer runs them. */
 function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds = 4): number {
