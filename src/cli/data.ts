@@ -8,6 +8,10 @@ import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
 
+/** The --validation option's help, the same wherever a command splits the training images. */
+export const VALIDATION_HELP =
+  "training images held out for validation, from the end of the training file (default: a sixth of the training images, 10,000 of MNIST's 60,000; a pkl: file keeps its own split)";
+
 export function dataCommand(): Command {
   const data = new Command('data').description('get, inspect and look at datasets');
 
@@ -63,7 +67,7 @@ export function dataCommand(): Command {
     .command('info')
     .description('print split sizes, image shape, pixel range, label range and class counts')
     .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
-    .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'int'))
+    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
@@ -80,6 +84,7 @@ export function dataCommand(): Command {
     .description('render digits as a PNG and preview one in the terminal')
     .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
     .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('train'))
+    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)
     .option('--grid <CxR>', 'render COLUMNS x ROWS images from --index, with their labels (e.g. 10x10)')
     .option('--scale <n>', 'pixels per image pixel in the PNG', parseNumber('--scale', 'positive-int'), 4)
@@ -87,7 +92,7 @@ export function dataCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
-      const splits = loadData(opts.data);
+      const splits = loadData(opts.data, { validation: opts.validation });
       const split: Dataset = splits[opts.split as 'train' | 'validation' | 'test'];
       let cols = 1;
       let rows = 1;

@@ -13,6 +13,7 @@ import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
 import { modelConfigFor } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
 import { createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError } from './output.js';
+import { VALIDATION_HELP } from './data.js';
 import { attachProgress } from './progress.js';
 import { mostConfidentlyWrong } from '../train/evaluate.js';
 import { printConfusion } from './report.js';
@@ -62,7 +63,7 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'mini-batch size', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
     .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
-    .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'positive-int'), 10000)
+    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
     .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
     .option('--converge-tolerance <t>', 'relative validation-loss improvement that counts (convergence)', parseNumber('--converge-tolerance', 'non-negative'), DEFAULT_CONVERGENCE.tolerance)

@@ -6,6 +6,7 @@ import { decodeGrayscale, preprocessDigit } from '../data/images.js';
 import { loadData } from '../data/source.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
+import { VALIDATION_HELP } from './data.js';
 import { createOutput, parseNumber } from './output.js';
 import { printConfusion } from './report.js';
 
@@ -14,7 +15,7 @@ export function evalCommand(): Command {
     .description("evaluate a trained model on a dataset's test split")
     .requiredOption('--model <dir>', 'model folder (written by digitlab train --out)')
     .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
-    .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'int'))
+    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('test'))
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {

@@ -15,14 +15,21 @@ import { loadIdxDirectory, findIdxDirectoryFiles } from './idx.js';
 import { loadBundledMnist } from './mnist.js';
 import { loadMnistPickle } from './pickle.js';
 
-/** The tutorial's split: the last 10,000 training images are held out for validation. */
-export const DEFAULT_VALIDATION = 10_000;
+/**
+ * The validation split when none is asked for: a sixth of the training images, rounded down, the
+ * tutorial's proportion (its mnist.pkl.gz holds out 10,000 of MNIST's 60,000). At least one image is
+ * held out whenever there are two, so a set of any size has images to train on and to validate on.
+ */
+export function defaultValidationSize(trainCount: number): number {
+  return trainCount < 2 ? 0 : Math.max(1, Math.floor(trainCount / 6));
+}
 
 export interface LoadDataOptions {
   /**
-   * How many examples at the END of the training file become the validation split (default 10,000,
-   * giving MNIST's 50,000 / 10,000 like mnist.pkl.gz). A pickle carries its own splits: this option
-   * must then be left out or equal the pickle's validation size, else an error says so.
+   * How many examples at the END of the training file become the validation split (default: a sixth
+   * of them, see defaultValidationSize, giving MNIST's 50,000 / 10,000 like mnist.pkl.gz). A pickle
+   * carries its own splits: this option must then be left out or equal the pickle's validation size,
+   * else an error says so.
    */
   validation?: number;
 }
@@ -36,7 +43,11 @@ export const ACCEPTED_SPECS = [
 ];
 
 /** Splits a train set into train and its last `validation` examples. */
-export function splitValidation(train: Dataset, validation: number, source: string): { train: Dataset; validation: Dataset } {
+export function splitValidation(
+  train: Dataset,
+  validation: number = defaultValidationSize(train.count),
+  source = 'the data',
+): { train: Dataset; validation: Dataset } {
   if (!Number.isInteger(validation) || validation < 0 || validation >= train.count) {
     throw new DataSourceError(
       `${source}: validation size ${validation} must be an integer from 0 to ${train.count - 1} (the training file has ${train.count} examples)`,
@@ -48,7 +59,7 @@ export function splitValidation(train: Dataset, validation: number, source: stri
 
 /** Loads the three splits named by a `--data` spec. */
 export function loadData(spec = 'mnist', options: LoadDataOptions = {}): DatasetSplits {
-  const validation = options.validation ?? DEFAULT_VALIDATION;
+  const validation = options.validation;
   const trimmed = spec.trim();
   if (trimmed === 'mnist' || trimmed === '') {
     const { train, test } = loadBundledMnist();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeData, findFashionMnist, loadData } from '../../src/data/source.js';
+import { defaultValidationSize, describeData, findFashionMnist, loadData } from '../../src/data/source.js';
 import { DataSourceError } from '../../src/data/errors.js';
 import { writeIdxFile } from '../../src/data/idx.js';
 
@@ -55,9 +55,19 @@ test('idx:DIR applies the same split rule', () => {
     assert.equal(splits.test.count, 2);
     assert.equal(splits.train.classes, 3);
     assert.equal(loadData(dir, { validation: 3 }).train.count, 7, 'a bare directory path means idx:');
+    assert.equal(loadData(dir).validation.count, 1, 'by default a sixth of the 10 training images, rounded down');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the default validation split is a sixth of the training images, at least one of two or more', () => {
+  assert.equal(defaultValidationSize(60000), 10000);
+  assert.equal(defaultValidationSize(600), 100);
+  assert.equal(defaultValidationSize(11), 1);
+  assert.equal(defaultValidationSize(2), 1);
+  assert.equal(defaultValidationSize(1), 0);
+  assert.equal(defaultValidationSize(0), 0);
 });
 
 test('pkl:FILE keeps its own splits; a conflicting validation size is an error', () => {
