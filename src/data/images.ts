@@ -1,6 +1,7 @@
 /**
  * Images in and out: decoding PNG/JPEG (photos or drawings of digits), turning them into MNIST-like
- * 28x28 inputs, and drawing digits for people (a PNG grid with labels, a terminal preview).
+ * inputs of a model's shape, and drawing digits of any h x w for people (a PNG grid with labels, a
+ * terminal preview).
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -11,6 +12,25 @@ export { preprocessDigit, toGrayscale, type GrayImage, type PreprocessOptions, t
 
 /** MNIST's image side, the default for grids and previews. */
 const SIDE = 28;
+
+/** The shape of the images to draw: width and height, or `side` for a square; 28 x 28 by default. */
+export interface ImageShapeOptions {
+  /** Columns of each image. */
+  readonly width?: number;
+  /** Rows of each image. */
+  readonly height?: number;
+  /** Both, for square images (width and height win when given). */
+  readonly side?: number;
+}
+
+function imageShape(options: ImageShapeOptions, what: string): { width: number; height: number } {
+  const width = options.width ?? options.side ?? SIDE;
+  const height = options.height ?? options.side ?? SIDE;
+  if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
+    throw new RangeError(`${what}: images must have a positive integer size, got ${width}x${height}`);
+  }
+  return { width, height };
+}
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -96,16 +116,14 @@ function drawText(canvas: PNG, text: string, x: number, y: number, size: number,
   }
 }
 
-export interface GridOptions {
-  /** Image side in pixels (default 28); images are side x side. */
-  readonly side?: number;
+export interface GridOptions extends ImageShapeOptions {
   /** Value of a full-ink pixel (default: 255 for Uint8Array images, 1 otherwise). */
   readonly pixelMax?: number;
 }
 
 /**
- * A PNG of up to cols x rows digits (ink white on black, as the network sees them), each enlarged
- * `scale` times with its label written underneath. Labels may be numbers or short strings such as
+ * A PNG of up to cols x rows digits of `options.height` x `options.width` (ink white on black, as the
+ * network sees them), each enlarged `scale` times with its label written underneath. Labels may be numbers or short strings such as
  * '7/1' (digits, '/', '-', '?', space).
  */
 export function renderGrid(
@@ -116,13 +134,14 @@ export function renderGrid(
   scale = 2,
   options: GridOptions = {},
 ): Buffer {
-  const side = options.side ?? SIDE;
-  const cell = side * scale;
+  const shape = imageShape(options, 'renderGrid');
+  const cellWidth = shape.width * scale;
+  const cellHeight = shape.height * scale;
   const fontSize = Math.max(1, scale);
   const labelHeight = 5 * fontSize + 4;
   const gap = 2;
-  const width = cols * (cell + gap) + gap;
-  const height = rows * (cell + labelHeight + gap) + gap;
+  const width = cols * (cellWidth + gap) + gap;
+  const height = rows * (cellHeight + labelHeight + gap) + gap;
   const canvas = new PNG({ width, height });
   for (let i = 0; i < canvas.data.length; i += 4) {
     canvas.data[i] = canvas.data[i + 1] = canvas.data[i + 2] = 64;
@@ -131,20 +150,22 @@ export function renderGrid(
   const count = Math.min(images.length, cols * rows);
   for (let n = 0; n < count; n++) {
     const image = images[n];
-    if (image.length !== side * side) throw new RangeError(`renderGrid: image ${n} has ${image.length} pixels, expected ${side * side}`);
+    if (image.length !== shape.width * shape.height) {
+      throw new RangeError(`renderGrid: image ${n} has ${image.length} pixels, expected ${shape.height}x${shape.width} = ${shape.width * shape.height}`);
+    }
     const pixelMax = options.pixelMax ?? (image instanceof Uint8Array ? 255 : 1);
-    const x0 = gap + (n % cols) * (cell + gap);
-    const y0 = gap + Math.floor(n / cols) * (cell + labelHeight + gap);
-    for (let y = 0; y < cell; y++) {
-      for (let x = 0; x < cell; x++) {
-        const v = image[Math.floor(y / scale) * side + Math.floor(x / scale)] / pixelMax;
+    const x0 = gap + (n % cols) * (cellWidth + gap);
+    const y0 = gap + Math.floor(n / cols) * (cellHeight + labelHeight + gap);
+    for (let y = 0; y < cellHeight; y++) {
+      for (let x = 0; x < cellWidth; x++) {
+        const v = image[Math.floor(y / scale) * shape.width + Math.floor(x / scale)] / pixelMax;
         const level = Math.round(255 * Math.min(1, Math.max(0, v)));
         const at = ((y0 + y) * width + x0 + x) * 4;
         canvas.data[at] = canvas.data[at + 1] = canvas.data[at + 2] = level;
       }
     }
     const label = (labels as ArrayLike<number | string>)[n];
-    if (label !== undefined) drawText(canvas, String(label), x0 + 1, y0 + cell + 2, fontSize, [255, 220, 80]);
+    if (label !== undefined) drawText(canvas, String(label), x0 + 1, y0 + cellHeight + 2, fontSize, [255, 220, 80]);
   }
   return PNG.sync.write(canvas);
 }
@@ -152,18 +173,19 @@ export function renderGrid(
 const SHADES = [' ', '░', '▒', '▓', '█'];
 
 /**
- * A text picture of a square image for a terminal: one shade character per pixel, doubled horizontally
- * so the digit keeps its proportions in a character cell about twice as tall as wide.
+ * A text picture of an image of `options.height` x `options.width` for a terminal: one shade character
+ * per pixel, doubled horizontally so the digit keeps its proportions in a character cell about twice as
+ * tall as wide.
  */
-export function terminalPreview(image: ArrayLike<number>, options: { side?: number; pixelMax?: number } = {}): string {
-  const side = options.side ?? SIDE;
-  if (image.length !== side * side) throw new RangeError(`terminalPreview: ${image.length} pixels, expected ${side * side}`);
+export function terminalPreview(image: ArrayLike<number>, options: ImageShapeOptions & { pixelMax?: number } = {}): string {
+  const { width, height } = imageShape(options, 'terminalPreview');
+  if (image.length !== width * height) throw new RangeError(`terminalPreview: ${image.length} pixels, expected ${height}x${width} = ${width * height}`);
   const pixelMax = options.pixelMax ?? (image instanceof Uint8Array ? 255 : 1);
   const lines: string[] = [];
-  for (let y = 0; y < side; y++) {
+  for (let y = 0; y < height; y++) {
     let line = '';
-    for (let x = 0; x < side; x++) {
-      const v = Math.min(1, Math.max(0, image[y * side + x] / pixelMax));
+    for (let x = 0; x < width; x++) {
+      const v = Math.min(1, Math.max(0, image[y * width + x] / pixelMax));
       line += SHADES[Math.min(SHADES.length - 1, Math.round(v * (SHADES.length - 1)))].repeat(2);
     }
     lines.push(line.trimEnd());

@@ -36,12 +36,18 @@ export interface PreprocessOptions {
   readonly threshold?: number;
   /** 'auto' (default) decides from the border; 'dark-on-light' always inverts; 'light-on-dark' never. */
   readonly polarity?: 'auto' | 'dark-on-light' | 'light-on-dark';
+  /** Rows of the input made (default 28, MNIST's): the model's input height. */
+  readonly height?: number;
+  /** Columns of the input made (default 28): the model's input width. */
+  readonly width?: number;
 }
 
-/** The digit box inside the 28x28 field, and where its center of mass goes (MNIST: 20 px box, mass at 14, 14). */
-const SIDE = 28;
-const BOX = 20;
-const CENTER = 14;
+/**
+ * MNIST's geometry: a 20x20 box for the ink inside the 28x28 field, its center of mass at the field's
+ * center (14, 14). Other fields keep the proportions: the box is 20/28 of each side.
+ */
+const MNIST_SIDE = 28;
+const MNIST_BOX = 20;
 
 function median(values: number[]): number {
   values.sort((a, b) => a - b);
@@ -50,15 +56,23 @@ function median(values: number[]): number {
 }
 
 /**
- * Turns a grayscale picture of one digit into a 28x28 MNIST-like input in [0, 1], the way MNIST was
- * made (LeCun et al.): ink made bright on a dark background, cropped to its bounding box, scaled with
+ * Turns a grayscale picture of one digit into an MNIST-like input in [0, 1], the way MNIST was made
+ * (LeCun et al.): ink made bright on a dark background, cropped to its bounding box, scaled with
  * antialiasing to fit a 20x20 box keeping the aspect ratio, then placed in the 28x28 field so that its
- * center of mass is at (14, 14).
+ * center of mass is at (14, 14). For a field of another size (`options.height` x `options.width`, a
+ * model's input shape) the box is 20/28 of each side, and the center of mass goes to the field's center.
  */
 export function preprocessDigit(gray: Uint8Array, width: number, height: number, options: PreprocessOptions = {}): Float32Array {
   if (gray.length !== width * height || width === 0 || height === 0) {
     throw new RangeError(`preprocessDigit: ${gray.length} pixels for a ${width}x${height} image`);
   }
+  const fieldWidth = options.width ?? MNIST_SIDE;
+  const fieldHeight = options.height ?? MNIST_SIDE;
+  if (!(Number.isInteger(fieldWidth) && fieldWidth > 0 && Number.isInteger(fieldHeight) && fieldHeight > 0)) {
+    throw new RangeError(`preprocessDigit: the input to make must have a positive integer size, got ${fieldWidth}x${fieldHeight}`);
+  }
+  const innerWidth = Math.max(1, Math.round((fieldWidth * MNIST_BOX) / MNIST_SIDE));
+  const innerHeight = Math.max(1, Math.round((fieldHeight * MNIST_BOX) / MNIST_SIDE));
   // 1. Polarity. The border of a digit picture is background; if it is lighter than mid-gray the ink is
   //    dark and we invert. A tiny image has no meaningful border; the overall median stands in.
   const border: number[] = [];
@@ -74,7 +88,7 @@ export function preprocessDigit(gray: Uint8Array, width: number, height: number,
   let max = 0;
   for (const v of ink) if (v > max) max = v;
   const range = max - background;
-  const result = new Float32Array(SIDE * SIDE);
+  const result = new Float32Array(fieldWidth * fieldHeight);
   if (range <= 8) return result; // nothing stands out from the background: a blank input
   for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, (ink[i] - background) / range));
 
@@ -98,15 +112,16 @@ export function preprocessDigit(gray: Uint8Array, width: number, height: number,
   const boxWidth = right - left + 1;
   const boxHeight = bottom - top + 1;
 
-  // 4. Scale the box to fit 20x20 keeping the aspect ratio, by area averaging (each target pixel is the
-  //    mean of the source area it covers), which antialiases like MNIST's normalization did.
-  const scale = BOX / Math.max(boxWidth, boxHeight);
-  const targetWidth = Math.max(1, Math.round(boxWidth * scale));
-  const targetHeight = Math.max(1, Math.round(boxHeight * scale));
+  // 4. Scale the box to fit the inner box (20x20 for MNIST) keeping the aspect ratio, by area averaging
+  //    (each target pixel is the mean of the source area it covers), which antialiases like MNIST's
+  //    normalization did.
+  const scale = Math.min(innerWidth / boxWidth, innerHeight / boxHeight);
+  const targetWidth = Math.min(innerWidth, Math.max(1, Math.round(boxWidth * scale)));
+  const targetHeight = Math.min(innerHeight, Math.max(1, Math.round(boxHeight * scale)));
   const patch = resampleArea(ink, width, left, top, boxWidth, boxHeight, targetWidth, targetHeight);
 
   // 5. Place by center of mass. An integer shift keeps strokes sharp and lands the mass within half a
-  //    pixel of (14, 14); the shift is clamped so no ink falls outside the field.
+  //    pixel of the field's center ((14, 14) for MNIST); the shift is clamped so no ink falls outside.
   let mass = 0;
   let sumX = 0;
   let sumY = 0;
@@ -118,10 +133,10 @@ export function preprocessDigit(gray: Uint8Array, width: number, height: number,
       sumY += v * y;
     }
   }
-  const offsetX = Math.min(SIDE - targetWidth, Math.max(0, Math.round(CENTER - sumX / mass)));
-  const offsetY = Math.min(SIDE - targetHeight, Math.max(0, Math.round(CENTER - sumY / mass)));
+  const offsetX = Math.min(fieldWidth - targetWidth, Math.max(0, Math.round(fieldWidth / 2 - sumX / mass)));
+  const offsetY = Math.min(fieldHeight - targetHeight, Math.max(0, Math.round(fieldHeight / 2 - sumY / mass)));
   for (let y = 0; y < targetHeight; y++) {
-    for (let x = 0; x < targetWidth; x++) result[(y + offsetY) * SIDE + x + offsetX] = patch[y * targetWidth + x];
+    for (let x = 0; x < targetWidth; x++) result[(y + offsetY) * fieldWidth + x + offsetX] = patch[y * targetWidth + x];
   }
   return result;
 }

@@ -40,6 +40,11 @@ export class Classifier {
     return this.model.spec.inputs;
   }
 
+  /** [height, width] of the images the model reads. */
+  get inputShape(): readonly [number, number] {
+    return this.config.inputShape;
+  }
+
   /** Class probabilities for `rows` images in `pixels` ([rows, inputs], values in [0, 1]). */
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
     const { inputs } = this.model.spec;

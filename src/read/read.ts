@@ -5,8 +5,10 @@
 import type { Prediction } from '../nn/classifier.js';
 import { segmentDigits, type Box, type SegmentOptions } from './segment.js';
 
-/** What reading needs from a model: a Classifier has both. */
+/** What reading needs from a model: a Classifier has all three. */
 export interface DigitPredictor {
+  /** [height, width] of the inputs: every digit is prepared at that size. */
+  readonly inputShape: readonly [number, number];
   predictBatch(pixels: Float32Array, rows: number): Prediction[];
   label(index: number): string;
 }
@@ -19,7 +21,7 @@ export interface ReadDigit {
   confidence: number;
   probabilities: number[];
   box: Box;
-  /** The 28×28 input the network saw. */
+  /** The input the network saw, [height, width] of its input shape. */
   pixels: Float32Array;
   components: number;
   split: boolean;
@@ -38,15 +40,17 @@ export function readDigits(
   height: number,
   options: SegmentOptions = {},
 ): ReadResult {
+  const inputShape = predictor.inputShape;
+  const size = inputShape[0] * inputShape[1];
   const scorer = (inputs: Float32Array[]): number[] => {
-    const batch = new Float32Array(inputs.length * 784);
-    inputs.forEach((input, i) => batch.set(input, i * 784));
+    const batch = new Float32Array(inputs.length * size);
+    inputs.forEach((input, i) => batch.set(input, i * size));
     return predictor.predictBatch(batch, inputs.length).map((p) => p.probabilities[p.digit]);
   };
-  const segments = segmentDigits(gray, width, height, { scorer, ...options });
+  const segments = segmentDigits(gray, width, height, { scorer, ...options, inputShape });
   if (segments.length === 0) return { text: '', digits: [] };
-  const batch = new Float32Array(segments.length * 784);
-  segments.forEach((segment, i) => batch.set(segment.pixels, i * 784));
+  const batch = new Float32Array(segments.length * size);
+  segments.forEach((segment, i) => batch.set(segment.pixels, i * size));
   const predictions = predictor.predictBatch(batch, segments.length);
   const digits = segments.map((segment, i): ReadDigit => {
     const { digit, probabilities } = predictions[i];

@@ -1,6 +1,6 @@
 /**
  * Segmentation of a row of handwritten digits (a zip code, a number) into one MNIST-style input per
- * digit: connected components of the ink, joining of pieces of one broken stroke, and splitting of
+ * digit (of the model's input shape, 28×28 unless told): connected components of the ink, joining of pieces of one broken stroke, and splitting of
  * components that hold several touching digits. Pure TypeScript (no Node modules): the browser app
  * segments with the same code as `digitlab read`.
  */
@@ -15,6 +15,8 @@ export interface SegmentOptions {
   threshold?: number;
   /** The model's confidence in candidate digits, to choose where touching digits are cut. */
   scorer?: SegmentScorer;
+  /** [height, width] of the inputs to prepare: the model's input shape (default [28, 28]). */
+  inputShape?: readonly [number, number];
 }
 
 export interface Box {
@@ -27,7 +29,7 @@ export interface Box {
 export interface DigitSegment {
   /** Where the digit's ink lies in the source image. */
   box: Box;
-  /** The 28×28 input for the network (values in [0, 1]), prepared as MNIST was. */
+  /** The input for the network (values in [0, 1], the options' input shape), prepared as MNIST was. */
   pixels: Float32Array;
   /** How many connected components were joined into this digit (more than 1: a broken stroke). */
   components: number;
@@ -435,8 +437,11 @@ function leastInkPaths(piece: Piece, ends: number[], ink: Float32Array, w: numbe
   });
 }
 
-/** Confidence of the model in each 28×28 input: lets recognition choose between candidate cuts. */
+/** Confidence of the model in each input: lets recognition choose between candidate cuts. */
 export type SegmentScorer = (inputs: Float32Array[]) => number[];
+
+/** The scorer applied to pieces of the picture (each prepared as an input first). */
+type PieceScorer = (pieces: Piece[]) => number[];
 
 interface Cut {
   parts: [Piece, Piece];
@@ -470,7 +475,7 @@ const logOf = (confidence: number) => Math.log(Math.max(confidence, 1e-9));
  * score among straight cuts and least-ink paths around the even division and the split into cores;
  * without one, the column of least ink there (touching digits usually meet in a thin joint).
  */
-function bestCut(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: SegmentScorer | undefined): Cut | null {
+function bestCut(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: PieceScorer | undefined): Cut | null {
   const pieceWidth = width(piece);
   if (pieceWidth < 4) return null;
   const ideal = pieceWidth / parts;
@@ -518,8 +523,7 @@ function bestCut(piece: Piece, parts: number, rowHeight: number, ink: Float32Arr
     if (split) add(split);
   }
   if (splits.length === 0) return null;
-  const inputs = splits.flatMap(({ parts: [left, right] }) => [toSegment(left, ink, w).pixels, toSegment(right, ink, w).pixels]);
-  const confidence = scorer(inputs);
+  const confidence = scorer(splits.flatMap(({ parts }) => parts));
   let best: Cut | null = null;
   splits.forEach(({ parts: split, crossed }, i) => {
     // with more than two digits in the piece, the right side is not one digit yet: judge the left only
@@ -534,7 +538,7 @@ function bestCut(piece: Piece, parts: number, rowHeight: number, ink: Float32Arr
 }
 
 /** Cuts a piece into `parts` digits, left to right. */
-function splitPiece(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: SegmentScorer | undefined): Piece[] {
+function splitPiece(piece: Piece, parts: number, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: PieceScorer | undefined): Piece[] {
   if (parts < 2) return [piece];
   const cut = bestCut(piece, parts, rowHeight, ink, w, threshold, scorer);
   if (!cut) return [piece];
@@ -552,11 +556,11 @@ function digitsIn(piece: Piece, rowHeight: number): number {
  * The piece read as one digit and as two: the best cut and the confidence in the whole, in both the
  * model's probabilities and as log-probabilities (null when it cannot be cut).
  */
-function splitGain(piece: Piece, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: SegmentScorer): { gain: number; logGain: number; cut: Cut } | null {
+function splitGain(piece: Piece, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: PieceScorer): { gain: number; logGain: number; cut: Cut } | null {
   if (width(piece) < 0.5 * rowHeight) return null;
   const cut = bestCut(piece, 2, rowHeight, ink, w, threshold, scorer);
   if (!cut || cut.confidence === 0) return null;
-  const whole = scorer([toSegment(piece, ink, w).pixels])[0];
+  const whole = scorer([piece])[0];
   // a piece far wider than the digits are tall holds two of them, however confidently the model reads
   // it as one (it was never shown two digits and calls them one, sure of itself)
   const wide = Math.max(0, width(piece) / rowHeight - WIDEST_DIGIT);
@@ -567,7 +571,7 @@ function splitGain(piece: Piece, rowHeight: number, ink: Float32Array, w: number
  * Narrow touching pairs (a 1 against its neighbour) are no wider than one broad digit, so width alone
  * cannot tell them. The model decides: cut when it reads two digits far more confidently than one.
  */
-function splitByRecognition(piece: Piece, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: SegmentScorer): Piece[] {
+function splitByRecognition(piece: Piece, rowHeight: number, ink: Float32Array, w: number, threshold: number, scorer: PieceScorer): Piece[] {
   const found = splitGain(piece, rowHeight, ink, w, threshold, scorer);
   return found && found.gain > 0.3 && found.cut.confidence > 0.5 ? found.cut.parts : [piece];
 }
@@ -593,7 +597,9 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
 
   pieces = joinBroken(pieces, rowHeight());
   const expected = options.digits;
-  const scorer = options.scorer;
+  const shape = options.inputShape ?? [28, 28];
+  const given = options.scorer;
+  const scorer: PieceScorer | undefined = given && ((list) => given(list.map((piece) => toSegment(piece, ink, w, shape).pixels)));
   const tall = rowHeight();
   if (expected === undefined) {
     pieces = pieces.flatMap((p) => {
@@ -634,11 +640,11 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
     }
   }
   pieces.sort((a, b) => a.left - b.left);
-  return pieces.map((piece) => toSegment(piece, ink, w));
+  return pieces.map((piece) => toSegment(piece, ink, w, shape));
 }
 
-/** The piece's own ink (neighbours' strokes inside its box left out) prepared as a 28×28 input. */
-function toSegment(piece: Piece, ink: Float32Array, w: number): DigitSegment {
+/** The piece's own ink (neighbours' strokes inside its box left out) prepared as an input of `shape` ([height, width]). */
+function toSegment(piece: Piece, ink: Float32Array, w: number, shape: readonly [number, number]): DigitSegment {
   const boxWidth = width(piece);
   const boxHeight = height(piece);
   const patch = new Uint8Array(boxWidth * boxHeight);
@@ -649,7 +655,7 @@ function toSegment(piece: Piece, ink: Float32Array, w: number): DigitSegment {
   }
   return {
     box: { left: piece.left, top: piece.top, width: boxWidth, height: boxHeight },
-    pixels: preprocessDigit(patch, boxWidth, boxHeight, { polarity: 'light-on-dark' }),
+    pixels: preprocessDigit(patch, boxWidth, boxHeight, { polarity: 'light-on-dark', height: shape[0], width: shape[1] }),
     components: piece.components,
     split: piece.split,
   };

@@ -148,3 +148,50 @@ test('an MNIST digit printed dark on light comes back as the same MNIST input', 
     assert.ok(difference / 784 < 0.02, `image ${k}: mean difference ${difference / 784}`);
   }
 });
+
+/** Bounding box (pixels above `level`) and center of mass of an input of width w. */
+function inkGeometry(input: Float32Array, w: number, level = 0.05): { width: number; height: number; x: number; y: number } {
+  let [left, right, top, bottom, mass, sx, sy] = [w, -1, Infinity, -1, 0, 0, 0];
+  for (let i = 0; i < input.length; i++) {
+    const [x, y] = [i % w, Math.floor(i / w)];
+    mass += input[i];
+    sx += input[i] * x;
+    sy += input[i] * y;
+    if (input[i] > level) [left, right, top, bottom] = [Math.min(left, x), Math.max(right, x), Math.min(top, y), Math.max(bottom, y)];
+  }
+  return { width: right - left + 1, height: bottom - top + 1, x: sx / mass, y: sy / mass };
+}
+
+test('preprocessDigit makes inputs of any height x width: the ink fits 20/28 of each side, its mass at the center', () => {
+  // a wide bar and a tall bar into a 16-row, 20-column field: the inner box is 11 x 14
+  const wide = new Uint8Array(60 * 40).fill(250);
+  for (let y = 15; y < 25; y++) for (let x = 5; x < 55; x++) wide[y * 60 + x] = 5;
+  const tall = new Uint8Array(60 * 40).fill(250);
+  for (let y = 2; y < 38; y++) for (let x = 30; x < 40; x++) tall[y * 60 + x] = 5;
+  const wideInput = preprocessDigit(wide, 60, 40, { height: 16, width: 20 });
+  const tallInput = preprocessDigit(tall, 60, 40, { height: 16, width: 20 });
+  assert.equal(wideInput.length, 320);
+  const a = inkGeometry(wideInput, 20, 0.5);
+  assert.deepEqual([a.width, a.height], [14, 3], 'a 50 x 10 bar fills the 14 columns, keeping its aspect');
+  const b = inkGeometry(tallInput, 20, 0.5);
+  assert.deepEqual([b.width, b.height], [3, 11], 'a 10 x 36 bar fills the 11 rows');
+  for (const g of [inkGeometry(wideInput, 20), inkGeometry(tallInput, 20)]) {
+    assert.ok(Math.abs(g.x - 10) <= 0.5 && Math.abs(g.y - 8) <= 0.5, `center of mass (${g.x}, ${g.y})`);
+  }
+  // the default is MNIST's field, the same as asking for 28 x 28
+  const blob = disc(80, 60, 30, 20, 9, 0, 255);
+  assert.deepEqual([...preprocessDigit(blob, 80, 60, { height: 28, width: 28 })], [...preprocessDigit(blob, 80, 60)]);
+  assert.throws(() => preprocessDigit(blob, 80, 60, { height: 0, width: 28 }), /positive integer size/);
+});
+
+test('renderGrid and terminalPreview draw images that are not square', () => {
+  // 3 rows x 5 columns: a bright pixel in the last column of the first row
+  const image = new Float32Array(15);
+  image[4] = 1;
+  const png = PNG.sync.read(renderGrid([image, image], [1, 2], 2, 1, 2, { height: 3, width: 5 }));
+  assert.deepEqual([png.width, png.height], [2 * (10 + 2) + 2, 6 + 14 + 2 + 2]);
+  assert.equal(png.data[(2 * png.width + 2 + 8) * 4], 255, 'column 4 of the first cell, scaled 2x');
+  assert.throws(() => renderGrid([new Float32Array(16)], [0], 1, 1, 1, { height: 3, width: 5 }), /image 0 has 16 pixels, expected 3x5 = 15/);
+  const lines = terminalPreview(image, { height: 3, width: 5 }).split('\n');
+  assert.deepEqual(lines, ['        ██', '', '']);
+});
