@@ -116,11 +116,11 @@ export function dataCommand(): Command {
       const png =
         opts.grid === undefined
           ? scaleOne(images[0], split.width, split.height, opts.scale)
-          : renderGrid(images, labels, cols, rows, opts.scale, { side: split.width });
+          : renderGrid(images, labels, cols, rows, opts.scale, { width: split.width, height: split.height });
       writeFileSync(opts.out, png);
       if (!out.json) {
         out.print(`${opts.split}[${first}]: label ${split.labels[first]}, ${split.height}×${split.width}`);
-        out.print(terminalPreview(images[0], { side: split.width }));
+        out.print(terminalPreview(images[0], { width: split.width, height: split.height }));
         out.print(`wrote ${opts.out}${count > 1 ? ` (${count} images)` : ''}`);
       }
       out.result({ file: opts.out, split: opts.split, index: first, count, labels: labels.map(Number) });

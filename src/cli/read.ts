@@ -19,8 +19,6 @@ export function readCommand(): Command {
       const modelDir: string | null = opts.model ?? (await newestModel('runs'));
       if (!modelDir) throw new UsageError('no model folder under runs/: train one (digitlab train --out runs/NAME) or pass --model DIR');
       const classifier = await Classifier.load(await createKernels(), modelDir);
-      const [h, w] = classifier.config.inputShape;
-      if (h !== 28 || w !== 28) throw new Error(`read prepares digits as 28×28 inputs; this model reads ${h}×${w} images`);
       const results = [];
       for (const file of images) {
         let bytes: Buffer;

@@ -21,7 +21,7 @@ export function serveCommand(): Command {
         if (modelDir) {
           out.info(`model: ${modelDir} (the newest under ${opts.runs}/; --model DIR chooses another)`);
         } else {
-          out.info(`no trained model under ${opts.runs}/: training a quick one first (784-128-10, Adam, 2 epochs)…`);
+          out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data} (128 hidden nodes, Adam, 2 epochs)…`);
           const trained = await trainDefaultModel(opts.runs, opts.data);
           modelDir = trained.dir;
           out.info(`model: ${modelDir} (test accuracy ${(trained.testAccuracy * 100).toFixed(2)}%)`);

@@ -123,7 +123,7 @@ export function trainCommand(): Command {
       if (wrong.length > 0) {
         await writeFileAtomic(
           wrongPng,
-          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${w.label}/${w.predicted}`), 6, Math.ceil(wrong.length / 6), 3, { side: train.width }),
+          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${w.label}/${w.predicted}`), 6, Math.ceil(wrong.length / 6), 3, { width: train.width, height: train.height }),
         );
       }
       const json = resultJson(result, dir);

@@ -40,7 +40,7 @@ export function evalCommand(): Command {
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark)')
+    .description("read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark), fitted into the model's input the way MNIST was made")
     .requiredOption('--model <dir>', 'model folder (written by digitlab train --out)')
     .argument('<images...>', 'image files')
     .option('--json', 'print one JSON result on stdout')
@@ -48,12 +48,11 @@ export function predictCommand(): Command {
       const out = createOutput(Boolean(opts.json));
       const kernels = await createKernels();
       const classifier = await Classifier.load(kernels, opts.model);
-      const [h, w] = classifier.config.inputShape;
-      if (h !== 28 || w !== 28) throw new Error(`predict reads digit pictures into 28×28 inputs; this model reads ${h}×${w} images`);
+      const [height, width] = classifier.inputShape;
       const results = [];
       for (const file of images) {
         const image = decodeGrayscale(readFile(file), file);
-        const pixels = preprocessDigit(image.data, image.width, image.height);
+        const pixels = preprocessDigit(image.data, image.width, image.height, { height, width });
         const started = performance.now();
         const prediction = classifier.predict(pixels);
         const ms = performance.now() - started;

@@ -25,11 +25,26 @@ export class UnknownModelError extends Error {
   }
 }
 
+/** A model asked to read data of another image shape than its own. */
+export class ModelDataShapeError extends Error {
+  override readonly name = 'ModelDataShapeError';
+  readonly statusCode = 422;
+  constructor(id: string, model: readonly [number, number], source: string, data: readonly [number, number]) {
+    super(
+      `model ${id} reads ${model[0]}×${model[1]} images but the server's data (${source}) holds ${data[0]}×${data[1]} images: ` +
+        `start the server with --data of the model's kind of images`,
+    );
+  }
+}
+
 export interface ModelSummary {
   id: string;
   /** Whether predictions without a model id use this one. */
   default: boolean;
+  /** [height, width] of the images the model reads. */
+  inputShape: [number, number];
   hidden: number[];
+  classes: number;
   activation: string;
   params: number;
   testAccuracy: number | null;
@@ -40,9 +55,11 @@ export interface ModelSummary {
 export interface Gallery {
   accuracy: number;
   count: number;
+  /** [height, width] of every image in `wrong` (the model's input shape). */
+  inputShape: [number, number];
   /** Rows: true digit, columns: predicted. */
   confusion: number[][];
-  /** The misclassified test digits the model was surest about: 28×28 bytes in base64, ink 255. */
+  /** The misclassified test digits the model was surest about: height × width bytes in base64, ink 255. */
   wrong: Array<{ index: number; label: number; predicted: number; confidence: number; pixels: string }>;
 }
 
@@ -111,7 +128,9 @@ export class ModelRegistry {
         summaries.push({
           id,
           default: false,
+          inputShape: config.inputShape,
           hidden: config.hidden,
+          classes: config.classes,
           activation: config.activation,
           params,
           testAccuracy: typeof accuracy === 'number' ? accuracy : null,
@@ -163,7 +182,10 @@ export class ModelRegistry {
     let gallery = this.galleries.get(id);
     if (!gallery) {
       gallery = Promise.resolve().then(() => {
-        const test = data().test;
+        const splits = data();
+        const test = splits.test;
+        const [height, width] = classifier.config.inputShape;
+        if (test.height !== height || test.width !== width) throw new ModelDataShapeError(id, [height, width], splits.source, [test.height, test.width]);
         const evaluation = evaluateDetailed(classifier.model, test);
         const wrong = mostConfidentlyWrong(evaluation, test, limit).map((w) => ({
           index: w.index,
@@ -172,7 +194,7 @@ export class ModelRegistry {
           confidence: w.confidence,
           pixels: Buffer.from(Uint8Array.from(w.image, (v) => Math.round(v * 255))).toString('base64'),
         }));
-        return { accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, wrong };
+        return { accuracy: evaluation.accuracy, count: evaluation.count, inputShape: classifier.config.inputShape, confusion: evaluation.confusion, wrong };
       });
       this.galleries.set(id, gallery);
       gallery.catch(() => this.galleries.delete(id));

@@ -98,7 +98,8 @@ const pixelsBody = {
   required: ['pixels'],
   additionalProperties: false,
   properties: {
-    pixels: { type: 'array', minItems: 784, maxItems: 784, items: { type: 'number', minimum: 0, maximum: 1 } },
+    // as many as the model has inputs (784 for 28×28), checked against the model in the handler
+    pixels: { type: 'array', minItems: 1, maxItems: 65536, items: { type: 'number', minimum: 0, maximum: 1 } },
   },
 } as const;
 
@@ -201,8 +202,6 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   async function classifierFor(request: FastifyRequest<{ Querystring: { model?: string } }>): Promise<{ id: string; classifier: Classifier }> {
     const id = await models.resolveId(request.query.model);
     const classifier = await models.classifier(id);
-    const [h, w] = classifier.config.inputShape;
-    if (h !== 28 || w !== 28) throw httpError(422, `model ${id} reads ${h}×${w} images; digit pictures are prepared as 28×28`);
     return { id, classifier };
   }
 
@@ -224,11 +223,16 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
     async (request) => {
       const { id, classifier } = await classifierFor(request);
       const started = performance.now();
+      const [height, width] = classifier.inputShape;
       let pixels: Float32Array;
       if (Buffer.isBuffer(request.body)) {
         const image = decodeGrayscale(imageBody(request), 'the request body');
-        pixels = preprocessDigit(image.data, image.width, image.height);
+        pixels = preprocessDigit(image.data, image.width, image.height, { height, width });
       } else {
+        const count = request.body.pixels.length;
+        if (count !== height * width) {
+          throw httpError(400, `model ${id} reads ${height}×${width} images: send ${height * width} pixel values (row by row), not ${count}`);
+        }
         pixels = Float32Array.from(request.body.pixels);
       }
       const prediction = classifier.predict(pixels);

@@ -42,16 +42,59 @@ export function digitlabProcess(args: string[], cwd?: string) {
 
 /**
  * Writes a small MNIST-style IDX folder (the first `train` training and `test` test images of the
- * bundled MNIST), for command-line runs that should take seconds.
+ * bundled MNIST), for command-line runs that should take seconds. With `height` and `width`, every
+ * 28×28 digit is scaled to fit that shape keeping its proportions (area averaging) and centred, so the
+ * folder holds images of any [h, w] whose digits look as MNIST's do.
  */
-export function writeSmallIdx(dir: string, train: number, test: number, options: { gzip?: boolean } = {}): void {
+export function writeSmallIdx(
+  dir: string,
+  train: number,
+  test: number,
+  options: { gzip?: boolean; height?: number; width?: number } = {},
+): void {
   mkdirSync(dir, { recursive: true });
   const full = loadData('mnist', { validation: 0 });
   const suffix = options.gzip ? '.gz' : '';
+  const height = options.height ?? 28;
+  const width = options.width ?? 28;
   for (const [name, split, count] of [['train', full.train, train], ['t10k', full.test, test]] as const) {
-    writeIdxFile(join(dir, `${name}-images-idx3-ubyte${suffix}`), split.images.subarray(0, count * 784), [count, 28, 28], options);
+    const images = height === 28 && width === 28 ? split.images.subarray(0, count * 784) : fitImages(split.images as Uint8Array, count, height, width);
+    writeIdxFile(join(dir, `${name}-images-idx3-ubyte${suffix}`), images, [count, height, width], options);
     writeIdxFile(join(dir, `${name}-labels-idx1-ubyte${suffix}`), split.labels.subarray(0, count), [count], options);
   }
+}
+
+/**
+ * The first `count` 28×28 images scaled by min(height, width) / 28 and centred in height × width:
+ * each output pixel averages the source area it covers (outside the source counts as background).
+ */
+function fitImages(source: Uint8Array, count: number, height: number, width: number): Uint8Array {
+  const span = Math.min(height, width);
+  // weights[t][s]: the share of target pixel t covered by source pixel s along one axis
+  const weights = (target: number) => {
+    const offset = (target - span) / 2;
+    return Array.from({ length: target }, (_, t) => {
+      const start = ((t - offset) * 28) / span;
+      const end = ((t + 1 - offset) * 28) / span;
+      return Array.from({ length: 28 }, (_, s) => Math.max(0, Math.min(end, s + 1) - Math.max(start, s)) / (end - start));
+    });
+  };
+  const rows = weights(height);
+  const cols = weights(width);
+  const out = new Uint8Array(count * height * width);
+  for (let n = 0; n < count; n++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let sy = 0; sy < 28; sy++) {
+          if (rows[y][sy] === 0) continue;
+          for (let sx = 0; sx < 28; sx++) sum += rows[y][sy] * cols[x][sx] * source[n * 784 + sy * 28 + sx];
+        }
+        out[(n * height + y) * width + x] = Math.round(sum);
+      }
+    }
+  }
+  return out;
 }
 
 /** A failure the user can act on: a message, a non-zero status, and no stack trace. */

@@ -98,7 +98,7 @@ describe('HTTP API', () => {
   it('answers bad requests with 4xx JSON errors and keeps serving', async () => {
     await expectError(await post('/api/predict', 'hello', 'text/plain'), 415, /content type "text\/plain" is not accepted/);
     await expectError(await post('/api/predict', 'not a picture', 'image/png'), 400, /not a PNG or JPEG/);
-    await expectError(await post('/api/predict', JSON.stringify({ pixels: testPixels(0).slice(1) }), 'application/json'), 400, /fewer than 784/);
+    await expectError(await post('/api/predict', JSON.stringify({ pixels: testPixels(0).slice(1) }), 'application/json'), 400, /reads 28×28 images: send 784 pixel values .*not 783/);
     await expectError(await post('/api/predict', `{"pixels":[${new Array(784).fill('NaN').join(',')}]}`, 'application/json'), 400, /JSON/);
     await expectError(await post('/api/predict', JSON.stringify({ pixels: new Array(784).fill('NaN') }), 'application/json'), 400, /must be number/);
     await expectError(await post('/api/predict', JSON.stringify({ pixels: new Array(784).fill(255) }), 'application/json'), 400, /must be <= 1/);

@@ -38,7 +38,9 @@ window.addEventListener('hashchange', showPage);
 interface ModelSummary {
   id: string;
   default: boolean;
+  inputShape: [number, number];
   hidden: number[];
+  classes: number;
   testAccuracy: number | null;
 }
 let model: BrowserModel | null = null;
@@ -49,7 +51,8 @@ async function refreshModels(choose?: string): Promise<void> {
   const current = choose ?? model?.id ?? models.find((m) => m.default)?.id;
   select.replaceChildren(
     ...models.map((m) => {
-      const option = new Option(`${m.id} (784-${m.hidden.join('-')}${m.hidden.length ? '-' : ''}10${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`})`, m.id);
+      const layers = [m.inputShape[0] * m.inputShape[1], ...m.hidden, m.classes].join('-');
+      const option = new Option(`${m.id} (${layers}${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`})`, m.id);
       option.selected = m.id === current;
       return option;
     }),
@@ -62,6 +65,9 @@ async function useModel(id: string): Promise<void> {
   model = await BrowserModel.load(id);
   status(`model ${id} loaded`);
   document.body.dataset.model = id;
+  const [height, width] = model.inputShape;
+  $('draw-input-size').textContent = `${height}×${width}`;
+  $('draw-input').setAttribute('aria-label', `The ${height} by ${width} input`);
   readDrawing();
   if (!$('page-gallery').hidden) void showGallery();
 }
@@ -88,11 +94,11 @@ function readDrawing(): void {
       $(`bar-${d}`).style.width = '0';
       $(`bar-text-${d}`).textContent = '0%';
     }
-    showInput($<HTMLCanvasElement>('draw-input'), new Float32Array(784));
+    showInput($<HTMLCanvasElement>('draw-input'), new Float32Array(model.inputShape[0] * model.inputShape[1]), model.inputShape);
     return;
   }
   const gray = pad.gray();
-  const pixels = preprocessDigit(gray.data, gray.width, gray.height);
+  const pixels = preprocessDigit(gray.data, gray.width, gray.height, { height: model.inputShape[0], width: model.inputShape[1] });
   const prediction = model.predict(pixels);
   digit.textContent = model.label(prediction.digit);
   $('draw-confidence').textContent = `(${percent(prediction.probabilities[prediction.digit])})`;
@@ -100,7 +106,7 @@ function readDrawing(): void {
     $(`bar-${d}`).style.width = `${(p * 100).toFixed(1)}%`;
     $(`bar-text-${d}`).textContent = percent(p);
   });
-  showInput($<HTMLCanvasElement>('draw-input'), pixels);
+  showInput($<HTMLCanvasElement>('draw-input'), pixels, model.inputShape);
 }
 $('draw-undo').addEventListener('click', () => pad.undo());
 $('draw-clear').addEventListener('click', () => pad.clear());
@@ -112,6 +118,7 @@ const zipPad = new DrawingPad($<HTMLCanvasElement>('zip-pad'), 10, (final) => {
 
 function readZip(): void {
   if (!model) return;
+  const shape = model.inputShape;
   const gray = zipPad.gray();
   const count = Number($<HTMLInputElement>('zip-count').value);
   const result = readDigits(model, gray.data, gray.width, gray.height, Number.isInteger(count) && count > 0 ? { digits: count } : {});
@@ -120,7 +127,7 @@ function readZip(): void {
     ...result.digits.map((d) => {
       const item = document.createElement('li');
       const canvas = document.createElement('canvas');
-      showInput(canvas, d.pixels);
+      showInput(canvas, d.pixels, shape);
       item.append(canvas);
       item.insertAdjacentHTML('beforeend', `<strong>${d.label}</strong><span class="${d.confidence < 0.8 ? 'low' : ''}">${percent(d.confidence)}</span>`);
       item.setAttribute('aria-label', `${d.label}, ${percent(d.confidence)} sure`);
@@ -357,6 +364,7 @@ interface Gallery {
   accuracy: number;
   count: number;
   confusion: number[][];
+  inputShape: [number, number];
   wrong: Array<{ index: number; label: number; predicted: number; confidence: number; pixels: string }>;
 }
 
@@ -384,7 +392,7 @@ async function showGallery(): Promise<void> {
         const item = document.createElement('li');
         const canvas = document.createElement('canvas');
         const bytes = Uint8Array.from(atob(w.pixels), (c) => c.charCodeAt(0));
-        showInput(canvas, Float32Array.from(bytes, (v) => v / 255));
+        showInput(canvas, Float32Array.from(bytes, (v) => v / 255), gallery.inputShape);
         item.append(canvas);
         item.insertAdjacentHTML('beforeend', `true ${w.label}, read ${w.predicted}<br>${percent(w.confidence)}`);
         return item;

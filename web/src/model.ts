@@ -46,6 +46,11 @@ export class BrowserModel implements DigitPredictor {
     return new BrowserModel(id, config, mlp);
   }
 
+  /** [height, width] of the images the model reads. */
+  get inputShape(): readonly [number, number] {
+    return this.config.inputShape;
+  }
+
   label(index: number): string {
     return this.config.labels?.[index] ?? String(index);
   }

@@ -104,15 +104,20 @@ export class DrawingPad {
   }
 }
 
-/** Draws a 28×28 input (values in [0, 1], ink bright) on a canvas, white ink on black as MNIST shows it. */
-export function showInput(canvas: HTMLCanvasElement, pixels: Float32Array): void {
+/**
+ * Draws a network input of `shape` ([height, width], values in [0, 1], ink bright) on a canvas, white
+ * ink on black as MNIST shows it; the canvas takes the input's size.
+ */
+export function showInput(canvas: HTMLCanvasElement, pixels: Float32Array, shape: readonly [number, number]): void {
+  const [height, width] = shape;
+  if (pixels.length !== width * height) throw new RangeError(`showInput: ${pixels.length} values for a ${height}×${width} input`);
   const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-  const image = context.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
+  canvas.width = width;
+  canvas.height = height;
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
     const v = Math.round(255 * pixels[i]);
     image.data.set([v, v, v, 255], 4 * i);
   }
-  canvas.width = 28;
-  canvas.height = 28;
   context.putImageData(image, 0, 0);
 }
