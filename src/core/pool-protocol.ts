@@ -17,20 +17,19 @@ export const CONTROL_INTS = 32;
 /** Float64 arguments per request. */
 export const ARGUMENTS = 16;
 
-/** Exported kernel functions by operation number; 0 stops the thread. */
-export const OPERATIONS: readonly (string | null)[] = [
-  null, 'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
-];
-export const Operation = {
-  Stop: 0,
-  Gemm: 1,
-  SparseGemmNN: 2,
-  SparseGemmTN: 3,
-  SgdUpdate: 4,
-  AdamUpdate: 5,
-  AdagradUpdate: 6,
-  RmspropUpdate: 7,
-} as const;
+/**
+ * The exported kernel functions a thread can run: operation number i + 1 runs POOL_KERNELS[i], 0 stops
+ * the thread. A kernel that splits across threads adds its export's name here.
+ */
+export const POOL_KERNELS = [
+  'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
+] as const;
+export type PoolKernel = (typeof POOL_KERNELS)[number];
+
+/** An operation number (see POOL_KERNELS). */
+export type PoolOperation = number & { readonly __operation?: true };
+export const STOP: PoolOperation = 0;
+export const Operation = Object.fromEntries(POOL_KERNELS.map((name, i) => [name, i + 1])) as Record<PoolKernel, PoolOperation>;
 
 export interface PoolWorkerData {
   module: unknown;

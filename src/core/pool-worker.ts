@@ -5,7 +5,7 @@
  * message is posted per call.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ARGUMENTS, CONTROL_INTS, OPERATIONS, Slot, type PoolWorkerData } from './pool-protocol.js';
+import { ARGUMENTS, CONTROL_INTS, POOL_KERNELS, Slot, type PoolWorkerData } from './pool-protocol.js';
 
 type KernelFunction = (...args: number[]) => unknown;
 interface WasmInstanceApi {
@@ -15,7 +15,8 @@ interface WasmInstanceApi {
 const { module, memory, control, args, slot, spin } = workerData as PoolWorkerData;
 const wasm = (globalThis as unknown as { WebAssembly: WasmInstanceApi }).WebAssembly;
 const exports = new wasm.Instance(module, { env: { memory } }).exports;
-const operations: (KernelFunction | undefined)[] = OPERATIONS.map((name) => (name ? exports[name] : undefined));
+// operation 0 (no function) stops the thread
+const operations: (KernelFunction | undefined)[] = [undefined, ...POOL_KERNELS.map((name) => exports[name])];
 const state = new Int32Array(control, slot * CONTROL_INTS * 4, CONTROL_INTS);
 const a = new Float64Array(args, slot * ARGUMENTS * 8, ARGUMENTS);
 

@@ -2,11 +2,11 @@
  * A pool of worker threads that run kernels on the same WebAssembly memory as the calling thread.
  * Threads are started once and stay; a request is written into a shared control slot and signalled
  * with Atomics.notify (the thread spins briefly before sleeping, the caller spins briefly before
- * waiting), so a call allocates nothing and posts no message. The caller splits the work: see wasm.ts.
+ * waiting), so a call allocates nothing and posts no message. The caller splits the work: see wasm-runtime.ts and the bindings in ops/.
  * Node.js only (the caller blocks in Atomics.wait, which browsers forbid on the main thread).
  */
-import { ARGUMENTS, CONTROL_INTS, Operation, Slot, type PoolWorkerData } from './pool-protocol.js';
-import type { WasmMemory, WasmModule } from './wasm.js';
+import { ARGUMENTS, CONTROL_INTS, STOP, Slot, type PoolOperation, type PoolWorkerData } from './pool-protocol.js';
+import type { WasmMemory, WasmModule } from './wasm-api.js';
 
 /** Polls of a thread's request word before it sleeps: on the order of 100 µs. */
 const WORKER_SPIN = 50_000;
@@ -79,7 +79,7 @@ export class KernelPool {
 
   /** Sends thread `index` one kernel call (up to 16 numeric arguments); `wait(index)` collects it. */
   post(
-    index: number, operation: number,
+    index: number, operation: PoolOperation,
     a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0,
     a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0,
   ): void {
@@ -122,7 +122,7 @@ export class KernelPool {
   /** Stops the threads. */
   async close(): Promise<void> {
     if (this.closed) return;
-    for (let i = 0; i < this.workers.length; i++) this.post(i, Operation.Stop);
+    for (let i = 0; i < this.workers.length; i++) this.post(i, STOP);
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

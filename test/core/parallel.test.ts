@@ -247,7 +247,7 @@ describe('thread pool', () => {
     const state = new Int32Array(control);
     // sgdUpdate(param, grad, momentum buffer, length, lr, momentum, dampening, weight decay, nesterov, first step)
     new Float64Array(args).set([param.byteOffset, grad.byteOffset, 0, 4, 0.5, 0, 0, 0, 0, 1]);
-    state[Slot.Operation] = Operation.SgdUpdate;
+    state[Slot.Operation] = Operation.sgdUpdate;
     state[Slot.Request] = 1;
     const workerData: PoolWorkerData = { module: kernels.module, memory: kernels.memory, control, args, slot: 0, spin: 1000 };
     const script = new URL('../../src/core/pool-worker.ts', import.meta.url).href;
