@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic.js';
-import { designName, type DesignResult, type StudyResults, type TrialResult } from './results.js';
+import { designKey, designName, type DesignResult, type StudyResults, type TrialResult } from './results.js';
 
 export const REPORT_HTML = 'report.html';
 export const REPORT_MARKDOWN = 'report.md';
@@ -81,13 +81,14 @@ function designRows(designs: DesignResult[]): string[][] {
     d.label,
     d.params.toLocaleString('en-US'),
     bytesText(d.bytes),
+    `${pct(d.bestValAccuracy.mean)}${d.runs > 1 ? ` ± ${(d.bestValAccuracy.std * 100).toFixed(2)}` : ''}`,
     `${pct(d.testAccuracy.mean)}${d.runs > 1 ? ` ± ${(d.testAccuracy.std * 100).toFixed(2)}` : ''}`,
     d.seconds.mean.toFixed(1),
     d.secondsToConverge ? d.secondsToConverge.mean.toFixed(1) : '–',
     String(d.runs),
   ]);
 }
-const DESIGN_HEADER = ['design', 'params', 'size', 'test acc (mean ± sd)', 'train s', 'conv. s', 'runs'];
+const DESIGN_HEADER = ['design', 'params', 'size', 'best val acc (mean ± sd)', 'test acc (mean ± sd)', 'train s', 'conv. s', 'runs'];
 
 function describeData(results: StudyResults): string {
   const s = results.spec;
@@ -135,146 +136,285 @@ const designLabelOf = designName;
 
 type VegaLiteSpec = Record<string, unknown>;
 
-/** The charts, as Vega-Lite specs with their data inline. */
-export function reportCharts(results: StudyResults): Array<{ id: string; title: string; note: string; spec: VegaLiteSpec }> {
-  const label = (t: TrialResult) => `#${t.number} ${designLabelOf(t)}` + (results.spec.seeds.length > 1 ? ` s${t.seed}` : '');
-  const curves = results.trials.flatMap((t) =>
-    t.epochs.flatMap((e) => [
-      { trial: label(t), epoch: e.epoch, loss: Number.isFinite(e.val_loss) ? e.val_loss : null, split: 'validation', status: t.status },
-      { trial: label(t), epoch: e.epoch, loss: Number.isFinite(e.train_loss) ? e.train_loss : null, split: 'training', status: t.status },
-    ]),
-  ).filter((p) => p.loss !== null);
-  const designs = results.designs.map((d) => ({
-    design: d.label,
-    layers: d.layers,
-    nodes: d.nodes,
-    optimizer: d.optimizer,
-    params: d.params,
-    bytes: d.bytes,
-    kib: Math.round(d.bytes / 1024),
-    accuracy: d.testAccuracy.mean * 100,
-    accuracyLow: d.testAccuracy.min * 100,
-    accuracyHigh: d.testAccuracy.max * 100,
-    valAccuracy: d.bestValAccuracy.mean * 100,
-    seconds: d.seconds.mean,
-    converge: d.secondsToConverge ? d.secondsToConverge.mean : null,
-    runs: d.runs,
-    pareto: d.pareto ? 'on the front' : 'dominated',
-  }));
+export interface ReportChart {
+  id: string;
+  title: string;
+  note: string;
+  spec: VegaLiteSpec;
+}
+
+/** A name per design, unique even where two designs differ only in what the short label leaves out. */
+function designNames(designs: DesignResult[]): Map<DesignResult, string> {
+  const seen = new Map<string, number>();
+  for (const d of designs) seen.set(d.label, (seen.get(d.label) ?? 0) + 1);
+  return new Map(designs.map((d) => [d, (seen.get(d.label) ?? 0) > 1 ? `${d.label} (#${d.trials[0]})` : d.label]));
+}
+
+/** A trial trained to the end: the trials a design's means and spreads are made of. */
+function complete(t: TrialResult): boolean {
+  return t.status === 'done' && t.testAccuracy !== null && t.bestValAccuracy !== null;
+}
+
+/** What a design is, besides its hidden layers: the heatmaps compare only designs alike in all of it. */
+function settingsKey(t: Pick<TrialResult, 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'>): string {
+  return JSON.stringify([t.activation, t.optimizer, t.lr, t.options, t.schedule]);
+}
+
+/** Why a design has no value of its own: none of its trials trained to the end. */
+function missingReason(trials: TrialResult[]): string {
+  const words = new Set(trials.map((t) => (t.status === 'pending' || t.status === 'running' ? 'not finished' : t.status)));
+  return [...words].join(', ');
+}
+
+function percentText(value: number, runs: number): string {
+  return `${value.toFixed(2)}%` + (runs > 1 ? ` (mean of ${runs} seeds)` : '');
+}
+
+/** Axis labels a little apart, so neighbours never touch (Vega drops the ones that would). */
+const CHART_CONFIG = { axis: { labelSeparation: 6 }, legend: { labelLimit: 280 } };
+
+/** The charts, as Vega-Lite specs with their data inline. Accuracy is validation accuracy: the data designs are ranked on. */
+export function reportCharts(results: StudyResults): ReportChart[] {
+  const names = designNames(results.designs);
+  const order = results.designs.map((d) => names.get(d) as string);
+  const severalSeeds = results.spec.seeds.length > 1;
   const width = 640;
-  const charts: Array<{ id: string; title: string; note: string; spec: VegaLiteSpec }> = [];
+  const charts: ReportChart[] = [];
+
+  // Loss curves: a line per design and split (the mean over its seeds), a band from the seeds' lowest to highest.
+  const designOfTrial = new Map<number, string>();
+  for (const d of results.designs) for (const number of d.trials) designOfTrial.set(number, names.get(d) as string);
+  const curves = results.trials.filter(complete).flatMap((t) =>
+    t.epochs.flatMap((e) => [
+      { design: designOfTrial.get(t.number), epoch: e.epoch, split: 'validation', loss: e.val_loss },
+      { design: designOfTrial.get(t.number), epoch: e.epoch, split: 'training', loss: e.train_loss },
+    ]),
+  ).filter((p) => p.design !== undefined && Number.isFinite(p.loss) && p.loss > 0);
+  const left = results.trials.filter((t) => !complete(t)).length;
+  const lossScale = { type: 'log', nice: false, padding: 8 };
   charts.push({
     id: 'loss-curves',
     title: 'Loss curves',
-    note: 'Validation (solid) and training (dashed) loss of every trial, epoch by epoch.',
+    note:
+      'Validation (solid) and training (dashed) loss of each design, epoch by epoch' +
+      (severalSeeds ? ': the line is the mean over its seeds, the band spans the lowest and highest seed.' : '.') +
+      (left ? ` ${left} trial${left === 1 ? '' : 's'} that did not train to the end (pruned, diverged or unfinished) ${left === 1 ? 'is' : 'are'} left out; the table has ${left === 1 ? 'it' : 'them'}.` : ''),
     spec: {
       width, height: 320,
       data: { values: curves },
-      mark: { type: 'line', point: false, strokeWidth: 1.5 },
       encoding: {
-        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
-        y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'cross-entropy loss' },
-        color: { field: 'trial', type: 'nominal', legend: { columns: 1, symbolLimit: 60, labelLimit: 260 } },
-        strokeDash: { field: 'split', type: 'nominal', sort: ['validation', 'training'] },
-        tooltip: [{ field: 'trial' }, { field: 'split' }, { field: 'epoch' }, { field: 'loss', format: '.4f' }],
+        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
+        color: {
+          field: 'design', type: 'nominal', title: 'design',
+          scale: { domain: order, scheme: order.length > 10 ? 'tableau20' : 'tableau10' },
+          legend: { columns: 1, symbolLimit: 0, symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolOpacity: 1 },
+        },
       },
-    },
-  });
-  charts.push({
-    id: 'accuracy-vs-parameters',
-    title: 'Accuracy vs parameters',
-    note: 'Mean test accuracy of each design; the bars span the seeds\' lowest and highest.',
-    spec: {
-      width, height: 320,
-      data: { values: designs },
-      encoding: { x: { field: 'params', type: 'quantitative', scale: { type: 'log' }, title: 'parameters' } },
       layer: [
-        { mark: 'rule', encoding: { y: { field: 'accuracyLow', type: 'quantitative', scale: { zero: false }, title: 'test accuracy (%)' }, y2: { field: 'accuracyHigh' }, color: { field: 'optimizer', type: 'nominal' } } },
+        ...(severalSeeds
+          ? [{
+              mark: { type: 'area', opacity: 0.14, aria: false },
+              encoding: {
+                y: { aggregate: 'min', field: 'loss', type: 'quantitative', scale: lossScale, title: 'cross-entropy loss' },
+                y2: { aggregate: 'max', field: 'loss' },
+                detail: { field: 'split', type: 'nominal' },
+              },
+            }]
+          : []),
         {
-          mark: { type: 'point', filled: true, size: 80 },
+          mark: { type: 'line', strokeWidth: 1.75 },
           encoding: {
-            y: { field: 'accuracy', type: 'quantitative' },
-            color: { field: 'optimizer', type: 'nominal' },
-            shape: { field: 'layers', type: 'nominal', title: 'hidden layers' },
-            tooltip: [{ field: 'design' }, { field: 'params', format: ',' }, { field: 'accuracy', format: '.2f', title: 'test accuracy %' }, { field: 'runs' }],
+            y: { aggregate: 'mean', field: 'loss', type: 'quantitative', scale: lossScale, title: 'cross-entropy loss' },
+            strokeDash: {
+              field: 'split', type: 'nominal', title: 'loss on', scale: { domain: ['validation', 'training'] },
+              legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolStrokeColor: '#555' },
+            },
+          },
+        },
+        // A point per epoch, for its tooltip.
+        {
+          mark: { type: 'point', filled: true, size: 14, opacity: 0.9 },
+          encoding: {
+            y: { aggregate: 'mean', field: 'loss', type: 'quantitative', scale: lossScale },
+            tooltip: [{ field: 'design' }, { field: 'split' }, { field: 'epoch' }, { aggregate: 'mean', field: 'loss', format: '.4f', title: severalSeeds ? 'mean loss' : 'loss' }],
           },
         },
       ],
     },
   });
-  // Heatmaps over layers × nodes: the designs with equal-width layers, trained with the optimizer and
-  // rate most of them used (so the cells differ only in shape).
-  const grid = results.designs.filter((d) => d.nodes !== null);
-  const counts = new Map<string, number>();
-  for (const d of grid) counts.set(`${d.optimizer} ${d.lr}`, (counts.get(`${d.optimizer} ${d.lr}`) ?? 0) + 1);
-  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  const cells = designs.filter((d, i) => results.designs[i].nodes !== null && `${d.optimizer} ${results.designs[i].lr}` === common);
-  const heatmap = (field: string, title: string, format: string, scheme: string, reverse = false): VegaLiteSpec => ({
-    width: 320, height: 200,
-    data: { values: cells },
-    encoding: {
-      x: { field: 'nodes', type: 'ordinal', title: 'nodes per layer' },
-      y: { field: 'layers', type: 'ordinal', title: 'hidden layers' },
-    },
-    // Cells without a value (a run that never converged) stay blank rather than print "null".
-    transform: [{ filter: `isValid(datum.${field})` }],
-    layer: [
-      { mark: 'rect', encoding: { color: { field, type: 'quantitative', title, scale: { scheme, reverse } }, tooltip: [{ field: 'design' }, { field, format, title }] } },
-      { mark: { type: 'text', fontSize: 12 }, encoding: { text: { field, type: 'quantitative', format } } },
-    ],
+
+  const designs = results.designs.map((d) => {
+    const name = names.get(d) as string;
+    const valAccuracy = d.bestValAccuracy.mean * 100;
+    return {
+      design: name,
+      layers: d.layers,
+      optimizer: d.optimizer,
+      params: d.params,
+      kib: Math.round(d.bytes / 1024),
+      valAccuracy,
+      valLow: d.bestValAccuracy.min * 100,
+      valHigh: d.bestValAccuracy.max * 100,
+      seconds: d.seconds.mean,
+      runs: d.runs,
+      pareto: d.pareto ? 'on the front' : 'dominated',
+      summary:
+        `${name}: best validation accuracy ${percentText(valAccuracy, d.runs)}, ${d.params.toLocaleString('en-US')} parameters, ` +
+        `${Math.round(d.bytes / 1024).toLocaleString('en-US')} KiB, ${d.seconds.mean.toFixed(1)} s of training`,
+    };
   });
+  const accuracyTitle = 'best validation accuracy (%)';
   charts.push({
-    id: 'heatmap-accuracy',
-    title: 'Accuracy over layers × nodes',
-    note: `Mean test accuracy (%) of each depth and width (${common ?? 'no grid'}).`,
-    spec: heatmap('accuracy', 'test accuracy %', '.2f', 'viridis'),
-  });
-  charts.push({
-    id: 'heatmap-convergence',
-    title: 'Time to converge over layers × nodes',
-    note: 'Mean seconds of training until the validation loss converged (blank: it had not).',
-    spec: heatmap('converge', 'seconds to converge', '.1f', 'orangered'),
-  });
-  // Optimizers on the architecture trained with the most of them.
-  const byArchitecture = new Map<string, DesignResult[]>();
-  for (const d of results.designs) byArchitecture.set(JSON.stringify(d.hidden), [...(byArchitecture.get(JSON.stringify(d.hidden)) ?? []), d]);
-  const compared = [...byArchitecture.values()].filter((list) => new Set(list.map((d) => d.optimizer)).size > 1).sort((a, b) => b.length - a.length)[0] ?? [];
-  const comparedKeys = new Set(compared.flatMap((d) => d.trials));
-  const optimizerCurves = results.trials
-    .filter((t) => comparedKeys.has(t.number))
-    .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, loss: e.val_loss, accuracy: e.val_accuracy * 100 })));
-  charts.push({
-    id: 'optimizers',
-    title: `Optimizers on ${compared[0] ? compared[0].hidden.join('-') || 'no hidden layer' : 'one architecture'}`,
-    note: 'Validation accuracy per epoch of each optimizer on the same architecture (mean over seeds; the band spans ± one standard deviation).',
+    id: 'accuracy-vs-parameters',
+    title: 'Accuracy vs parameters',
+    note: 'Mean best validation accuracy of each design (the accuracy designs are ranked by; the test accuracy is in the table)' +
+      (severalSeeds ? '; the bars span the seeds\' lowest and highest.' : '.'),
     spec: {
-      width, height: 280,
-      data: { values: optimizerCurves },
-      encoding: { x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } }, color: { field: 'optimizer', type: 'nominal' } },
+      width, height: 320,
+      data: { values: designs },
+      encoding: {
+        x: { field: 'params', type: 'quantitative', scale: { type: 'log' }, title: 'parameters', axis: { format: '~s' } },
+        color: { field: 'optimizer', type: 'nominal' },
+      },
       layer: [
-        { mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { y: { field: 'accuracy', type: 'quantitative', title: 'validation accuracy (%)', scale: { zero: false } } } },
-        { mark: { type: 'line', point: true }, encoding: { y: { aggregate: 'mean', field: 'accuracy', type: 'quantitative' }, tooltip: [{ field: 'optimizer' }, { field: 'epoch' }, { aggregate: 'mean', field: 'accuracy', format: '.2f', title: 'mean accuracy %' }] } },
+        { mark: { type: 'rule', aria: false }, encoding: { y: { field: 'valLow', type: 'quantitative', scale: { zero: false }, title: accuracyTitle }, y2: { field: 'valHigh' } } },
+        {
+          mark: { type: 'point', filled: true, size: 80 },
+          encoding: {
+            y: { field: 'valAccuracy', type: 'quantitative', title: accuracyTitle },
+            shape: { field: 'layers', type: 'nominal', title: 'hidden layers' },
+            description: { field: 'summary' },
+            tooltip: [{ field: 'design' }, { field: 'params', format: ',' }, { field: 'valAccuracy', format: '.2f', title: accuracyTitle }, { field: 'runs', title: 'seeds' }],
+          },
+        },
       ],
     },
   });
+
+  // Heatmaps over layers × nodes: every design with equal-width layers and the settings most of them
+  // share (so the cells differ only in shape), including designs with nothing to show (said in words).
+  const groups = new Map<string, TrialResult[]>();
+  for (const t of results.trials) if (t.nodes !== null) groups.set(designKey(t), [...(groups.get(designKey(t)) ?? []), t]);
+  const counts = new Map<string, number>();
+  for (const group of groups.values()) counts.set(settingsKey(group[0]), (counts.get(settingsKey(group[0])) ?? 0) + 1);
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const gridGroups = [...groups.values()].filter((group) => settingsKey(group[0]) === common);
+  const designByKey = new Map(results.designs.map((d) => [designKey(results.trials.find((t) => t.number === d.trials[0]) as TrialResult), d]));
+  const gridNote = gridGroups.length ? `${gridGroups[0][0].optimizer} lr ${gridGroups[0][0].lr}` : 'no design with equal-width layers';
+  const heatmap = (
+    id: string, title: string, note: string, legendTitle: string, scheme: string,
+    cellOf: (d: DesignResult) => { value: number | null; text: string },
+    /** Whether a cell at relative position t (0 lowest … 1 highest) of the scale is dark enough for white text. */
+    dark: (t: number) => boolean,
+  ): ReportChart => {
+    const cells = gridGroups.map((group) => {
+      const t = group[0];
+      const design = designByKey.get(designKey(t));
+      const cell = design ? cellOf(design) : { value: null, text: missingReason(group) };
+      return { design: design ? names.get(design) : designName(t), layers: t.layers, nodes: t.nodes as number, ...cell };
+    });
+    const values = cells.flatMap((c) => (c.value === null ? [] : [c.value]));
+    const [low, high] = [Math.min(...values), Math.max(...values)];
+    const withInk = cells.map((c) => ({ ...c, ink: c.value !== null && dark(high > low ? (c.value - low) / (high - low) : 0.5) ? 'white' : 'black' }));
+    const nodes = [...new Set(cells.map((c) => c.nodes))].sort((a, b) => a - b);
+    const layers = [...new Set(cells.map((c) => c.layers))].sort((a, b) => a - b);
+    const tooltip = [{ field: 'design' }, { field: 'text', title: legendTitle }];
+    return {
+      id, title, note,
+      spec: {
+        width: Math.max(240, nodes.length * 120), height: Math.max(100, layers.length * 60),
+        data: { values: withInk },
+        encoding: {
+          x: { field: 'nodes', type: 'ordinal', title: 'nodes per layer', scale: { domain: nodes }, axis: { labelAngle: 0 } },
+          y: { field: 'layers', type: 'ordinal', title: 'hidden layers', scale: { domain: layers } },
+        },
+        layer: [
+          { transform: [{ filter: '!isValid(datum.value)' }], mark: { type: 'rect', fill: '#ececec', stroke: 'white' }, encoding: { tooltip } },
+          // No colour scale without a value: an empty domain would draw a legend of NaN.
+          ...(values.length
+            ? [{
+                transform: [{ filter: 'isValid(datum.value)' }],
+                mark: { type: 'rect', stroke: 'white' },
+                encoding: { color: { field: 'value', type: 'quantitative', title: legendTitle, scale: { scheme } }, tooltip },
+              }]
+            : []),
+          { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'text' }, color: { field: 'ink', type: 'nominal', scale: { domain: ['black', 'white'], range: ['#222222', '#ffffff'] }, legend: null } } },
+        ],
+      },
+    };
+  };
+  if (gridGroups.length) {
+    charts.push(heatmap(
+      'heatmap-accuracy', 'Accuracy over layers × nodes',
+      `Mean best validation accuracy (%) of each depth and width (${gridNote}).`,
+      'best validation accuracy %', 'viridis',
+      (d) => ({ value: d.bestValAccuracy.mean * 100, text: (d.bestValAccuracy.mean * 100).toFixed(2) }),
+      (t) => t < 0.45,
+    ));
+    charts.push(heatmap(
+      'heatmap-convergence', 'Time to converge over layers × nodes',
+      `Mean seconds of training until the validation loss converged (${gridNote}); "k of n": only k of the n seeds converged.`,
+      'seconds to converge', 'orangered',
+      (d) => d.secondsToConverge
+        ? { value: d.secondsToConverge.mean, text: d.secondsToConverge.mean.toFixed(1) + (d.secondsToConverge.n < d.runs ? ` (${d.secondsToConverge.n} of ${d.runs})` : '') }
+        : { value: null, text: 'did not converge' },
+      (t) => t > 0.6,
+    ));
+  }
+
+  // Optimizers on the architecture trained with the most of them (no chart when no architecture had two).
+  const byArchitecture = new Map<string, DesignResult[]>();
+  for (const d of results.designs) byArchitecture.set(JSON.stringify(d.hidden), [...(byArchitecture.get(JSON.stringify(d.hidden)) ?? []), d]);
+  const compared = [...byArchitecture.values()].filter((list) => new Set(list.map((d) => d.optimizer)).size > 1).sort((a, b) => b.length - a.length)[0];
+  if (compared) {
+    const comparedKeys = new Set(compared.flatMap((d) => d.trials));
+    const optimizerCurves = results.trials
+      .filter((t) => comparedKeys.has(t.number) && complete(t))
+      .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, accuracy: e.val_accuracy * 100 })));
+    charts.push({
+      id: 'optimizers',
+      title: `Optimizers on ${compared[0].hidden.join('-') || 'no hidden layer'}`,
+      note: 'Validation accuracy per epoch of each optimizer on the same architecture' + (severalSeeds ? ' (mean over seeds; the band spans ± one standard deviation).' : '.'),
+      spec: {
+        width, height: 280,
+        data: { values: optimizerCurves },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
+          color: { field: 'optimizer', type: 'nominal', legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolOpacity: 1 } },
+        },
+        layer: [
+          ...(severalSeeds ? [{ mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { y: { field: 'accuracy', type: 'quantitative', title: 'validation accuracy (%)', scale: { zero: false } } } }] : []),
+          {
+            mark: { type: 'line', point: true },
+            encoding: {
+              y: { aggregate: 'mean', field: 'accuracy', type: 'quantitative', title: 'validation accuracy (%)', scale: { zero: false } },
+              tooltip: [{ field: 'optimizer' }, { field: 'epoch' }, { aggregate: 'mean', field: 'accuracy', format: '.2f', title: severalSeeds ? 'mean accuracy %' : 'accuracy %' }],
+            },
+          },
+        ],
+      },
+    });
+  }
+
   charts.push({
     id: 'pareto',
     title: 'Pareto front: accuracy vs training time vs size',
-    note: 'Each design at its mean training time and test accuracy; the point\'s area is the model size. Highlighted: no other design is at once as accurate, as fast and as small.',
+    note: 'Each design at its mean training time and mean best validation accuracy; the point\'s area is the model size. Highlighted: no other design is at once as accurate, as fast and as small.',
     spec: {
       width, height: 320,
       data: { values: designs },
       mark: { type: 'point', filled: true, opacity: 0.8 },
       encoding: {
         x: { field: 'seconds', type: 'quantitative', title: 'training time (s)' },
-        y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'test accuracy (%)' },
+        y: { field: 'valAccuracy', type: 'quantitative', scale: { zero: false }, title: accuracyTitle },
         size: { field: 'kib', type: 'quantitative', title: 'model size (KiB)' },
         color: { field: 'pareto', type: 'nominal', title: '', scale: { domain: ['on the front', 'dominated'], range: ['#d62728', '#9e9e9e'] } },
-        tooltip: [{ field: 'design' }, { field: 'accuracy', format: '.2f', title: 'test accuracy %' }, { field: 'seconds', format: '.1f', title: 'training s' }, { field: 'kib', title: 'KiB' }],
+        description: { field: 'summary' },
+        tooltip: [{ field: 'design' }, { field: 'valAccuracy', format: '.2f', title: accuracyTitle }, { field: 'seconds', format: '.1f', title: 'training s' }, { field: 'kib', title: 'KiB' }],
       },
     },
   });
-  return charts;
+  return charts.map((chart) => ({ ...chart, spec: { ...chart.spec, config: CHART_CONFIG } }));
 }
 
 function escapeHtml(text: string): string {

@@ -190,15 +190,25 @@ export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'>):
   return `${t.hidden.length === 0 ? 'linear' : t.hidden.join('-')} ${t.optimizer} lr ${t.lr}`;
 }
 
-/** `a` is at least as good as `b` on accuracy, time and size, and better on one. */
+/**
+ * `a` is at least as good as `b` on accuracy, time and size, and better on one. Accuracy is the best
+ * validation accuracy, as in the ranking: the test set only reports.
+ */
 function dominates(a: DesignResult, b: DesignResult): boolean {
-  const noWorse = a.testAccuracy.mean >= b.testAccuracy.mean && a.seconds.mean <= b.seconds.mean && a.bytes <= b.bytes;
-  const better = a.testAccuracy.mean > b.testAccuracy.mean || a.seconds.mean < b.seconds.mean || a.bytes < b.bytes;
+  const [accuracyA, accuracyB] = [a.bestValAccuracy.mean, b.bestValAccuracy.mean];
+  const noWorse = accuracyA >= accuracyB && a.seconds.mean <= b.seconds.mean && a.bytes <= b.bytes;
+  const better = accuracyA > accuracyB || a.seconds.mean < b.seconds.mean || a.bytes < b.bytes;
   return noWorse && better;
 }
 
 function pct(value: number): string {
   return `${(value * 100).toFixed(2)}%`;
+}
+
+/** The epoch a design converged at: a whole epoch when its seeds agree, else their mean, said as one. */
+export function epochText(epochs: Spread): string {
+  if (epochs.min === epochs.max) return `epoch ${epochs.min}`;
+  return `mean epoch ${epochs.mean.toFixed(1)} over ${epochs.n} seeds, ${epochs.min}–${epochs.max}`;
 }
 
 function withSpread(s: Spread, format: (v: number) => string): string {
@@ -270,7 +280,7 @@ export function summarizeTrials(trials: TrialResult[]): { designs: DesignResult[
     if (fastestNearBest) {
       recommendation.push(
         `Fastest to converge within 0.2 points of the best: ${fastestNearBest.label}, ` +
-          `${fastestNearBest.secondsToConverge!.mean.toFixed(1)} s (epoch ${fastestNearBest.epochsToConverge!.mean.toFixed(1)}).`,
+          `${fastestNearBest.secondsToConverge!.mean.toFixed(1)} s (${epochText(fastestNearBest.epochsToConverge!)}).`,
       );
     }
     if (fastestToConverge && fastestToConverge !== fastestNearBest) {

@@ -119,6 +119,20 @@ describe('the web app in Chromium', () => {
     assert.equal(await page.textContent('#draw-digit'), '1');
     const bar = await page.getAttribute('#bar-1', 'style');
     assert.match(bar ?? '', /width: (9\d|100)/);
+    // The bars are drawn, not only styled: the winner's bar fills most of its track, a digit the
+    // model rules out has a bar of (almost) no width, and every bar has a visible height.
+    const boxes = await Promise.all(Array.from({ length: 10 }, (_, d) => page.locator(`#bar-${d}`).boundingBox()));
+    const track = await page.locator('#bar-1').locator('..').boundingBox();
+    assert.ok(track && track.width > 50, `the bar's track is ${track?.width ?? 0}px wide`);
+    const winner = boxes[1];
+    assert.ok(winner && winner.height >= 8, `the winning bar is ${winner?.width ?? 0} × ${winner?.height ?? 0} px`);
+    assert.ok(winner.width > 0.85 * track.width, `the winning bar is ${winner.width}px of a ${track.width}px track`);
+    const probabilities = await Promise.all(Array.from({ length: 10 }, (_, d) => textOf(`#bar-text-${d}`)));
+    const unlikely = probabilities.findIndex((text) => parseFloat(text) < 1);
+    assert.ok(unlikely >= 0, `no digit below 1%: ${probabilities.join(', ')}`);
+    const low = boxes[unlikely];
+    assert.ok(low && low.width < 0.05 * track.width, `digit ${unlikely} (${probabilities[unlikely]}) has a ${low?.width}px bar`);
+    for (const box of boxes) assert.ok(box && box.height === winner.height, 'every bar has the same height');
   });
 
   it('reads an uploaded zip code made of MNIST test digits', async () => {

@@ -40,6 +40,28 @@ describe('study summaries', () => {
     assert.match(summary.recommendation.join('\n'), /±/);
   });
 
+  it('draws the Pareto front on validation accuracy, the accuracy designs are ranked by', () => {
+    // Same size and time; the first is better on validation, the second on the test set.
+    const { designs } = summarizeTrials([
+      trial(1, [64], 0.98, 10, { testAccuracy: 0.95 }),
+      trial(2, [64], 0.97, 10, { lr: 0.01, testAccuracy: 0.97 }),
+    ]);
+    assert.deepEqual(designs.map((d) => [d.lr, d.pareto]), [[0.001, true], [0.01, false]]);
+  });
+
+  it('says the epoch a design converged at as a whole number, or as a mean when its seeds differ', () => {
+    const same = summarizeTrials([
+      trial(1, [128], 0.98, 10, { convergedEpoch: 6 }),
+      trial(2, [128], 0.98, 10, { convergedEpoch: 6, seed: 2 }),
+    ]);
+    assert.match(same.summary.recommendation.join('\n'), /Fastest to converge within 0\.2 points of the best: 128 adam lr 0\.001, 5\.0 s \(epoch 6\)\./);
+    const differ = summarizeTrials([
+      trial(1, [128], 0.98, 10, { convergedEpoch: 4 }),
+      trial(2, [128], 0.98, 10, { convergedEpoch: 5, seed: 2 }),
+    ]);
+    assert.match(differ.summary.recommendation.join('\n'), /5\.0 s \(mean epoch 4\.5 over 2 seeds, 4–5\)\./);
+  });
+
   it('keeps the best 1/reduction at a rung, judged against every trial recorded there', () => {
     const book = new RungBook(3);
     assert.equal(book.decide(1, 0, 1, 0.90).row.kept, true, 'the first arrival has no rival');

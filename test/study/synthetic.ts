@@ -1,0 +1,113 @@
+/**
+ * A study folder written straight through the storage API, with made-up but plausible numbers: no
+ * training, so a report test can have pruned trials, designs that never converge, several seeds and
+ * a wide range of sizes in well under a second, and know every value the report should show.
+ */
+import { parameterCount } from '../../src/nn/mlp.js';
+import { expandTrials, parseStudySpec, type TrialPlan } from '../../src/study/spec.js';
+import { StudyStore } from '../../src/study/storage.js';
+import type { EpochRecord } from '../../src/train/trainer.js';
+
+export interface SyntheticTrial {
+  plan: TrialPlan;
+  params: number;
+  /** The epoch it was pruned after, or null when it trained to the end. */
+  prunedAt: number | null;
+  /** The epoch its validation loss converged at, or null. */
+  convergedEpoch: number | null;
+  epochs: EpochRecord[];
+  testAccuracy: number | null;
+}
+
+export interface SyntheticStudy {
+  trials: SyntheticTrial[];
+  epochs: number;
+}
+
+export interface SyntheticOptions {
+  layers?: number[];
+  nodes?: number[];
+  optimizers?: string[];
+  seeds?: number[];
+  epochs?: number;
+  /** Decides which trials are pruned, and after which epoch (null: trained to the end). */
+  prunedAt?: (plan: TrialPlan) => number | null;
+  /** Decides at which epoch a finished trial's loss converged (null: it did not). */
+  convergedAt?: (plan: TrialPlan) => number | null;
+}
+
+/** How good a design is, from 0 up: wider and deeper is better here, and a seed moves it a little. */
+function quality(plan: TrialPlan): number {
+  const width = Math.log2((plan.hidden[0] ?? 8) / 8);
+  return 0.012 * width + 0.004 * plan.hidden.length + 0.0015 * (plan.seed % 3) + (plan.optimizer === 'adam' ? 0.004 : 0);
+}
+
+export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {}): SyntheticStudy {
+  const epochs = options.epochs ?? 6;
+  const yaml = [
+    'name: synthetic',
+    'data: mnist',
+    'validation: 10000',
+    `epochs: ${epochs}`,
+    'batch_size: 64',
+    `seeds: [${(options.seeds ?? [1, 2, 3]).join(', ')}]`,
+    'space:',
+    `  - layers: [${(options.layers ?? [1, 2]).join(', ')}]`,
+    `    nodes: [${(options.nodes ?? [16, 64, 256]).join(', ')}]`,
+    `    optimizer: [${(options.optimizers ?? ['adam']).join(', ')}]`,
+    '',
+  ].join('\n');
+  const spec = parseStudySpec(yaml, 'synthetic.yaml');
+  const plans = expandTrials(spec);
+  const store = StudyStore.open(dir, { create: true });
+  const trials: SyntheticTrial[] = [];
+  try {
+    store.initialize(spec, yaml, plans, () => ({}));
+    const rows = store.trials();
+    for (const plan of plans) {
+      const row = rows.find((r) => r.number === plan.number)!;
+      const params = parameterCount({ inputs: 784, hidden: plan.hidden, classes: 10, activation: 'relu' });
+      const prunedAt = options.prunedAt?.(plan) ?? null;
+      const run = prunedAt ?? epochs;
+      const convergedEpoch = prunedAt === null ? (options.convergedAt?.(plan) ?? null) : null;
+      const q = quality(plan);
+      const history: EpochRecord[] = [];
+      for (let epoch = 1; epoch <= run; epoch++) {
+        const valLoss = 0.45 / Math.sqrt(epoch) - 2 * q + 0.05;
+        history.push({
+          epoch,
+          train_loss: valLoss * 0.8,
+          val_loss: valLoss,
+          val_accuracy: 0.9 + q - 0.03 / epoch,
+          seconds: params / 25_000,
+          lr: plan.lr,
+        });
+      }
+      for (const record of history) store.recordEpoch(row.id, record);
+      const last = history[history.length - 1];
+      const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
+      // The test set is a little harder than the validation split, so the two are told apart.
+      const testAccuracy = prunedAt === null ? last.val_accuracy - 0.011 : null;
+      store.finish(row.id, {
+        status: prunedAt === null ? 'done' : 'pruned',
+        params,
+        bytes: params * 4,
+        bestEpoch: run,
+        testAccuracy,
+        testLoss: prunedAt === null ? last.val_loss + 0.02 : null,
+        convergedEpoch,
+        secondsToConverge: convergedEpoch === null ? null : history.slice(0, convergedEpoch).reduce((sum, e) => sum + e.seconds, 0),
+        seconds,
+        confusion: null,
+        modelDir: null,
+        prunedReason: prunedAt === null ? null : `rung 1 (epoch ${prunedAt}): validation accuracy ${(last.val_accuracy * 100).toFixed(2)}% is below the bar`,
+        error: null,
+      });
+      trials.push({ plan, params, prunedAt, convergedEpoch, epochs: history, testAccuracy });
+    }
+    store.setStudyState('complete');
+  } finally {
+    store.close();
+  }
+  return { trials, epochs };
+}
