@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeImage, encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
-import { digitlab, writeSmallIdx } from './helpers.js';
+import { digitlab, writeSmallIdx, type CliResult } from './helpers.js';
 
 /**
  * Model folders and the commands around them: which model and which data a command uses when none is
- * named. One tiny model (784-16-10, one epoch on 500 images)
+ * named, what `train` prints and leaves behind. One tiny model (784-16-10, one epoch on 500 images)
  * serves every check.
  */
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-cli-runs-'));
@@ -17,17 +17,60 @@ const small = join(dir, 'small');
 const work = join(dir, 'work');
 const model = join(work, 'runs', 'tiny');
 const picture = join(dir, 'seven.png');
+const tinyData = ['--data', `idx:${small}`, '--validation', '100', '--hidden', '16', '--epochs', '1'];
+let trained: CliResult;
 
 before(() => {
   writeSmallIdx(small, 600, 100);
   mkdirSync(work);
   // relative paths, from the folder that holds runs/: the model must find its data from anywhere
-  const trained = digitlab(['train', '--data', 'idx:../small', '--validation', '100', '--hidden', '16', '--epochs', '1', '--batch-size', '100000', '--seed', '1', '--out', join('runs', 'tiny')], { cwd: work });
+  trained = digitlab(['train', '--data', 'idx:../small', '--validation', '100', '--hidden', '16', '--epochs', '1', '--batch-size', '100000', '--seed', '1', '--out', join('runs', 'tiny')], { cwd: work });
   assert.equal(trained.status, 0, trained.stderr);
   const test = loadData('mnist').test;
   writeFileSync(picture, encodeGrayscalePng(Uint8Array.from(test.images.subarray(0, 784), (v) => 255 - v), 28, 28));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('digitlab train: what it prints and leaves behind', () => {
+  it('prints the batch size it trains with when --batch-size is larger than the data, and "1 epoch"', () => {
+    assert.match(trained.stderr, /adam, 1 epoch of 500 images, batch 500 \(--batch-size 100,000 is more than the 500 training images\)/);
+    assert.doesNotMatch(trained.stderr + trained.stdout, /\b1 epochs\b/);
+    assert.match(trained.stdout, /had not converged after 1 epoch \(/);
+  });
+
+  it('refuses --resume when the folder has no checkpoint, naming the file and the fix', () => {
+    const fresh = join(dir, 'fresh');
+    const result = digitlab(['train', ...tinyData, '--out', fresh, '--resume']);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /--resume: there is no checkpoint to continue from: .*fresh.checkpoint\.safetensors does not exist; drop --resume to start a new run/);
+    assert.ok(!existsSync(fresh), 'nothing is created');
+  });
+
+  it('refuses --hidden 0 and names the way to ask for no hidden layer', () => {
+    const out = join(dir, 'hidden-0');
+    const result = digitlab(['train', ...tinyData, '--hidden', '0', '--out', out]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /--hidden 0: a layer needs at least one node; write --hidden none for no hidden layer/);
+    assert.ok(!existsSync(out));
+  });
+
+  it('leaves no folder behind when it fails before saving anything, and keeps folders that were there', () => {
+    const cwd = join(dir, 'elsewhere');
+    mkdirSync(cwd);
+    const missing = `idx:${join(dir, 'no-such-data')}`;
+    const failed = digitlab(['train', '--data', missing, '--hidden', '16', '--epochs', '1'], { cwd });
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stderr, /no-such-data does not exist/);
+    assert.deepEqual(readdirSync(cwd), [], 'no runs/run-* folder');
+    const deep = digitlab(['train', '--data', missing, '--out', join(dir, 'new', 'deeper')]);
+    assert.equal(deep.status, 1);
+    assert.ok(!existsSync(join(dir, 'new')));
+    const existing = join(dir, 'existing');
+    mkdirSync(existing);
+    assert.equal(digitlab(['train', '--data', missing, '--out', existing]).status, 1);
+    assert.ok(existsSync(existing), 'a folder the user made stays');
+  });
+});
 
 describe('digitlab eval', () => {
   it('evaluates on the data the model was trained on, says so, and lets --data choose other data', () => {
