@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { encodeGrayscalePng } from '../src/data/images.js';
 import { loadData } from '../src/data/source.js';
-import { newestModel } from '../src/serve/models.js';
+import { newestModel } from '../src/io/model-files.js';
 import { createServer } from '../src/serve/server.js';
 
 interface Histogram { average: number; p50: number; p90: number; p99: number; max: number }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Dataset } from '../data/dataset.js';
-import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL } from '../data/fetch.js';
+import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL, type FetchDatasetResult } from '../data/fetch.js';
 import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
@@ -21,34 +21,39 @@ export function dataCommand(): Command {
     .option('--url <url>', 'where to download from (any mirror of the file)', TUTORIAL_MNIST_URL)
     .option('--dir <dir>', 'cache folder', DEFAULT_DATA_DIR)
     .option('--md5 <hex>', 'expected MD5 of the file (checked after download)')
-    .option('--retries <n>', 'attempts after a network error or a server error', parseNumber('--retries', 'int'), 3)
+    .option('--retries <n>', 'attempts after a network error, a cut connection or a server error', parseNumber('--retries', 'int'), 3)
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
       let lastShown = 0;
       const isPickle = /\.pkl(\.gz)?$/.test(new URL(opts.url, 'file:///').pathname);
       let content = '';
-      const result = await fetchDataset({
-        url: opts.url,
-        dir: opts.dir,
-        md5: opts.md5,
-        retries: opts.retries,
-        // A pickle is only kept if it reads as the tutorial's three splits (safely: no code runs).
-        verify: isPickle
-          ? (temporary) => {
-              const splits = loadMnistPickle(temporary);
-              content = `train ${splits.train.count}, validation ${splits.validation.count}, test ${splits.test.count} images of ${splits.train.height}×${splits.train.width}`;
-            }
-          : undefined,
-        onProgress: ({ bytes: received, total }) => {
-          const now = performance.now();
-          if (now - lastShown < 200 && received !== total) return;
-          lastShown = now;
-          const percent = total ? ` (${((received / total) * 100).toFixed(0)}%)` : '';
-          process.stderr.write(`\rdownloading ${formatCount(received)}${total ? ` of ${formatCount(total)}` : ''} bytes${percent}   `);
-        },
-      });
-      if (lastShown > 0) process.stderr.write('\n');
+      let result: FetchDatasetResult;
+      try {
+        result = await fetchDataset({
+          url: opts.url,
+          dir: opts.dir,
+          md5: opts.md5,
+          retries: opts.retries,
+          // A pickle is only kept if it reads as the tutorial's three splits (safely: no code runs).
+          verify: isPickle
+            ? (temporary, target) => {
+                const splits = loadMnistPickle(temporary, target);
+                content = `train ${splits.train.count}, validation ${splits.validation.count}, test ${splits.test.count} images of ${splits.train.height}×${splits.train.width}`;
+              }
+            : undefined,
+          onProgress: ({ bytes: received, total }) => {
+            const now = performance.now();
+            if (now - lastShown < 200 && received !== total) return;
+            lastShown = now;
+            const percent = total ? ` (${((received / total) * 100).toFixed(0)}%)` : '';
+            process.stderr.write(`\rdownloading ${formatCount(received)}${total ? ` of ${formatCount(total)}` : ''} bytes${percent}   `);
+          },
+        });
+      } finally {
+        // the result, or the error, starts on a line of its own
+        if (lastShown > 0) process.stderr.write('\n');
+      }
       out.print(result.downloaded ? `downloaded ${result.path} (${formatCount(result.bytes)} bytes)` : `already there: ${result.path}`);
       if (content) out.print(`content checked: ${content}`);
       const published = PUBLISHED_MD5[basename(result.path)];

@@ -45,10 +45,21 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** Parses a list like "512,256" (or "none" / "" for no hidden layer) into layer sizes. */
+/** "1 epoch", "3 epochs", "10,000 images". */
+export function countOf(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Parses a list like "512,256" (or "none" / "" for no hidden layer) into layer sizes. A size of 0
+ * is refused, not read as "none": a layer needs nodes, and a typo should not drop a layer silently.
+ */
 export function parseLayerList(text: string, option = '--hidden'): number[] {
   const trimmed = text.trim();
-  if (trimmed === '' || trimmed === 'none' || trimmed === '0') return [];
+  if (trimmed === '' || trimmed === 'none') return [];
+  if (trimmed.split(',').some((part) => part.trim() !== '' && Number(part) === 0)) {
+    throw new UsageError(`${option} ${text}: a layer needs at least one node; write ${option} none for no hidden layer`);
+  }
   return trimmed.split(',').map((part) => {
     const value = Number(part.trim());
     if (!Number.isInteger(value) || value <= 0) {

@@ -4,7 +4,7 @@ import { createKernels } from '../core/index.js';
 import { decodeGrayscale } from '../data/images.js';
 import { Classifier } from '../nn/classifier.js';
 import { readDigits } from '../read/read.js';
-import { newestModel } from '../serve/models.js';
+import { chooseModel } from './models.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
 
 export function readCommand(): Command {
@@ -16,8 +16,7 @@ export function readCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
-      const modelDir: string | null = opts.model ?? (await newestModel('runs'));
-      if (!modelDir) throw new UsageError('no model folder under runs/: train one (digitlab train --out runs/NAME) or pass --model DIR');
+      const modelDir = await chooseModel(opts.model, out);
       const classifier = await Classifier.load(await createKernels(), modelDir);
       const results = [];
       for (const file of images) {

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { newestModel } from '../serve/models.js';
+import { newestModel } from '../io/model-files.js';
 import { trainDefaultModel } from '../serve/default-model.js';
 import { createServer } from '../serve/server.js';
+import { newestModelLine } from './models.js';
 import { createOutput, parseNumber } from './output.js';
 
 export function serveCommand(): Command {
@@ -12,22 +13,27 @@ export function serveCommand(): Command {
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--runs <dir>', 'folder of model folders; trainings started from the page are written here', 'runs')
     .option('--studies <dir>', 'folder of study folders', 'studies')
-    .option('--data <source>', 'dataset for trainings and the gallery: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', "dataset for trainings and every model's gallery: mnist (bundled), idx:DIR, pkl:FILE (default: trainings use mnist, each gallery the data its model was trained on)")
     .action(async (opts) => {
       const out = createOutput(false);
       let modelDir: string | undefined = opts.model;
       if (!modelDir) {
         modelDir = (await newestModel(opts.runs)) ?? undefined;
         if (modelDir) {
-          out.info(`model: ${modelDir} (the newest under ${opts.runs}/; --model DIR chooses another)`);
+          out.info(newestModelLine(modelDir, opts.runs));
         } else {
-          out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data} (128 hidden nodes, Adam, 2 epochs)…`);
-          const trained = await trainDefaultModel(opts.runs, opts.data);
+          out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data ?? 'mnist'} (128 hidden nodes, Adam, 2 epochs)…`);
+          const trained = await trainDefaultModel(opts.runs, opts.data ?? 'mnist');
           modelDir = trained.dir;
           out.info(`model: ${modelDir} (test accuracy ${(trained.testAccuracy * 100).toFixed(2)}%)`);
         }
       }
-      const server = await createServer({ runsDir: opts.runs, studiesDir: opts.studies, modelDir, data: opts.data });
+      out.info(
+        opts.data
+          ? `data: ${opts.data}, for trainings and every model's gallery`
+          : "data: trainings use mnist; each model's gallery the data it was trained on (--data chooses one for all)",
+      );
+      const server = await createServer({ runsDir: opts.runs, studiesDir: opts.studies, modelDir, data: opts.data ?? 'mnist', evaluationData: opts.data });
       const url = await server.listen(opts.port, opts.host);
       out.print(`digitlab is serving ${url} (Ctrl-C stops it)`);
       await new Promise<void>((resolve) => {

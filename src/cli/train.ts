@@ -1,22 +1,21 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { loadData } from '../data/source.js';
-import { renderGrid } from '../data/images.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { createDirectories, writeFileAtomic } from '../io/atomic.js';
 import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import type { ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
 import { modelConfigFor } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
-import { createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError } from './output.js';
+import { RUNS_DIR } from './models.js';
+import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
 import { VALIDATION_HELP } from './data.js';
 import { attachProgress } from './progress.js';
-import { mostConfidentlyWrong } from '../train/evaluate.js';
-import { printConfusion } from './report.js';
+import { printConfusion, writeMostConfidentlyWrong } from './report.js';
 
 /** Which optimizer takes which option (camelCase names), from the optimizers' own option specs. */
 const OPTIMIZER_OPTIONS = Object.fromEntries(
@@ -42,7 +41,7 @@ const FLAG_OF: Record<string, string> = {
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a network on a dataset, evaluate it, and save it as a model folder')
-    .option('--hidden <sizes>', 'hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer)', '128')
+    .option('--hidden <sizes>', 'hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer, 0 is refused)', '128')
     .addOption(new Option('--activation <name>', 'activation of the hidden layers').choices(['relu', 'sigmoid', 'tanh']).default('relu'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', 'learning rate (default: the optimizer\'s PyTorch default, 0.01 for sgd)', parseNumber('--lr', 'positive'))
@@ -60,7 +59,7 @@ export function trainCommand(): Command {
     .option('--centered', 'centered RMSprop (rmsprop)')
     .option('--schedule <spec>', 'learning-rate schedule per epoch: step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]]')
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
-    .option('--batch-size <n>', 'mini-batch size', parseNumber('--batch-size', 'positive-int'), 64)
+    .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
     .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
@@ -68,83 +67,95 @@ export function trainCommand(): Command {
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
     .option('--converge-tolerance <t>', 'relative validation-loss improvement that counts (convergence)', parseNumber('--converge-tolerance', 'non-negative'), DEFAULT_CONVERGENCE.tolerance)
     .option('--converge-patience <n>', 'epochs without such an improvement that mean convergence', parseNumber('--converge-patience', 'positive-int'), DEFAULT_CONVERGENCE.patience)
-    .option('--out <dir>', 'model folder to write (config.json, model.safetensors, checkpoint, report)')
-    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--out <dir>', 'model folder to write (config.json, model.safetensors, checkpoint, report; default: runs/run-DATE-TIME)')
+    .option('--resume', 'continue from the checkpoint in --out (refused when there is none)')
     .addOption(new Option('--backend <name>', 'compute kernels').choices(['wasm', 'reference']).default('wasm'))
     .option('--threads <n>', 'threads for the compute kernels (default: the cores available)', parseNumber('--threads', 'positive-int'))
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
-      const controller = new AbortController();
       const settings = settingsFromOptions(opts);
       if (opts.resume && !opts.out) throw new UsageError('--resume needs --out DIR: the folder whose checkpoint to continue');
-      const dir: string = opts.out ?? join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
-      mkdirSync(dir, { recursive: true });
-
-      const data = loadData(opts.data, { validation: opts.validation });
-      const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
-      const run = new TrainingRun({
-        kernels,
-        data,
-        settings,
-        checkpointPath: join(dir, 'checkpoint.safetensors'),
-        resume: Boolean(opts.resume),
-        signal: controller.signal,
-      });
-      const spec = run.model.spec;
-      const shape = [spec.inputs, ...spec.hidden, spec.classes].join('-');
-      out.info(
-        `network ${shape} (${spec.activation}), ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
-          `${settings.optimizer}, ${settings.epochs} epochs of ${formatCount(data.train.count)} images, batch ${settings.batchSize}; kernels ${kernels.name}`,
-      );
-      attachProgress(run, out);
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      let result: TrainResult;
+      const dir: string = opts.out ?? join(RUNS_DIR, `run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
+      const checkpointPath = join(dir, 'checkpoint.safetensors');
+      // Asking to continue a run that has no checkpoint is most likely a wrong --out: starting
+      // over in silence would hide it.
+      if (opts.resume && !existsSync(checkpointPath)) {
+        throw new UsageError(`--resume: there is no checkpoint to continue from: ${checkpointPath} does not exist; drop --resume to start a new run in ${dir}`);
+      }
+      // Folders made here are removed again if the run fails before it saved anything in them.
+      const removeCreatedFolders = await createDirectories(dir);
       try {
-        result = await run.run();
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        await train(opts, settings, dir, checkpointPath, out);
+      } catch (error) {
+        await removeCreatedFolders();
+        throw error;
       }
-
-      const train = data.train;
-      const config = modelConfigFor(data, settings, result.best_epoch, {
-          test_accuracy: result.test.accuracy,
-          test_loss: result.test.loss,
-          converged_epoch: result.converged_epoch,
-          seconds_to_converge: result.seconds_to_converge,
-          seconds: result.seconds,
-        });
-      await new Classifier(config, run.model).save(dir);
-      const wrong = mostConfidentlyWrong(result.test, data.test, 36);
-      const wrongPng = join(dir, 'most-confidently-wrong.png');
-      if (wrong.length > 0) {
-        await writeFileAtomic(
-          wrongPng,
-          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${w.label}/${w.predicted}`), 6, Math.ceil(wrong.length / 6), 3, { width: train.width, height: train.height }),
-        );
-      }
-      const json = resultJson(result, dir);
-      await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(json, null, 2) + '\n');
-
-      out.print(`model: ${dir} (${formatCount(result.params)} parameters, ${formatBytes(result.bytes)})`);
-      out.print(`test accuracy ${(result.test.accuracy * 100).toFixed(2)}%, test loss ${result.test.loss.toFixed(4)}`);
-      out.print(
-        result.converged_epoch === null
-          ? `validation loss had not converged after ${result.epochs.length} epochs (tolerance ${settings.convergence.tolerance}, patience ${settings.convergence.patience})`
-          : `validation loss converged at epoch ${result.converged_epoch}, after ${result.seconds_to_converge?.toFixed(1)} s of training`,
-      );
-      if (result.stopped_early) out.print(`stopped early after epoch ${result.epochs.length}; kept the weights of epoch ${result.best_epoch}`);
-      if (result.diverged) out.print('the loss diverged (NaN or infinite): try a smaller --lr');
-      out.print(`training time ${result.seconds.toFixed(1)} s`);
-      out.print('');
-      out.print('confusion matrix (rows: true digit, columns: predicted):');
-      for (const line of printConfusion(result.test.confusion)) out.print(line);
-      if (wrong.length > 0) out.print(`most confidently wrong test digits (true/predicted): ${wrongPng}`);
-      out.result(json);
     });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function train(opts: any, settings: TrainSettings, dir: string, checkpointPath: string, out: Output): Promise<void> {
+  const controller = new AbortController();
+  const data = loadData(opts.data, { validation: opts.validation });
+  const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
+  const run = new TrainingRun({
+    kernels,
+    data,
+    settings,
+    checkpointPath,
+    resume: Boolean(opts.resume),
+    signal: controller.signal,
+  });
+  const spec = run.model.spec;
+  const shape = [spec.inputs, ...spec.hidden, spec.classes].join('-');
+  const batch = run.batchSize < settings.batchSize
+    ? `batch ${formatCount(run.batchSize)} (--batch-size ${formatCount(settings.batchSize)} is more than the ${countOf(data.train.count, 'training image')})`
+    : `batch ${formatCount(run.batchSize)}`;
+  out.info(
+    `network ${shape} (${spec.activation}), ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
+      `${settings.optimizer}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
+  );
+  attachProgress(run, out);
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let result: TrainResult;
+  try {
+    result = await run.run();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+
+  const config = modelConfigFor(data, settings, result.best_epoch, {
+    test_accuracy: result.test.accuracy,
+    test_loss: result.test.loss,
+    converged_epoch: result.converged_epoch,
+    seconds_to_converge: result.seconds_to_converge,
+    seconds: result.seconds,
+  });
+  await new Classifier(config, run.model).save(dir);
+  const wrongPng = join(dir, 'most-confidently-wrong.png');
+  const wrong = await writeMostConfidentlyWrong(wrongPng, result.test, data.test);
+  const json = resultJson(result, dir);
+  await writeFileAtomic(join(dir, 'result.json'), JSON.stringify(json, null, 2) + '\n');
+
+  out.print(`model: ${dir} (${formatCount(result.params)} parameters, ${formatBytes(result.bytes)})`);
+  out.print(`test accuracy ${(result.test.accuracy * 100).toFixed(2)}%, test loss ${result.test.loss.toFixed(4)}`);
+  out.print(
+    result.converged_epoch === null
+      ? `validation loss had not converged after ${countOf(result.epochs.length, 'epoch')} (tolerance ${settings.convergence.tolerance}, patience ${settings.convergence.patience})`
+      : `validation loss converged at epoch ${result.converged_epoch}, after ${result.seconds_to_converge?.toFixed(1)} s of training`,
+  );
+  if (result.stopped_early) out.print(`stopped early after epoch ${result.epochs.length}; kept the weights of epoch ${result.best_epoch}`);
+  if (result.diverged) out.print('the loss diverged (NaN or infinite): try a smaller --lr');
+  out.print(`training time ${result.seconds.toFixed(1)} s`);
+  out.print('');
+  out.print('confusion matrix (rows: true digit, columns: predicted):');
+  for (const line of printConfusion(result.test.confusion)) out.print(line);
+  if (wrong > 0) out.print(`most confidently wrong test digits (true/predicted): ${wrongPng}`);
+  out.result(json);
 }
 
 export function resultJson(result: TrainResult, dir: string) {

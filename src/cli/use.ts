@@ -1,28 +1,37 @@
 import { readFileSync } from 'node:fs';
-import { UsageError } from './output.js';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import { decodeGrayscale, preprocessDigit } from '../data/images.js';
+import { DataSourceError } from '../data/errors.js';
 import { loadData } from '../data/source.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
-import { VALIDATION_HELP } from './data.js';
-import { createOutput, parseNumber } from './output.js';
-import { printConfusion } from './report.js';
+import { modelData, type ModelData } from '../train/model-config.js';
+import { chooseModel } from './models.js';
+import { createOutput, parseNumber, UsageError } from './output.js';
+import { printConfusion, writeMostConfidentlyWrong } from './report.js';
+
+const SPLITS = ['train', 'validation', 'test'] as const;
+type SplitName = (typeof SPLITS)[number];
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("evaluate a trained model on a dataset's test split")
-    .requiredOption('--model <dir>', 'model folder (written by digitlab train --out)')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
-    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
-    .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('test'))
+    .description("evaluate a trained model on a dataset's test split (by default the data the model was trained on)")
+    .option('--model <dir>', 'model folder (default: the newest under runs/)')
+    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE (default: the data the model was trained on, as its config.json records it)')
+    .option('--validation <n>', 'training images held out for validation (idx and mnist; default: as the model was trained)', parseNumber('--validation', 'int'))
+    .addOption(new Option('--split <name>', 'which split').choices([...SPLITS]).default('test'))
+    .option('--out <file>', 'PNG of the most confidently wrong digits (default: most-confidently-wrong-SPLIT.png in the model folder)')
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
+      const split = opts.split as SplitName;
+      const modelDir = await chooseModel(opts.model, out);
       const kernels = await createKernels();
-      const classifier = await Classifier.load(kernels, opts.model);
-      const data = loadData(opts.data, { validation: opts.validation })[opts.split as 'test'];
+      const classifier = await Classifier.load(kernels, modelDir);
+      const choice = modelData(classifier.config, opts.data);
+      const data = loadModelData(choice, opts.validation, modelDir)[split];
       const [h, w] = classifier.config.inputShape;
       if (data.height !== h || data.width !== w || data.classes > classifier.config.classes) {
         throw new Error(
@@ -30,24 +39,59 @@ export function evalCommand(): Command {
         );
       }
       const result = evaluateDetailed(classifier.model, data);
-      out.print(`${opts.split} split of ${opts.data}: ${result.count} images`);
+      const wrongPng: string = opts.out ?? join(modelDir, `most-confidently-wrong-${split}.png`);
+      let wrong = 0;
+      try {
+        wrong = await writeMostConfidentlyWrong(wrongPng, result, data);
+      } catch (error) {
+        // The picture is a by-product: the evaluation stands even when the model folder is read-only.
+        out.info(`could not write ${wrongPng} (${(error as Error).message}); --out FILE puts the picture of misread digits elsewhere`);
+      }
+      const why = {
+        given: '',
+        recorded: ' (the data the model was trained on; --data chooses other data)',
+        default: ' (the model does not record its training data; --data chooses other data)',
+      }[choice.origin];
+      out.print(`${split} split of ${choice.spec}${why}: ${result.count} images`);
       out.print(`accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)}`);
       out.print('confusion matrix (rows: true digit, columns: predicted):');
       for (const line of printConfusion(result.confusion)) out.print(line);
-      out.result({ model: opts.model, data: opts.data, split: opts.split, count: result.count, accuracy: result.accuracy, loss: result.loss, confusion: result.confusion });
+      if (wrong > 0) out.print(`most confidently wrong ${split} digits (true/predicted): ${wrongPng}`);
+      out.result({
+        model: modelDir,
+        data: choice.spec,
+        data_origin: choice.origin,
+        split,
+        count: result.count,
+        accuracy: result.accuracy,
+        loss: result.loss,
+        confusion: result.confusion,
+        wrong_digits: wrong > 0 ? wrongPng : null,
+      });
     });
+}
+
+/** Loads the data chosen for a model; data the model records but that is gone says how to choose other data. */
+function loadModelData(choice: ModelData, validation: number | undefined, modelDir: string) {
+  try {
+    return loadData(choice.spec, { validation: validation ?? choice.validation });
+  } catch (error) {
+    if (choice.origin !== 'recorded' || !(error instanceof DataSourceError)) throw error;
+    throw new DataSourceError(`${modelDir} was trained on ${choice.spec}, which cannot be loaded: ${error.message}; pass --data SOURCE to evaluate it on other data`);
+  }
 }
 
 export function predictCommand(): Command {
   return new Command('predict')
     .description("read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark), fitted into the model's input the way MNIST was made")
-    .requiredOption('--model <dir>', 'model folder (written by digitlab train --out)')
+    .option('--model <dir>', 'model folder (default: the newest under runs/)')
     .argument('<images...>', 'image files')
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
+      const modelDir = await chooseModel(opts.model, out);
       const kernels = await createKernels();
-      const classifier = await Classifier.load(kernels, opts.model);
+      const classifier = await Classifier.load(kernels, modelDir);
       const [height, width] = classifier.inputShape;
       const results = [];
       for (const file of images) {

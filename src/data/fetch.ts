@@ -1,13 +1,16 @@
 /**
  * Downloading a dataset file (by default the PyTorch tutorial's mnist.pkl.gz) into a local cache:
  * skipped when already present, written atomically (temporary file + rename, so an interrupted
- * download never leaves a partial file under the final name), checked by MD5 when the digest is known,
- * and retried with exponential backoff on network errors and server errors (not on 404).
+ * download never leaves a partial file under the final name), refused when the server sent a web page
+ * or (for a .gz name) something that is not gzip, checked by MD5 when the digest is known, and retried
+ * with exponential backoff on network errors, cut connections and server errors (not on 404). A
+ * download that fails leaves nothing behind: no partial file, no folder it created.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { createDirectories } from '../io/atomic.js';
 import { ChecksumError, DownloadError } from './errors.js';
 
 /** Where the PyTorch "What is torch.nn really?" tutorial downloads MNIST from. */
@@ -38,9 +41,10 @@ export interface FetchDatasetOptions {
   readonly onProgress?: (progress: FetchProgress) => void;
   /**
    * Checks the downloaded content before it is renamed into place (throw to refuse it): a file that
-   * fails never appears under the final name.
+   * fails never appears under the final name. Read `temporaryPath`; name `targetPath` in messages,
+   * since the temporary file is deleted once the check fails.
    */
-  readonly verify?: (temporaryPath: string) => void | Promise<void>;
+  readonly verify?: (temporaryPath: string, targetPath: string) => void | Promise<void>;
 }
 
 /**
@@ -59,8 +63,45 @@ export interface FetchDatasetResult {
   readonly md5: string;
 }
 
-/** A DownloadError worth another attempt (network failure, 5xx, truncated body). */
+/** A DownloadError worth another attempt (network failure, 5xx, cut connection). */
 class RetryableDownloadError extends DownloadError {}
+
+/** What to do when every attempt failed; nothing was kept, so running again starts afresh. */
+const RETRY_ADVICE = 'nothing was kept: run the same command again to retry, pass --url for a mirror, or use --data mnist (bundled)';
+
+/** The first bytes of a download, enough to recognize a web page or a gzip stream. */
+const HEAD_BYTES = 512;
+
+function isHtmlType(contentType: string): boolean {
+  return /^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/i.test(contentType);
+}
+
+/** An HTML document starts (after blanks) with a doctype, a comment or one of its outer elements. */
+function looksLikeHtml(head: Buffer): boolean {
+  return /^\s*<(!doctype\s+html|html|head|body|!--)/i.test(head.toString('latin1'));
+}
+
+function hexBytes(head: Buffer, count = 4): string {
+  return [...head.subarray(0, count)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Why a download is not the file its name promises (null when it may be). */
+function contentProblem(url: string, name: string, contentType: string, head: Buffer): string | null {
+  if (/\.html?$/i.test(name)) return null;
+  const host = new URL(url).host;
+  const gzip = /\.gz$/i.test(name);
+  if (isHtmlType(contentType) || looksLikeHtml(head)) {
+    return (
+      `${host} sent an HTML page, not ${gzip ? 'gzip' : `the file ${name}`}, for ${url}` +
+      `${contentType ? ` (content type ${contentType})` : ''}: the address is a web page (an error, sign-in or download page), ` +
+      'not the file itself; check --url, or use --data mnist (bundled)'
+    );
+  }
+  if (gzip && head.length > 0 && !(head[0] === 0x1f && head[1] === 0x8b)) {
+    return `${host} sent ${name} that is not gzip: it starts with the bytes ${hexBytes(head)} (gzip starts with 1f 8b), for ${url}; check --url`;
+  }
+  return null;
+}
 
 function md5OfFile(path: string): string {
   return createHash('md5').update(readFileSync(path)).digest('hex');
@@ -88,19 +129,25 @@ export async function fetchDataset(options: FetchDatasetOptions = {}): Promise<F
     if (expected === undefined || md5 === expected) return { path, downloaded: false, bytes: statSync(path).size, md5 };
     // a stale or corrupted copy: download it again
   }
-  await mkdir(dir, { recursive: true });
+  const removeCreatedFolders = await createDirectories(dir);
+  try {
+    return await downloadWithRetries(url, path, expected, options);
+  } catch (error) {
+    await removeCreatedFolders();
+    throw error;
+  }
+}
 
+async function downloadWithRetries(url: string, path: string, expected: string | undefined, options: FetchDatasetOptions): Promise<FetchDatasetResult> {
   const retries = options.retries ?? 3;
   const backoffMs = options.backoffMs ?? 1000;
   for (let attempt = 0; ; attempt++) {
     try {
       return await downloadOnce(url, path, expected, options);
     } catch (error) {
-      if (!(error instanceof RetryableDownloadError) || attempt >= retries) {
-        if (error instanceof RetryableDownloadError) {
-          throw new DownloadError(url, `${error.message} (gave up after ${attempt + 1} attempt${attempt ? 's' : ''})`, error.status);
-        }
-        throw error;
+      if (!(error instanceof RetryableDownloadError)) throw error;
+      if (attempt >= retries) {
+        throw new DownloadError(url, `${error.message} (gave up after ${attempt + 1} attempt${attempt ? 's' : ''}); ${RETRY_ADVICE}`, error.status);
       }
       await new Promise((resolve) => setTimeout(resolve, backoffMs * 2 ** attempt));
     }
@@ -109,14 +156,11 @@ export async function fetchDataset(options: FetchDatasetOptions = {}): Promise<F
 
 async function downloadOnce(url: string, path: string, expected: string | undefined, options: FetchDatasetOptions): Promise<FetchDatasetResult> {
   const host = new URL(url).host;
-  const unreachable = (cause: unknown): RetryableDownloadError => {
+  const detailOf = (cause: unknown): string => {
     const reason = (cause as { cause?: { code?: string; message?: string } }).cause;
-    const detail = reason?.code ?? reason?.message ?? (cause as Error).message;
-    return new RetryableDownloadError(
-      url,
-      `could not reach ${host}: ${detail}; check the network or pass --url for a mirror, or use --data mnist (bundled)`,
-    );
+    return reason?.code ?? reason?.message ?? (cause as Error).message;
   };
+  const unreachable = (cause: unknown) => new RetryableDownloadError(url, `could not reach ${host}: ${detailOf(cause)}; check the network`);
 
   let response: Response;
   try {
@@ -134,6 +178,14 @@ async function downloadOnce(url: string, path: string, expected: string | undefi
     if (response.status >= 500 || response.status === 429) throw new RetryableDownloadError(url, `${message}; the server may be busy`, response.status);
     throw new DownloadError(url, `${message}; check the address, pass --url for a mirror, or use --data mnist (bundled)`, response.status);
   }
+  const name = basename(path);
+  const contentType = response.headers.get('content-type') ?? '';
+  // A page declared as HTML is refused before its body is read.
+  const declared = isHtmlType(contentType) ? contentProblem(url, name, contentType, Buffer.alloc(0)) : null;
+  if (declared) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new DownloadError(url, declared, response.status);
+  }
   const lengthHeader = response.headers.get('content-length');
   const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
 
@@ -141,6 +193,11 @@ async function downloadOnce(url: string, path: string, expected: string | undefi
   const temporary = `${path}.${process.pid}.${Date.now().toString(36)}.part`;
   const hash = createHash('md5');
   let bytes = 0;
+  const headChunks: Buffer[] = [];
+  const cut = (detail: string) => {
+    const count = total === undefined ? bytes.toLocaleString('en-US') : `${bytes.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`;
+    return new RetryableDownloadError(url, `the connection to ${host} was cut after ${count} bytes (${detail})`);
+  };
   const file = await open(temporary, 'w');
   try {
     try {
@@ -148,23 +205,24 @@ async function downloadOnce(url: string, path: string, expected: string | undefi
         for await (const chunk of response.body) {
           await file.write(chunk);
           hash.update(chunk);
+          if (bytes < HEAD_BYTES) headChunks.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - bytes)));
           bytes += chunk.length;
           options.onProgress?.({ bytes, total });
         }
       }
     } catch (error) {
-      throw unreachable(error);
+      throw cut(detailOf(error));
     } finally {
       await file.close();
     }
-    if (total !== undefined && bytes !== total) {
-      throw new RetryableDownloadError(url, `the download from ${host} stopped after ${bytes} of ${total} bytes`);
-    }
+    if (total !== undefined && bytes < total) throw cut('the server ended the body early');
+    const problem = contentProblem(url, name, contentType, Buffer.concat(headChunks));
+    if (problem) throw new DownloadError(url, problem, response.status);
     const md5 = hash.digest('hex');
     if (expected !== undefined && md5 !== expected) {
       throw new ChecksumError(path, expected, md5, `the server sent a different file than expected; try another --url or check the --md5 value`);
     }
-    await options.verify?.(temporary);
+    await options.verify?.(temporary, path);
     await rename(temporary, path);
     return { path, downloaded: true, bytes, md5 };
   } catch (error) {

@@ -592,8 +592,12 @@ function splitLabels(array: NumpyArray, path: string, what: string): Uint8Array 
   return labels;
 }
 
-/** Reads (and gunzips, when the content is gzip) a pickle file and runs the restricted unpickler. */
-export function readPickleFile(path: string): PyValue {
+/**
+ * Reads (and gunzips, when the content is gzip) a pickle file and runs the restricted unpickler.
+ * `name` is the file as messages call it (default `path`; a download checked under a temporary name
+ * is named by its target).
+ */
+export function readPickleFile(path: string, name = path): PyValue {
   const raw = readFileSync(path);
   let bytes: Uint8Array = raw;
   if (isGzip(raw)) {
@@ -601,20 +605,21 @@ export function readPickleFile(path: string): PyValue {
       // large output chunks: the default 16 KB makes inflating 220 MB several times slower
       bytes = gunzipSync(raw, { chunkSize: 1 << 22 });
     } catch (error) {
-      throw new PickleFormatError(path, `gzip data is corrupt or truncated (${(error as Error).message}); download the file again`);
+      throw new PickleFormatError(name, `gzip data is corrupt or truncated (${(error as Error).message}); download the file again`);
     }
-  } else if (path.endsWith('.gz')) {
-    throw new PickleFormatError(path, 'the name ends in .gz but the content is not gzip; the download may have saved an error page: delete it and download again');
+  } else if (name.endsWith('.gz')) {
+    throw new PickleFormatError(name, 'the name ends in .gz but the content is not gzip; the download may have saved an error page: delete it and download again');
   }
-  return unpickle(bytes, path);
+  return unpickle(bytes, name);
 }
 
 /**
  * Loads `mnist.pkl.gz`: `((x_train, y_train), (x_valid, y_valid), (x_test, y_test))` with x of shape
- * [n, 784] and y integer labels. Images come back as [n, 28, 28]; labels as uint8.
+ * [n, 784] and y integer labels. Images come back as [n, 28, 28]; labels as uint8. `file` is read;
+ * `path` is the name messages and the source give (default `file`).
  */
-export function loadMnistPickle(path: string): DatasetSplits {
-  const top = readPickleFile(path);
+export function loadMnistPickle(file: string, path = file): DatasetSplits {
+  const top = readPickleFile(file, path);
   const names = ['train', 'validation', 'test'] as const;
   if (!(top instanceof PyTuple || Array.isArray(top)) || (top instanceof PyTuple ? top.items : top).length !== 3) {
     throw new PickleFormatError(path, `expected a tuple of 3 (train, validation, test) splits, found a ${describe(top)}`);

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export interface AtomicWriteOptions {
   /** File permissions of a newly created file (default 0o666, less the umask). */
@@ -101,3 +101,35 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, opt
   }
   syncFolderSync(dirname(path));
 }
+
+/** The folders from `dir` up to `first` (the highest one mkdir created), deepest first. */
+function createdChain(dir: string, first: string | undefined): string[] {
+  if (first === undefined) return [];
+  const top = resolve(first);
+  const chain = [resolve(dir)];
+  while (chain[chain.length - 1] !== top) {
+    const parent = dirname(chain[chain.length - 1]);
+    if (parent === chain[chain.length - 1]) return [];
+    chain.push(parent);
+  }
+  return chain;
+}
+
+/**
+ * Creates `dir` and its missing parents, and returns a function that takes back what this call
+ * created: the new folders, deepest first, each only while it is still empty, so a command that
+ * fails before it saved anything leaves no empty folder behind and never removes anything written.
+ */
+export async function createDirectories(dir: string): Promise<() => Promise<void>> {
+  const chain = createdChain(dir, await mkdir(dir, { recursive: true }));
+  return async () => {
+    for (const folder of chain) {
+      try {
+        await rmdir(folder);
+      } catch {
+        return; // not empty (or gone): it and its parents stay
+      }
+    }
+  };
+}
+

@@ -4,7 +4,7 @@
  * a module whose `layers` is `nn.Sequential(Linear, Act, Linear, Act, …, Linear)`), so the same folder
  * loads in digitlab and, with a few lines of Python, in PyTorch.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Activation } from '../core/kernels.js';
 import { writeFileAtomic } from './atomic.js';
@@ -193,6 +193,33 @@ export async function saveModel(dir: string, config: ModelConfig, tensors: reado
   // format 'pt' is what safetensors.torch.load_file / save_file use to mark PyTorch weights.
   await writeFileAtomic(weightsPath, encodeSafetensors(ordered, { format: 'pt' }));
   await writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
+}
+
+/** When a model folder's weights were written, or null when `dir` is not a model folder. */
+export async function modelFolderModified(dir: string): Promise<Date | null> {
+  try {
+    const [config, weights] = await Promise.all([stat(join(dir, CONFIG_FILE)), stat(join(dir, WEIGHTS_FILE))]);
+    return config.isFile() && weights.isFile() ? weights.mtime : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The model folder directly under `runsDir` whose weights are newest, or null when there is none. */
+export async function newestModel(runsDir: string): Promise<string | null> {
+  let names: string[];
+  try {
+    names = await readdir(runsDir);
+  } catch {
+    return null;
+  }
+  let best: { dir: string; mtime: number } | null = null;
+  for (const name of names) {
+    const dir = join(runsDir, name);
+    const mtime = await modelFolderModified(dir);
+    if (mtime && (!best || mtime.getTime() > best.mtime)) best = { dir, mtime: mtime.getTime() };
+  }
+  return best?.dir ?? null;
 }
 
 async function isFile(path: string): Promise<boolean> {

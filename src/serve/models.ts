@@ -6,8 +6,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
-import type { DatasetSplits } from '../data/dataset.js';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../io/model-files.js';
+import type { Dataset } from '../data/dataset.js';
+import { CONFIG_FILE, modelFolderModified, WEIGHTS_FILE } from '../io/model-files.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed, mostConfidentlyWrong } from '../train/evaluate.js';
@@ -22,18 +22,6 @@ export class UnknownModelError extends Error {
   readonly statusCode = 404;
   constructor(id: string) {
     super(`no model with id ${JSON.stringify(id)}: GET /api/models lists the models`);
-  }
-}
-
-/** A model asked to read data of another image shape than its own. */
-export class ModelDataShapeError extends Error {
-  override readonly name = 'ModelDataShapeError';
-  readonly statusCode = 422;
-  constructor(id: string, model: readonly [number, number], source: string, data: readonly [number, number]) {
-    super(
-      `model ${id} reads ${model[0]}×${model[1]} images but the server's data (${source}) holds ${data[0]}×${data[1]} images: ` +
-        `start the server with --data of the model's kind of images`,
-    );
   }
 }
 
@@ -53,6 +41,8 @@ export interface ModelSummary {
 }
 
 export interface Gallery {
+  /** The `--data` spec of the test split the model was scored on. */
+  data: string;
   accuracy: number;
   count: number;
   /** [height, width] of every image in `wrong` (the model's input shape). */
@@ -61,15 +51,6 @@ export interface Gallery {
   confusion: number[][];
   /** The misclassified test digits the model was surest about: height × width bytes in base64, ink 255. */
   wrong: Array<{ index: number; label: number; predicted: number; confidence: number; pixels: string }>;
-}
-
-async function isModelFolder(dir: string): Promise<Date | null> {
-  try {
-    const [config, weights] = await Promise.all([stat(join(dir, CONFIG_FILE)), stat(join(dir, WEIGHTS_FILE))]);
-    return config.isFile() && weights.isFile() ? weights.mtime : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A safe id for a folder outside the runs folder (its name with other characters replaced). */
@@ -94,7 +75,7 @@ export class ModelRegistry {
     const inRuns = resolve(join(dir, '..')) === resolve(this.runsDir) && ID_REGEX.test(basename(dir));
     const id = inRuns ? basename(dir) : idFor(dir);
     if (!inRuns) this.extra.set(id, resolve(dir));
-    if (!(await isModelFolder(resolve(dir)))) throw new UnknownModelError(id);
+    if (!(await modelFolderModified(resolve(dir)))) throw new UnknownModelError(id);
     this.defaultId = id;
     return id;
   }
@@ -110,11 +91,11 @@ export class ModelRegistry {
     }
     for (const name of names) {
       if (!ID_REGEX.test(name)) continue;
-      const mtime = await isModelFolder(join(this.runsDir, name));
+      const mtime = await modelFolderModified(join(this.runsDir, name));
       if (mtime) found.set(name, { dir: join(this.runsDir, name), mtime });
     }
     for (const [id, dir] of this.extra) {
-      const mtime = await isModelFolder(dir);
+      const mtime = await modelFolderModified(dir);
       if (mtime) found.set(id, { dir, mtime });
     }
     const summaries: ModelSummary[] = [];
@@ -150,7 +131,7 @@ export class ModelRegistry {
   async dir(id: string): Promise<string> {
     if (!ID_REGEX.test(id)) throw new UnknownModelError(id);
     const dir = this.extra.get(id) ?? join(this.runsDir, id);
-    if (!(await isModelFolder(dir))) throw new UnknownModelError(id);
+    if (!(await modelFolderModified(dir))) throw new UnknownModelError(id);
     return dir;
   }
 
@@ -176,16 +157,16 @@ export class ModelRegistry {
     return classifier;
   }
 
-  /** The model's confusion matrix and its most confidently wrong test digits (computed once). */
-  async gallery(id: string, data: () => DatasetSplits, limit = 48): Promise<Gallery> {
+  /**
+   * The model's confusion matrix and its most confidently wrong test digits (computed once), on the
+   * test split that `data` chooses for it.
+   */
+  async gallery(id: string, data: (id: string, classifier: Classifier) => { spec: string; test: Dataset }, limit = 48): Promise<Gallery> {
     const classifier = await this.classifier(id);
     let gallery = this.galleries.get(id);
     if (!gallery) {
       gallery = Promise.resolve().then(() => {
-        const splits = data();
-        const test = splits.test;
-        const [height, width] = classifier.config.inputShape;
-        if (test.height !== height || test.width !== width) throw new ModelDataShapeError(id, [height, width], splits.source, [test.height, test.width]);
+        const { spec, test } = data(id, classifier);
         const evaluation = evaluateDetailed(classifier.model, test);
         const wrong = mostConfidentlyWrong(evaluation, test, limit).map((w) => ({
           index: w.index,
@@ -194,28 +175,11 @@ export class ModelRegistry {
           confidence: w.confidence,
           pixels: Buffer.from(Uint8Array.from(w.image, (v) => Math.round(v * 255))).toString('base64'),
         }));
-        return { accuracy: evaluation.accuracy, count: evaluation.count, inputShape: classifier.config.inputShape, confusion: evaluation.confusion, wrong };
+        return { data: spec, accuracy: evaluation.accuracy, count: evaluation.count, inputShape: classifier.config.inputShape, confusion: evaluation.confusion, wrong };
       });
       this.galleries.set(id, gallery);
       gallery.catch(() => this.galleries.delete(id));
     }
     return gallery;
   }
-}
-
-/** The newest model folder directly under `runsDir`, or null. */
-export async function newestModel(runsDir: string): Promise<string | null> {
-  let names: string[];
-  try {
-    names = await readdir(runsDir);
-  } catch {
-    return null;
-  }
-  let best: { dir: string; mtime: number } | null = null;
-  for (const name of names) {
-    const dir = join(runsDir, name);
-    const mtime = await isModelFolder(dir);
-    if (mtime && (!best || mtime.getTime() > best.mtime)) best = { dir, mtime: mtime.getTime() };
-  }
-  return best?.dir ?? null;
 }

@@ -12,7 +12,8 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createKernels } from '../core/index.js';
 import type { Kernels } from '../core/kernels.js';
-import type { DatasetSplits } from '../data/dataset.js';
+import type { Dataset, DatasetSplits } from '../data/dataset.js';
+import { DataSourceError } from '../data/errors.js';
 import { decodeGrayscale } from '../data/images.js';
 import { preprocessDigit } from '../data/preprocess.js';
 import { loadData } from '../data/source.js';
@@ -23,6 +24,7 @@ import { readDigits } from '../read/read.js';
 import { openStudy } from '../study/results.js';
 import { trialTable } from '../study/report.js';
 import { STUDY_DATABASE } from '../study/storage.js';
+import { modelData } from '../train/model-config.js';
 import { ID_PATTERN, ModelRegistry } from './models.js';
 import { RunManager, type RunRequest } from './runs.js';
 
@@ -35,8 +37,13 @@ export interface ServerOptions {
   modelDir?: string;
   /** The built web app (default: dist/web of the package, when it exists). */
   webRoot?: string;
-  /** Dataset for trainings and the gallery (default 'mnist', the bundled MNIST). */
+  /**
+   * Dataset for trainings started from the page (default 'mnist', the bundled MNIST); also the
+   * gallery's for a model that does not record the data it was trained on.
+   */
   data?: string;
+  /** Dataset every model's gallery is computed on (default: the data each model was trained on). */
+  evaluationData?: string;
   kernels?: Kernels;
   /** Fastify's logger (default off). */
   logger?: boolean;
@@ -132,9 +139,36 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   const kernels = options.kernels ?? (await createKernels());
   const models = new ModelRegistry(options.runsDir, kernels);
   if (options.modelDir) await models.addDefault(options.modelDir);
-  let data: DatasetSplits | null = null;
-  const loadSplits = () => (data ??= loadData(options.data ?? 'mnist'));
-  const runs = new RunManager(options.runsDir, loadSplits, options.maxRuns ?? 1);
+  // Each dataset is loaded once, when first needed, and kept.
+  const datasets = new Map<string, DatasetSplits>();
+  const loadCached = (spec: string, validation?: number): DatasetSplits => {
+    const key = `${spec}\n${validation ?? ''}`;
+    let splits = datasets.get(key);
+    if (!splits) {
+      splits = loadData(spec, { validation });
+      datasets.set(key, splits);
+    }
+    return splits;
+  };
+  const trainingData = options.data ?? 'mnist';
+  const runs = new RunManager(options.runsDir, () => loadCached(trainingData), options.maxRuns ?? 1);
+
+  /** The test split a model's gallery is computed on: its own training data unless the server was given one. */
+  const galleryData = (id: string, classifier: Classifier): { spec: string; test: Dataset } => {
+    const choice = modelData(classifier.config, options.evaluationData, trainingData);
+    let test: Dataset;
+    try {
+      test = loadCached(choice.spec, choice.validation).test;
+    } catch (error) {
+      if (choice.origin !== 'recorded' || !(error instanceof DataSourceError)) throw error;
+      throw httpError(422, `model ${id} was trained on ${choice.spec}, which cannot be loaded: ${error.message}; start the server with --data SOURCE to evaluate every model on that data`);
+    }
+    const [h, w] = classifier.config.inputShape;
+    if (test.height !== h || test.width !== w || test.classes > classifier.config.classes) {
+      throw httpError(422, `model ${id} reads ${h}×${w} images into ${classifier.config.classes} classes; ${choice.spec} has ${test.height}×${test.width} images in ${test.classes} classes`);
+    }
+    return { spec: choice.spec, test };
+  };
   const streams = new Set<ServerResponse>();
 
   const app = Fastify({
@@ -195,7 +229,7 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   );
 
   app.get<{ Params: { id: string } }>('/api/models/:id/gallery', { schema: { params: idParams } }, async (request) =>
-    models.gallery(request.params.id, loadSplits),
+    models.gallery(request.params.id, galleryData),
   );
 
   // ---- reading digits ----

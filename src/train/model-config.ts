@@ -1,10 +1,13 @@
+import { isAbsolute, resolve } from 'node:path';
 import type { DatasetSplits } from '../data/dataset.js';
 import type { ModelConfig } from '../io/model-config.js';
 import type { TrainSettings } from './trainer.js';
 
 /**
  * The config.json of a model trained on `data` with `settings`: the architecture, the data's
- * normalization, the settings (and any `extra` training facts), and the final `metrics`.
+ * normalization, the settings (and any `extra` training facts), and the final `metrics`. The training
+ * data is recorded as a `--data` spec (a path made absolute, so it is found from any folder) with its
+ * validation size, so `eval` and the server can score the model on the data it learned.
  */
 export function modelConfigFor(
   data: DatasetSplits, settings: TrainSettings, bestEpoch: number, metrics: Record<string, unknown>,
@@ -19,7 +22,38 @@ export function modelConfigFor(
     hidden: settings.hidden,
     activation: settings.activation,
     normalization: { pixelMax: train.pixelMax },
-    training: { data: data.source, ...extra, ...settings, best_epoch: bestEpoch },
+    training: { data: absoluteSource(data.source), validation: data.validation.count, ...extra, ...settings, best_epoch: bestEpoch },
     metrics,
   };
+}
+
+/** `idx:PATH` and `pkl:PATH` with PATH absolute; other specs as they are. */
+function absoluteSource(source: string): string {
+  const match = /^(idx|pkl):(.+)$/s.exec(source);
+  return match && !isAbsolute(match[2]) ? `${match[1]}:${resolve(match[2])}` : source;
+}
+
+/** The data a model is evaluated on, and why that one. */
+export interface ModelData {
+  /** A `--data` spec. */
+  readonly spec: string;
+  /** The validation size to load it with (undefined: the source's default). */
+  readonly validation?: number;
+  /** `given`: asked for; `recorded`: the data the model was trained on; `default`: the model does not say. */
+  readonly origin: 'given' | 'recorded' | 'default';
+}
+
+/** The training data config.json records (null for a model that does not say, e.g. one made elsewhere). */
+export function recordedData(config: ModelConfig): { spec: string; validation?: number } | null {
+  const spec = config.training?.data;
+  if (typeof spec !== 'string' || spec.trim() === '') return null;
+  const validation = config.training?.validation;
+  return { spec, validation: Number.isSafeInteger(validation) && (validation as number) >= 0 ? (validation as number) : undefined };
+}
+
+/** The data to score a model on: `given` when there is one, else the data it was trained on, else `fallback`. */
+export function modelData(config: ModelConfig, given: string | undefined, fallback = 'mnist'): ModelData {
+  if (given !== undefined) return { spec: given, origin: 'given' };
+  const recorded = recordedData(config);
+  return recorded ? { ...recorded, origin: 'recorded' } : { spec: fallback, origin: 'default' };
 }

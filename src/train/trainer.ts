@@ -90,8 +90,18 @@ export interface TrainRunOptions {
 }
 
 export class TrainingAbortedError extends Error {
-  constructor(readonly epoch: number) {
-    super(`training stopped during epoch ${epoch}; the last checkpoint is kept (rerun with --resume to continue)`);
+  constructor(
+    readonly epoch: number,
+    /** Whether a checkpoint of an earlier epoch is on disk, to continue from. */
+    readonly checkpointKept = true,
+  ) {
+    super(
+      checkpointKept
+        ? `training stopped during epoch ${epoch}; the last checkpoint is kept (rerun with --resume to continue)`
+        : epoch === 1
+          ? `training stopped during epoch 1, before its first checkpoint: nothing was saved`
+          : `training stopped during epoch ${epoch}; the run keeps no checkpoints, so nothing was saved`,
+    );
     this.name = 'TrainingAbortedError';
   }
 }
@@ -103,6 +113,11 @@ export class TrainingAbortedError extends Error {
 export class TrainingRun extends TypedEmitter<TrainEvents> {
   readonly model: Mlp;
   readonly optimizer: Optimizer;
+  /**
+   * The batch size the run trains with: the settings' size, or the whole training set when that is
+   * smaller (one batch an epoch).
+   */
+  readonly batchSize: number;
   private readonly settings: TrainSettings;
 
   constructor(private readonly options: TrainRunOptions) {
@@ -117,6 +132,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       classes: train.classes,
       activation: settings.activation,
     };
+    this.batchSize = Math.min(settings.batchSize, train.count);
     this.model = Mlp.create(kernels, spec, settings.seed);
     this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), settings.optimizerOptions);
   }
@@ -126,7 +142,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     const model = this.model;
     const optimizer = this.optimizer;
     const train = data.train;
-    const batchSize = Math.min(settings.batchSize, train.count);
+    const batchSize = this.batchSize;
     model.reserve(batchSize);
     const batch = new BatchBuffer(model, batchSize);
     const batches = Math.ceil(train.count / batchSize);
@@ -174,7 +190,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
           await new Promise((resolve) => setImmediate(resolve));
           lastYield = performance.now();
         }
-        if (this.options.signal?.aborted) throw new TrainingAbortedError(epoch);
+        if (this.options.signal?.aborted) throw new TrainingAbortedError(epoch, path !== undefined && state.epoch > 0);
         const start = b * batchSize;
         const rows = Math.min(batchSize, train.count - start);
         batch.fill(train, order, start, rows);

@@ -23,6 +23,14 @@ before(async () => {
     if (request.url === '/files/broken/mnist.pkl.gz') {
       response.writeHead(200, { 'content-type': 'application/octet-stream' });
       response.end(pickle.subarray(0, 5000));
+    } else if (request.url === '/files/cut/mnist.pkl.gz') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': pickle.length });
+      response.write(pickle.subarray(0, 100_000));
+      setTimeout(() => response.socket?.destroy(), 50);
+    } else if (request.url === '/files/page/mnist.pkl.gz') {
+      // an error page sent with a binary content type: only its bytes tell
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.end('<!doctype html>\n<html><body>Too many requests</body></html>\n');
     } else if (request.url === '/files/mnist.pkl.gz') {
       response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': pickle.length });
       response.end(pickle);
@@ -69,13 +77,32 @@ describe('digitlab data', () => {
     assert.equal(problem, null, problem ?? '');
     assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
     // A truncated gzip with no Content-Length: downloaded completely, refused by the content check.
-    problem = assertCleanFailure(await digitlabAsync(['data', 'fetch', '--url', `${base}/files/broken/mnist.pkl.gz`, '--dir', cache]), /mnist\.pkl\.gz/);
+    const broken = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/broken/mnist.pkl.gz`, '--dir', cache]);
+    problem = assertCleanFailure(broken, /mnist\.pkl\.gz: gzip data is corrupt/);
     assert.equal(problem, null, problem ?? '');
+    assert.doesNotMatch(broken.stderr, /\.part\b/, 'the message names the file asked for, not the deleted temporary one');
     assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
+    const page = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/page/mnist.pkl.gz`, '--dir', cache]);
+    problem = assertCleanFailure(page, /sent an HTML page, not gzip/);
+    assert.equal(problem, null, problem ?? '');
+    assert.doesNotMatch(page.stderr, /opcode/);
     // Port 9 on loopback: nothing listens there, the connection is refused at once.
     problem = assertCleanFailure(digitlab(['data', 'fetch', '--url', 'http://127.0.0.1:9/mnist.pkl.gz', '--dir', cache, '--retries', '0']), /127\.0\.0\.1/);
     assert.equal(problem, null, problem ?? '');
     assert.ok(!existsSync(join(cache, 'mnist.pkl.gz')));
+  });
+
+  it('fetch cut off mid-way says how far it got, ends the progress line first, and leaves no folder behind', async () => {
+    const cache = join(dir, 'cut', 'data', 'mnist');
+    const result = await digitlabAsync(['data', 'fetch', '--url', `${base}/files/cut/mnist.pkl.gz`, '--dir', cache, '--retries', '0']);
+    const problem = assertCleanFailure(result, /the connection to 127\.0\.0\.1:\d+ was cut after [\d,]+ of [\d,]+ bytes/);
+    assert.equal(problem, null, problem ?? '');
+    assert.match(result.stderr, /run the same command again to retry/);
+    assert.match(result.stderr, /downloading [\d,]+ of [\d,]+ bytes/);
+    const errorLine = result.stderr.split('\n').find((line) => line.includes('digitlab: error:')) ?? '';
+    assert.match(errorLine, /^digitlab: error:/, `the error shares the progress line: ${JSON.stringify(errorLine)}`);
+    assert.doesNotMatch(result.stderr, /\.part\b/);
+    assert.ok(!existsSync(join(dir, 'cut')), 'the folders made for the download are removed');
   });
 
   it('info prints the split sizes, shapes, pixel and label ranges of the tutorial file', () => {

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fetchDataset, type FetchProgress } from '../../src/data/fetch.js';
 import { ChecksumError, DownloadError } from '../../src/data/errors.js';
 
-const CONTENT = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251));
+// Served as mnist.pkl.gz, so it starts as gzip does (the download refuses a .gz that does not).
+const CONTENT = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i === 0 ? 0x1f : i === 1 ? 0x8b : (i * 7919) % 251)));
 const MD5 = createHash('md5').update(CONTENT).digest('hex');
 
 let server: Server;
@@ -35,6 +36,14 @@ before(async () => {
         response.writeHead(200, { 'content-length': CONTENT.length });
         response.end(CONTENT);
       }
+    } else if (path === '/page.pkl.gz' || path === '/sniffed.pkl.gz') {
+      // An error page or a "download" page in place of the file: declared as HTML, or not.
+      const page = Buffer.from('\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>…</body></html>\n');
+      response.writeHead(200, { 'content-type': path === '/page.pkl.gz' ? 'text/html; charset=utf-8' : 'application/octet-stream', 'content-length': page.length });
+      response.end(page);
+    } else if (path === '/plain.gz') {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      response.end(Buffer.from('PK\x03\x04 a zip file, not gzip'));
     } else if (path === '/truncated') {
       response.writeHead(200, { 'content-length': CONTENT.length });
       response.write(CONTENT.subarray(0, 1000));
@@ -106,11 +115,68 @@ test('a 404 fails at once with a DownloadError and leaves nothing behind', () =>
     assert.deepEqual(readdirSync(dir), []);
   }));
 
-test('a body shorter than its Content-Length fails after retries without a partial file', () =>
+test('a connection cut mid-way says how far it got, and that running again retries, without a partial file', () =>
   withDir(async (dir) => {
-    await assert.rejects(fetchDataset({ url: `${base}/truncated`, dir, retries: 1, backoffMs: 1 }), (e: Error) => e instanceof DownloadError && /2 attempts/.test(e.message));
+    await assert.rejects(fetchDataset({ url: `${base}/truncated`, dir, retries: 1, backoffMs: 1 }), (e: Error) => {
+      assert.ok(e instanceof DownloadError, String(e));
+      assert.match(e.message, /^the connection to 127\.0\.0\.1:\d+ was cut after 1,000 of 200,000 bytes/);
+      assert.match(e.message, /gave up after 2 attempts/);
+      assert.match(e.message, /run the same command again to retry/);
+      assert.doesNotMatch(e.message, /could not reach/);
+      assert.doesNotMatch(e.message, /\.part/);
+      return true;
+    });
     assert.equal(hits.get('/truncated'), 2);
     assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('an HTML page in place of a .gz file is refused as such, whatever its declared type, and not retried', () =>
+  withDir(async (dir) => {
+    for (const name of ['page.pkl.gz', 'sniffed.pkl.gz']) {
+      await assert.rejects(fetchDataset({ url: `${base}/${name}`, dir, retries: 2, backoffMs: 1 }), (e: Error) => {
+        assert.ok(e instanceof DownloadError, String(e));
+        assert.match(e.message, /sent an HTML page, not gzip/);
+        assert.match(e.message, /--url/);
+        return true;
+      });
+      assert.equal(hits.get(`/${name}`), 1, 'no retry');
+    }
+    await assert.rejects(fetchDataset({ url: `${base}/plain.gz`, dir, retries: 0 }), /not gzip: it starts with the bytes 50 4b 03 04/);
+    assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('the content check is told the final name, for its messages: the temporary file is gone by then', () =>
+  withDir(async (dir) => {
+    const seen: string[][] = [];
+    await assert.rejects(
+      fetchDataset({
+        url: `${base}/mnist.pkl.gz`,
+        dir,
+        verify: (temporary, target) => {
+          seen.push([temporary, target]);
+          throw new Error(`${target}: not the expected content`);
+        },
+      }),
+      /mnist\.pkl\.gz: not the expected content/,
+    );
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0][1], join(dir, 'mnist.pkl.gz'));
+    assert.notEqual(seen[0][0], seen[0][1]);
+    assert.deepEqual(readdirSync(dir), []);
+  }));
+
+test('a failed first download removes the folders it created, and only those', () =>
+  withDir(async (dir) => {
+    await assert.rejects(fetchDataset({ url: `${base}/missing.pkl.gz`, dir: join(dir, 'data', 'mnist'), retries: 0 }), DownloadError);
+    assert.deepEqual(readdirSync(dir), [], 'data/mnist is not left behind');
+    mkdirSync(join(dir, 'kept'));
+    await assert.rejects(fetchDataset({ url: `${base}/truncated`, dir: join(dir, 'kept', 'mnist'), retries: 0 }), DownloadError);
+    assert.deepEqual(readdirSync(dir), ['kept']);
+    assert.deepEqual(readdirSync(join(dir, 'kept')), []);
+    // a folder that held something before is never removed
+    writeFileSync(join(dir, 'kept', 'notes.txt'), 'mine');
+    await assert.rejects(fetchDataset({ url: `${base}/missing.pkl.gz`, dir: join(dir, 'kept'), retries: 0 }), DownloadError);
+    assert.deepEqual(readdirSync(join(dir, 'kept')), ['notes.txt']);
   }));
 
 test('a checksum mismatch is a ChecksumError and the file is not kept', () =>

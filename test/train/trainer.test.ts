@@ -84,6 +84,28 @@ describe('TrainingRun', () => {
     a.forEach((p, i) => assert.deepEqual(b[i].value, p.value, `${p.name} differs after resuming`));
   });
 
+  it('a run stopped before its first checkpoint says nothing was saved, rather than to resume', async () => {
+    const kernels = await createKernels();
+    const controller = new AbortController();
+    const run = new TrainingRun({ kernels, data, settings: settings({ epochs: 2 }), checkpointPath: join(dir, 'never.safetensors'), signal: controller.signal });
+    run.on('batchEnd', () => controller.abort());
+    await assert.rejects(run.run(), (error: Error) => {
+      assert.ok(error instanceof TrainingAbortedError);
+      assert.equal(error.message, 'training stopped during epoch 1, before its first checkpoint: nothing was saved');
+      return true;
+    });
+  });
+
+  it('trains with the whole training set as one batch when the batch size asks for more, and says so', async () => {
+    const kernels = await createKernels();
+    const run = new TrainingRun({ kernels, data, settings: settings({ batchSize: 5000, epochs: 1 }) });
+    assert.equal(run.batchSize, 2000);
+    const batches: number[] = [];
+    run.on('batchEnd', (e) => batches.push(e.samples));
+    await run.run();
+    assert.deepEqual(batches, [2000]);
+  });
+
   it('refuses to resume a checkpoint made with other settings, naming them', async () => {
     const kernels = await createKernels();
     const path = join(dir, 'other.safetensors');

@@ -361,6 +361,8 @@ async function openStudy(id: string): Promise<void> {
 
 // ---- gallery ----
 interface Gallery {
+  /** The data whose test split the model was scored on. */
+  data: string;
   accuracy: number;
   count: number;
   confusion: number[][];
@@ -375,7 +377,7 @@ async function showGallery(): Promise<void> {
   const gallery = (await getJson(`/api/models/${encodeURIComponent(model.id)}/gallery`)) as Gallery;
   // Another model chosen while this one was being evaluated: its own gallery is on the way.
   if (model !== requested) return;
-  $('gallery-summary').textContent = `${model.id}: test accuracy ${percent(gallery.accuracy)} on ${gallery.count.toLocaleString('en-US')} images. Rows: true digit, columns: predicted; choose a cell to see those mistakes.`;
+  $('gallery-summary').textContent = `${model.id}: test accuracy ${percent(gallery.accuracy)} on ${gallery.count.toLocaleString('en-US')} images of ${gallery.data}. Rows: true digit, columns: predicted; choose a cell to see those mistakes.`;
   const table = $<HTMLTableElement>('confusion');
   table.replaceChildren();
   const head = table.createTHead().insertRow();
