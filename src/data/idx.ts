@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Dataset } from './dataset.js';
-import { IdxFormatError } from './errors.js';
+import { IdxFormatError, IdxPixelTypeError } from './errors.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -215,7 +215,13 @@ export function idxLabels(array: IdxArray, path = '', classes?: number): { label
 
 /** Reads an images file and a labels file and checks they describe the same number of examples. */
 export function loadIdxPair(imagesPath: string, labelsPath: string, classes?: number): Dataset {
-  const images = idxImages(readIdxFile(imagesPath), imagesPath);
+  return readIdxPair(imagesPath, labelsPath, classes).dataset;
+}
+
+/** loadIdxPair, also giving the IDX type the pixels were stored in. */
+function readIdxPair(imagesPath: string, labelsPath: string, classes?: number): { dataset: Dataset; dtype: IdxDtype } {
+  const array = readIdxFile(imagesPath);
+  const images = idxImages(array, imagesPath);
   const labels = idxLabels(readIdxFile(labelsPath), labelsPath, classes);
   if (images.count !== labels.labels.length) {
     throw new IdxFormatError(
@@ -223,7 +229,7 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, classes?: nu
       `has ${images.count} images but ${labelsPath} has ${labels.labels.length} labels; the two files must come from the same set`,
     );
   }
-  return { ...images, labels: labels.labels, classes: labels.classes };
+  return { dataset: { ...images, labels: labels.labels, classes: labels.classes }, dtype: array.dtype };
 }
 
 /** The four files of an MNIST-style directory. */
@@ -274,8 +280,14 @@ export function findIdxDirectoryFiles(dir: string): IdxDirectoryFiles {
  */
 export function loadIdxDirectory(dir: string, options: { classes?: number } = {}): { train: Dataset; test: Dataset; files: IdxDirectoryFiles } {
   const files = findIdxDirectoryFiles(dir);
-  const train = loadIdxPair(files.trainImages, files.trainLabels, options.classes);
-  const test = loadIdxPair(files.testImages, files.testLabels, options.classes);
+  const { dataset: train, dtype: trainType } = readIdxPair(files.trainImages, files.trainLabels, options.classes);
+  const { dataset: test, dtype: testType } = readIdxPair(files.testImages, files.testLabels, options.classes);
+  if (trainType !== testType) {
+    throw new IdxPixelTypeError(
+      { path: files.trainImages, type: trainType, code: DTYPES[trainType].code },
+      { path: files.testImages, type: testType, code: DTYPES[testType].code },
+    );
+  }
   if (train.height !== test.height || train.width !== test.width) {
     throw new IdxFormatError(
       dir,
