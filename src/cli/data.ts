@@ -5,7 +5,9 @@ import type { Dataset } from '../data/dataset.js';
 import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL } from '../data/fetch.js';
 import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
+import { dataWarnings } from '../data/checks.js';
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
+import { loadDataChecked } from './load-data.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
 
 export function dataCommand(): Command {
@@ -67,12 +69,15 @@ export function dataCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
-      const description = describeData(loadData(opts.data, { validation: opts.validation }));
+      const splits = loadData(opts.data, { validation: opts.validation });
+      const warnings = dataWarnings(splits).map((warning) => warning.message);
+      for (const warning of warnings) out.info(`warning: ${warning}`);
+      const description = describeData(splits);
       out.print(`data: ${description.source}`);
       for (const name of ['train', 'validation', 'test'] as const) {
         out.print(describeSplit(name, description[name]));
       }
-      out.result(description);
+      out.result({ ...description, warnings });
     });
 
   data
@@ -87,7 +92,7 @@ export function dataCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
-      const splits = loadData(opts.data);
+      const splits = loadDataChecked(out, opts.data);
       const split: Dataset = splits[opts.split as 'train' | 'validation' | 'test'];
       let cols = 1;
       let rows = 1;

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
-import { loadData } from '../data/source.js';
 import { renderGrid } from '../data/images.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Classifier } from '../nn/classifier.js';
@@ -14,6 +13,7 @@ import { modelConfigFor } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
 import { createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError } from './output.js';
 import { attachProgress } from './progress.js';
+import { loadDataChecked } from './load-data.js';
 import { mostConfidentlyWrong } from '../train/evaluate.js';
 import { printConfusion } from './report.js';
 
@@ -80,7 +80,7 @@ export function trainCommand(): Command {
       const dir: string = opts.out ?? join('runs', `run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
       mkdirSync(dir, { recursive: true });
 
-      const data = loadData(opts.data, { validation: opts.validation });
+      const data = loadDataChecked(out, opts.data, { validation: opts.validation });
       const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
       const run = new TrainingRun({
         kernels,

@@ -3,11 +3,11 @@ import { UsageError } from './output.js';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import { decodeGrayscale, preprocessDigit } from '../data/images.js';
-import { loadData } from '../data/source.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
 import { createOutput, parseNumber } from './output.js';
 import { printConfusion } from './report.js';
+import { loadDataChecked } from './load-data.js';
 
 export function evalCommand(): Command {
   return new Command('eval')
@@ -21,7 +21,7 @@ export function evalCommand(): Command {
       const out = createOutput(Boolean(opts.json));
       const kernels = await createKernels();
       const classifier = await Classifier.load(kernels, opts.model);
-      const data = loadData(opts.data, { validation: opts.validation })[opts.split as 'test'];
+      const data = loadDataChecked(out, opts.data, { validation: opts.validation })[opts.split as 'test'];
       const [h, w] = classifier.config.inputShape;
       if (data.height !== h || data.width !== w || data.classes > classifier.config.classes) {
         throw new Error(
