@@ -45,11 +45,11 @@ export function dataWarnings(splits: DatasetSplits): DataWarning[] {
     });
   }
   const labels = [...uses].sort(([a], [b]) => a - b).map(([label, use]): LabelUse => ({ label, ...use }));
-  return [{ emptyClasses, labels, message: emptyClassesMessage(emptyClasses, labels, classes) }];
+  return [{ emptyClasses, labels, message: emptyClassesMessage(emptyClasses, labels, classes, splits.train.classNames) }];
 }
 
-function emptyClassesMessage(empty: readonly number[], labels: readonly LabelUse[], classes: number): string {
-  const name = String;
+function emptyClassesMessage(empty: readonly number[], labels: readonly LabelUse[], classes: number, names?: readonly string[]): string {
+  const name = (label: number) => (names?.[label] === undefined ? String(label) : `${label} (${names[label]})`);
   const subject = empty.length === 1 ? `class ${name(empty[0])} has` : `classes ${listClasses(empty, name)} have`;
   const told = labels.slice(0, LABELS_SHOWN).map((use) => {
     const images = use.count === 1 ? '1 image' : `${use.count} images`;

@@ -9,3 +9,4 @@ export * from './fetch.js';
 export * from './images.js';
 export * from './source.js';
 export * from './checks.js';
+export * from './known-sets.js';
