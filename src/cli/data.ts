@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
-import type { Dataset } from '../data/dataset.js';
+import { className, type Dataset } from '../data/dataset.js';
 import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL } from '../data/fetch.js';
 import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
@@ -111,7 +111,7 @@ export function dataCommand(): Command {
       const labels: string[] = [];
       for (let i = first; i < first + count; i++) {
         images.push(imageAt(split, i));
-        labels.push(String(split.labels[i]));
+        labels.push(className(split, split.labels[i]));
       }
       const png =
         opts.grid === undefined
@@ -119,18 +119,22 @@ export function dataCommand(): Command {
           : renderGrid(images, labels, cols, rows, opts.scale, { side: split.width });
       writeFileSync(opts.out, png);
       if (!out.json) {
-        out.print(`${opts.split}[${first}]: label ${split.labels[first]}, ${split.height}×${split.width}`);
+        const label = split.labels[first];
+        const named = split.classNames === undefined ? `${label}` : `${className(split, label)} (class ${label})`;
+        out.print(`${opts.split}[${first}]: label ${named}, ${split.height}×${split.width}`);
         out.print(terminalPreview(images[0], { side: split.width }));
         out.print(`wrote ${opts.out}${count > 1 ? ` (${count} images)` : ''}`);
       }
-      out.result({ file: opts.out, split: opts.split, index: first, count, labels: labels.map(Number) });
+      const shown = Array.from(split.labels.subarray(first, first + count));
+      out.result({ file: opts.out, split: opts.split, index: first, count, labels: shown, names: labels });
     });
 
   return data;
 }
 
 function describeSplit(name: string, d: SplitDescription): string {
-  const counts = d.classCounts.map((n, c) => `${c}:${n}`).join(' ');
+  const names = d.classNames;
+  const counts = names ? d.classCounts.map((n, c) => `${names[c]} ${n}`).join(', ') : d.classCounts.map((n, c) => `${c}:${n}`).join(' ');
   return (
     `${name.padEnd(10)} x ${d.dtype} [${d.shape.join(', ')}] (${d.shape[1] * d.shape[2]} values a row), ` +
     `pixels ${d.pixelMin}..${d.pixelMax} (full ink = ${d.pixelScale}), labels ${d.labelMin}..${d.labelMax}\n` +

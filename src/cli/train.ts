@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
+import { className } from '../data/dataset.js';
 import { renderGrid } from '../data/images.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Classifier } from '../nn/classifier.js';
@@ -122,7 +123,7 @@ export function trainCommand(): Command {
       if (wrong.length > 0) {
         await writeFileAtomic(
           wrongPng,
-          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${w.label}/${w.predicted}`), 6, Math.ceil(wrong.length / 6), 3, { side: train.width }),
+          renderGrid(wrong.map((w) => w.image), wrong.map((w) => `${className(train, w.label)}/${className(train, w.predicted)}`), 6, Math.ceil(wrong.length / 6), 3, { side: train.width }),
         );
       }
       const json = resultJson(result, dir);
@@ -139,9 +140,10 @@ export function trainCommand(): Command {
       if (result.diverged) out.print('the loss diverged (NaN or infinite): try a smaller --lr');
       out.print(`training time ${result.seconds.toFixed(1)} s`);
       out.print('');
-      out.print('confusion matrix (rows: true digit, columns: predicted):');
-      for (const line of printConfusion(result.test.confusion)) out.print(line);
-      if (wrong.length > 0) out.print(`most confidently wrong test digits (true/predicted): ${wrongPng}`);
+      const named = train.classNames !== undefined;
+      out.print(`confusion matrix (rows: true ${named ? 'class' : 'digit'}, columns: predicted):`);
+      for (const line of printConfusion(result.test.confusion, train.classNames)) out.print(line);
+      if (wrong.length > 0) out.print(`most confidently wrong test ${named ? 'images' : 'digits'} (true/predicted): ${wrongPng}`);
       out.result(json);
     });
 }

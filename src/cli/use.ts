@@ -31,8 +31,9 @@ export function evalCommand(): Command {
       const result = evaluateDetailed(classifier.model, data);
       out.print(`${opts.split} split of ${opts.data}: ${result.count} images`);
       out.print(`accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)}`);
-      out.print('confusion matrix (rows: true digit, columns: predicted):');
-      for (const line of printConfusion(result.confusion)) out.print(line);
+      const names = classifier.config.labels;
+      out.print(`confusion matrix (rows: true ${names ? 'class' : 'digit'}, columns: predicted):`);
+      for (const line of printConfusion(result.confusion, names)) out.print(line);
       out.result({ model: opts.model, data: opts.data, split: opts.split, count: result.count, accuracy: result.accuracy, loss: result.loss, confusion: result.confusion });
     });
 }

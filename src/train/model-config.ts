@@ -4,7 +4,8 @@ import type { TrainSettings } from './trainer.js';
 
 /**
  * The config.json of a model trained on `data` with `settings`: the architecture, the data's
- * normalization, the settings (and any `extra` training facts), and the final `metrics`.
+ * normalization and class names (when it has names), the settings (and any `extra` training facts),
+ * and the final `metrics`.
  */
 export function modelConfigFor(
   data: DatasetSplits, settings: TrainSettings, bestEpoch: number, metrics: Record<string, unknown>,
@@ -19,6 +20,7 @@ export function modelConfigFor(
     hidden: settings.hidden,
     activation: settings.activation,
     normalization: { pixelMax: train.pixelMax },
+    ...(train.classNames ? { labels: [...train.classNames] } : {}),
     training: { data: data.source, ...extra, ...settings, best_epoch: bestEpoch },
     metrics,
   };
