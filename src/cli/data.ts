@@ -64,7 +64,7 @@ export function dataCommand(): Command {
   data
     .command('info')
     .description('print split sizes, image shape, pixel range, label range and class counts')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'int'))
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
@@ -83,7 +83,7 @@ export function dataCommand(): Command {
   data
     .command('show')
     .description('render digits as a PNG and preview one in the terminal')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('train'))
     .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)
     .option('--grid <CxR>', 'render COLUMNS x ROWS images from --index, with their labels (e.g. 10x10)')

@@ -62,7 +62,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
     .option('--batch-size <n>', 'mini-batch size', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .option('--validation <n>', 'training images held out for validation (idx and mnist)', parseNumber('--validation', 'positive-int'), 10000)
     .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
