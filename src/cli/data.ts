@@ -1,11 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
-import type { Dataset } from '../data/dataset.js';
+import { className, type Dataset } from '../data/dataset.js';
 import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL, type FetchDatasetResult } from '../data/fetch.js';
 import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
+import { dataWarnings } from '../data/checks.js';
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
+import { loadDataChecked } from './load-data.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
 
 /** The --validation option's help, the same wherever a command splits the training images. */
@@ -71,23 +73,26 @@ export function dataCommand(): Command {
   data
     .command('info')
     .description('print split sizes, image shape, pixel range, label range and class counts')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
-      const description = describeData(loadData(opts.data, { validation: opts.validation }));
+      const splits = loadData(opts.data, { validation: opts.validation });
+      const warnings = dataWarnings(splits).map((warning) => warning.message);
+      for (const warning of warnings) out.info(`warning: ${warning}`);
+      const description = describeData(splits);
       out.print(`data: ${description.source}`);
       for (const name of ['train', 'validation', 'test'] as const) {
         out.print(describeSplit(name, description[name]));
       }
-      out.result(description);
+      out.result({ ...description, warnings });
     });
 
   data
     .command('show')
     .description('render digits as a PNG and preview one in the terminal')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('train'))
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)
@@ -97,7 +102,7 @@ export function dataCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
       const out = createOutput(Boolean(opts.json));
-      const splits = loadData(opts.data, { validation: opts.validation });
+      const splits = loadDataChecked(out, opts.data, { validation: opts.validation });
       const split: Dataset = splits[opts.split as 'train' | 'validation' | 'test'];
       let cols = 1;
       let rows = 1;
@@ -116,7 +121,7 @@ export function dataCommand(): Command {
       const labels: string[] = [];
       for (let i = first; i < first + count; i++) {
         images.push(imageAt(split, i));
-        labels.push(String(split.labels[i]));
+        labels.push(className(split, split.labels[i]));
       }
       const png =
         opts.grid === undefined
@@ -124,18 +129,22 @@ export function dataCommand(): Command {
           : renderGrid(images, labels, cols, rows, opts.scale, { width: split.width, height: split.height });
       writeFileSync(opts.out, png);
       if (!out.json) {
-        out.print(`${opts.split}[${first}]: label ${split.labels[first]}, ${split.height}×${split.width}`);
+        const label = split.labels[first];
+        const named = split.classNames === undefined ? `${label}` : `${className(split, label)} (class ${label})`;
+        out.print(`${opts.split}[${first}]: label ${named}, ${split.height}×${split.width}`);
         out.print(terminalPreview(images[0], { width: split.width, height: split.height }));
         out.print(`wrote ${opts.out}${count > 1 ? ` (${count} images)` : ''}`);
       }
-      out.result({ file: opts.out, split: opts.split, index: first, count, labels: labels.map(Number) });
+      const shown = Array.from(split.labels.subarray(first, first + count));
+      out.result({ file: opts.out, split: opts.split, index: first, count, labels: shown, names: labels });
     });
 
   return data;
 }
 
 function describeSplit(name: string, d: SplitDescription): string {
-  const counts = d.classCounts.map((n, c) => `${c}:${n}`).join(' ');
+  const names = d.classNames;
+  const counts = names ? d.classCounts.map((n, c) => `${names[c]} ${n}`).join(', ') : d.classCounts.map((n, c) => `${c}:${n}`).join(' ');
   return (
     `${name.padEnd(10)} x ${d.dtype} [${d.shape.join(', ')}] (${d.shape[1] * d.shape[2]} values a row), ` +
     `pixels ${d.pixelMin}..${d.pixelMax} (full ink = ${d.pixelScale}), labels ${d.labelMin}..${d.labelMax}\n` +

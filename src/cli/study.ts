@@ -100,6 +100,7 @@ class StudyProgress {
     this.workers = e.workers;
     for (const trial of e.toRun) this.pending.set(trial.number, trial);
     const first = e.resumed ? `continuing the study: ${e.finished} of ${e.trials} trials already finished` : `${e.trials} trials`;
+    for (const warning of e.warnings) this.out.info(`warning: ${warning}`);
     this.out.info(`${first}; ${e.toRun.length} to run on ${e.workers} worker${e.workers === 1 ? '' : 's'}, ${e.trainImages.toLocaleString('en-US')} training images each`);
   }
 

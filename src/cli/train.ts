@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
-import { loadData } from '../data/source.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
 import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
@@ -15,6 +14,7 @@ import { RUNS_DIR } from './models.js';
 import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
 import { VALIDATION_HELP } from './data.js';
 import { attachProgress } from './progress.js';
+import { loadDataChecked } from './load-data.js';
 import { printConfusion, writeMostConfidentlyWrong } from './report.js';
 
 /** Which optimizer takes which option (camelCase names), from the optimizers' own option specs. */
@@ -61,7 +61,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
     .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
+    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
     .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
@@ -97,7 +97,7 @@ export function trainCommand(): Command {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function train(opts: any, settings: TrainSettings, dir: string, checkpointPath: string, out: Output): Promise<void> {
   const controller = new AbortController();
-  const data = loadData(opts.data, { validation: opts.validation });
+  const data = loadDataChecked(out, opts.data, { validation: opts.validation });
   const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
   const run = new TrainingRun({
     kernels,
@@ -152,9 +152,10 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
   if (result.diverged) out.print('the loss diverged (NaN or infinite): try a smaller --lr');
   out.print(`training time ${result.seconds.toFixed(1)} s`);
   out.print('');
-  out.print('confusion matrix (rows: true digit, columns: predicted):');
-  for (const line of printConfusion(result.test.confusion)) out.print(line);
-  if (wrong > 0) out.print(`most confidently wrong test digits (true/predicted): ${wrongPng}`);
+  const named = data.train.classNames !== undefined;
+  out.print(`confusion matrix (rows: true ${named ? 'class' : 'digit'}, columns: predicted):`);
+  for (const line of printConfusion(result.test.confusion, data.train.classNames)) out.print(line);
+  if (wrong > 0) out.print(`most confidently wrong test ${named ? 'images' : 'digits'} (true/predicted): ${wrongPng}`);
   out.result(json);
 }
 

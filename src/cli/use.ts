@@ -4,12 +4,12 @@ import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import { decodeGrayscale, preprocessDigit } from '../data/images.js';
 import { DataSourceError } from '../data/errors.js';
-import { loadData } from '../data/source.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
 import { modelData, type ModelData } from '../train/model-config.js';
 import { chooseModel } from './models.js';
-import { createOutput, parseNumber, UsageError } from './output.js';
+import { createOutput, parseNumber, UsageError, type Output } from './output.js';
+import { loadDataChecked } from './load-data.js';
 import { printConfusion, writeMostConfidentlyWrong } from './report.js';
 
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -31,7 +31,7 @@ export function evalCommand(): Command {
       const kernels = await createKernels();
       const classifier = await Classifier.load(kernels, modelDir);
       const choice = modelData(classifier.config, opts.data);
-      const data = loadModelData(choice, opts.validation, modelDir)[split];
+      const data = loadModelData(out, choice, opts.validation, modelDir)[split];
       const [h, w] = classifier.config.inputShape;
       if (data.height !== h || data.width !== w || data.classes > classifier.config.classes) {
         throw new Error(
@@ -54,8 +54,9 @@ export function evalCommand(): Command {
       }[choice.origin];
       out.print(`${split} split of ${choice.spec}${why}: ${result.count} images`);
       out.print(`accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)}`);
-      out.print('confusion matrix (rows: true digit, columns: predicted):');
-      for (const line of printConfusion(result.confusion)) out.print(line);
+      const names = classifier.config.labels;
+      out.print(`confusion matrix (rows: true ${names ? 'class' : 'digit'}, columns: predicted):`);
+      for (const line of printConfusion(result.confusion, names)) out.print(line);
       if (wrong > 0) out.print(`most confidently wrong ${split} digits (true/predicted): ${wrongPng}`);
       out.result({
         model: modelDir,
@@ -72,9 +73,9 @@ export function evalCommand(): Command {
 }
 
 /** Loads the data chosen for a model; data the model records but that is gone says how to choose other data. */
-function loadModelData(choice: ModelData, validation: number | undefined, modelDir: string) {
+function loadModelData(out: Output, choice: ModelData, validation: number | undefined, modelDir: string) {
   try {
-    return loadData(choice.spec, { validation: validation ?? choice.validation });
+    return loadDataChecked(out, choice.spec, { validation: validation ?? choice.validation });
   } catch (error) {
     if (choice.origin !== 'recorded' || !(error instanceof DataSourceError)) throw error;
     throw new DataSourceError(`${modelDir} was trained on ${choice.spec}, which cannot be loaded: ${error.message}; pass --data SOURCE to evaluate it on other data`);

@@ -17,6 +17,16 @@ export interface Dataset {
    * A model feeds `pixel / pixelMax` to its input layer.
    */
   readonly pixelMax: number;
+  /**
+   * Display names of the classes, index = class (Fashion-MNIST's 'T-shirt/top'…, EMNIST letters'
+   * 'A'…'Z'); absent when the classes are their own numbers, as digits are.
+   */
+  readonly classNames?: readonly string[];
+}
+
+/** The display name of class `label`: its name when the dataset has names, else its number. */
+export function className(dataset: Pick<Dataset, 'classNames'>, label: number): string {
+  return dataset.classNames?.[label] ?? String(label);
 }
 
 /** The three splits a training run uses. */

@@ -20,6 +20,35 @@ export class IdxFormatError extends DataFormatError {
   override name = 'IdxFormatError';
 }
 
+/** One images file and the IDX type its pixels are stored in. */
+export interface IdxFileType {
+  readonly path: string;
+  /** The type's name, e.g. 'uint8'. */
+  readonly type: string;
+  /** The IDX type byte, e.g. 0x08. */
+  readonly code: number;
+}
+
+/**
+ * The training and test images of a set store their pixels in different IDX types (say signed bytes
+ * beside unsigned ones): the splits would be read on different scales, so the set is refused.
+ */
+export class IdxPixelTypeError extends IdxFormatError {
+  override name = 'IdxPixelTypeError';
+  constructor(
+    readonly train: IdxFileType,
+    readonly test: IdxFileType,
+  ) {
+    const describe = (file: IdxFileType) => `${file.type} (IDX type 0x${file.code.toString(16).padStart(2, '0')})`;
+    super(
+      train.path,
+      `the training images store ${describe(train)} pixels but the test images ${test.path} store ${describe(test)}: ` +
+        `the network would be trained on one scale and tested on another. Write both files with the same type ` +
+        `(MNIST-style sets use unsigned bytes, IDX type 0x08)`,
+    );
+  }
+}
+
 /** A pickle that is malformed or uses an opcode the restricted reader does not know. */
 export class PickleFormatError extends DataFormatError {
   override name = 'PickleFormatError';

@@ -1,14 +1,16 @@
 /**
- * IDX files (the format MNIST, Fashion-MNIST, KMNIST and EMNIST are distributed in), raw or gzipped.
+ * IDX files (the format MNIST, Fashion-MNIST, KMNIST and EMNIST are distributed in), raw or gzipped,
+ * and directories of them (a set's four files; EMNIST's transposed images are turned the right way).
  * Header, big-endian: 0x00 0x00, a type byte, a dimension count, one uint32 per dimension; then the
  * data, row-major. uint8 data is returned as a view on the file's bytes (no copy); other types are
  * converted to Float32Array once.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Dataset } from './dataset.js';
-import { IdxFormatError } from './errors.js';
+import { IdxFormatError, IdxPixelTypeError } from './errors.js';
+import { idxSetLayout, recognizeClassNames, type IdxSetLayout } from './known-sets.js';
 
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -215,75 +217,208 @@ export function idxLabels(array: IdxArray, path = '', classes?: number): { label
 
 /** Reads an images file and a labels file and checks they describe the same number of examples. */
 export function loadIdxPair(imagesPath: string, labelsPath: string, classes?: number): Dataset {
-  const images = idxImages(readIdxFile(imagesPath), imagesPath);
-  const labels = idxLabels(readIdxFile(labelsPath), labelsPath, classes);
+  return readIdxPair(imagesPath, labelsPath, idxSetLayout(''), classes).dataset;
+}
+
+/** loadIdxPair for a set of a known layout, also giving the IDX type the pixels were stored in. */
+function readIdxPair(imagesPath: string, labelsPath: string, layout: IdxSetLayout, classes?: number): { dataset: Dataset; dtype: IdxDtype } {
+  const array = readIdxFile(imagesPath);
+  let images = idxImages(array, imagesPath);
+  if (layout.transposed) images = transposeImages(images);
+  const labelArray = readIdxFile(labelsPath);
+  if (layout.labelOffset !== 0) shiftLabels(labelArray, layout, labelsPath);
+  const labels = idxLabels(labelArray, labelsPath, classes);
   if (images.count !== labels.labels.length) {
     throw new IdxFormatError(
       imagesPath,
       `has ${images.count} images but ${labelsPath} has ${labels.labels.length} labels; the two files must come from the same set`,
     );
   }
-  return { ...images, labels: labels.labels, classes: labels.classes };
+  return { dataset: { ...images, labels: labels.labels, classes: labels.classes }, dtype: array.dtype };
 }
 
-/** The four files of an MNIST-style directory. */
+/**
+ * Turns images stored transposed (EMNIST's layout: the stored rows are the picture's columns) the
+ * right way, in place: stored [count, rows, cols] becomes the pictures [count, cols, rows].
+ */
+export function transposeImages(images: IdxImages): IdxImages {
+  const { count, height: rows, width: cols, images: data } = images;
+  const size = rows * cols;
+  const stored = data instanceof Uint8Array ? new Uint8Array(size) : new Float32Array(size);
+  for (let n = 0, base = 0; n < count; n++, base += size) {
+    stored.set(data.subarray(base, base + size));
+    // picture pixel (y, x) is stored at row x, column y
+    for (let y = 0; y < cols; y++) {
+      for (let x = 0; x < rows; x++) data[base + y * rows + x] = stored[x * cols + y];
+    }
+  }
+  return { ...images, height: cols, width: rows };
+}
+
+/** Moves labels that start at the layout's offset (EMNIST letters: 1..26) down to start at 0, in place. */
+function shiftLabels(array: IdxArray, layout: IdxSetLayout, path: string): void {
+  const labels = array.data;
+  const offset = layout.labelOffset;
+  const range = `${offset}..${offset + (layout.classNames?.length ?? 1) - 1}`;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < offset) {
+      throw new IdxFormatError(
+        path,
+        `image ${i} has label ${labels[i]}, but the set its name says (${layout.name}) is labelled ${range} and never uses label ${labels[i]}; ` +
+          `rename the file if it is another set, or download the set again`,
+      );
+    }
+    labels[i] -= offset;
+  }
+}
+
+/** The four files of one IDX set: MNIST's names, or a set's prefixed names such as EMNIST's. */
 export interface IdxDirectoryFiles {
   readonly trainImages: string;
   readonly trainLabels: string;
   readonly testImages: string;
   readonly testLabels: string;
+  /** The set's name: '' for MNIST's own names, the prefix otherwise (e.g. 'emnist-letters'). */
+  readonly set?: string;
 }
 
-/** Finds the file for one role, accepting `train-images-idx3-ubyte`, `train-images.idx3-ubyte`, and `.gz`. */
-function findIdxFile(dir: string, names: readonly string[], prefix: string, kind: 'images' | 'labels'): string {
-  const rank = kind === 'images' ? 3 : 1;
-  const candidates: string[] = [];
-  for (const sep of ['-', '.']) {
-    const base = `${prefix}-${kind}${sep}idx${rank}-ubyte`;
-    candidates.push(base, `${base}.gz`);
+type IdxRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
+
+const ROLE_NAMES: Record<IdxRole, string> = {
+  trainImages: 'train images',
+  trainLabels: 'train labels',
+  testImages: 'test images',
+  testLabels: 'test labels',
+};
+
+/**
+ * IDX file names: `[SET-]SPLIT-KIND[-.]idxN-ubyte[.gz]`, SPLIT `train` or `t10k`/`test` (MNIST says t10k,
+ * EMNIST test), KIND `images` (N = 3) or `labels` (N = 1).
+ */
+const IDX_NAME = /^(?:(.+)-)?(train|t10k|test)-(images|labels)([-.])idx([13])-ubyte(\.gz)?$/;
+
+/** The IDX sets among a directory's file names, each with the files found for each role. */
+function idxSets(names: readonly string[]): Map<string, Partial<Record<IdxRole, string>>> {
+  const sets = new Map<string, Partial<Record<IdxRole, string>>>();
+  // Where one role has several spellings, prefer '-' to '.' and raw to .gz: sorted so, the first wins.
+  const rank = (name: string) => (/\.idx\d-ubyte/.test(name) ? 2 : 0) + (name.endsWith('.gz') ? 1 : 0);
+  for (const name of [...names].sort((a, b) => rank(a) - rank(b))) {
+    const match = IDX_NAME.exec(name);
+    if (!match) continue;
+    const [, set = '', split, kind, , dims] = match;
+    if ((kind === 'images') !== (dims === '3')) continue;
+    const role = `${split === 'train' ? 'train' : 'test'}${kind === 'images' ? 'Images' : 'Labels'}` as IdxRole;
+    const files = sets.get(set) ?? {};
+    files[role] ??= name;
+    sets.set(set, files);
   }
-  const found = candidates.find((c) => names.includes(c));
-  if (found === undefined) {
-    throw new IdxFormatError(
-      dir,
-      `no ${prefix} ${kind} file: looked for ${candidates.join(', ')}; the directory holds ${names.length ? names.join(', ') : 'nothing'}`,
-    );
-  }
-  return join(dir, found);
+  return sets;
 }
 
-/** Locates the four standard files in a directory (without reading them). */
-export function findIdxDirectoryFiles(dir: string): IdxDirectoryFiles {
+/** "a", "a and b", "a, b and c". */
+function listWords(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+}
+
+/**
+ * Locates the four files of an IDX set (without reading them). `path` is a directory holding one set
+ * (MNIST's names such as `train-images-idx3-ubyte`, `t10k-labels.idx1-ubyte.gz`, or one prefixed set
+ * such as EMNIST's `emnist-digits-train-images-idx3-ubyte.gz`), or `DIR/SET` naming one set of several
+ * in DIR. A directory with MNIST's own names reads those, whatever else it holds.
+ */
+export function findIdxDirectoryFiles(path: string): IdxDirectoryFiles {
+  let dir = path;
+  let wanted: string | undefined;
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (error) {
-    throw new IdxFormatError(dir, `cannot read the directory (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    const code = (error as NodeJS.ErrnoException).code;
+    try {
+      if (code !== 'ENOENT') throw error;
+      // DIR/SET: a set of the files in DIR
+      dir = dirname(path);
+      wanted = basename(path).replace(/-$/, '');
+      names = readdirSync(dir);
+    } catch {
+      throw new IdxFormatError(path, `cannot read the directory (${code ?? (error as Error).message})`);
+    }
+  }
+  const sets = idxSets(names);
+  const complete = [...sets].filter(([, files]) => Object.keys(ROLE_NAMES).every((role) => files[role as IdxRole] !== undefined)).map(([set]) => set);
+  const choice = wanted ?? (complete.includes('') || complete.length === 1 ? (complete.includes('') ? '' : complete[0]) : undefined);
+  const named = complete.filter((set) => set !== '').sort();
+  if (choice === undefined && complete.length > 1) {
+    throw new IdxFormatError(
+      dir,
+      `holds ${complete.length} IDX sets (${named.join(', ')}); choose one with idx:${join(dir, named[0])} (idx:DIR/NAME)`,
+    );
+  }
+  const set = choice ?? [...sets.keys()][0];
+  const files = set === undefined ? undefined : sets.get(set);
+  if (files === undefined) {
+    const listed = names.length > 20 ? `${names.slice(0, 20).join(', ')} and ${names.length - 20} more` : names.join(', ');
+    throw new IdxFormatError(
+      path,
+      wanted !== undefined
+        ? `no IDX set ${wanted} in ${dir}` + (named.length ? `; it holds ${named.join(', ')}` : `; it holds ${listed || 'nothing'}`)
+        : `no IDX files: looked for train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and ` +
+            `t10k-labels-idx1-ubyte (also spelled train-images.idx3-ubyte, with .gz, or with a set's prefix such as ` +
+            `emnist-digits-train-images-idx3-ubyte.gz); the directory holds ${listed || 'nothing'}`,
+    );
+  }
+  const missing = (Object.keys(ROLE_NAMES) as IdxRole[]).filter((role) => files[role] === undefined);
+  if (missing.length > 0) {
+    const prefix = set === '' ? '' : `${set}-`;
+    const expected = (role: IdxRole) =>
+      `${prefix}${role.startsWith('train') ? 'train' : set === '' ? 't10k' : 'test'}-${role.endsWith('Images') ? 'images-idx3' : 'labels-idx1'}-ubyte[.gz]`;
+    const lacking = listWords(missing.map((role) => `${ROLE_NAMES[role]} (${expected(role)})`));
+    throw new IdxFormatError(
+      dir,
+      `${set === '' ? 'the MNIST-named files lack their' : `the IDX set ${set} lacks its`} ${lacking}; the directory holds ${names.join(', ')}`,
+    );
   }
   return {
-    trainImages: findIdxFile(dir, names, 'train', 'images'),
-    trainLabels: findIdxFile(dir, names, 'train', 'labels'),
-    testImages: findIdxFile(dir, names, 't10k', 'images'),
-    testLabels: findIdxFile(dir, names, 't10k', 'labels'),
+    trainImages: join(dir, files.trainImages!),
+    trainLabels: join(dir, files.trainLabels!),
+    testImages: join(dir, files.testImages!),
+    testLabels: join(dir, files.testLabels!),
+    set,
   };
 }
 
 /**
- * Loads an MNIST-style directory: train and test sets. The class count is shared (the larger of the
- * two), so a test set that lacks the last class still has the same output width.
+ * Loads an IDX set (see findIdxDirectoryFiles): train and test sets. The class count is shared (the
+ * larger of the two), so a test set that lacks the last class still has the same output width. EMNIST's
+ * transposed images are turned the right way, and the names of known sets' classes come along
+ * (`classNames` overrides them).
  */
-export function loadIdxDirectory(dir: string, options: { classes?: number } = {}): { train: Dataset; test: Dataset; files: IdxDirectoryFiles } {
+export function loadIdxDirectory(
+  dir: string,
+  options: { classes?: number; classNames?: readonly string[] } = {},
+): { train: Dataset; test: Dataset; files: IdxDirectoryFiles } {
   const files = findIdxDirectoryFiles(dir);
-  const train = loadIdxPair(files.trainImages, files.trainLabels, options.classes);
-  const test = loadIdxPair(files.testImages, files.testLabels, options.classes);
+  const layout = idxSetLayout(files.set ?? '');
+  const { dataset: train, dtype: trainType } = readIdxPair(files.trainImages, files.trainLabels, layout, options.classes);
+  const { dataset: test, dtype: testType } = readIdxPair(files.testImages, files.testLabels, layout, options.classes);
+  if (trainType !== testType) {
+    throw new IdxPixelTypeError(
+      { path: files.trainImages, type: trainType, code: DTYPES[trainType].code },
+      { path: files.testImages, type: testType, code: DTYPES[testType].code },
+    );
+  }
   if (train.height !== test.height || train.width !== test.width) {
     throw new IdxFormatError(
       dir,
       `train images are ${train.height}x${train.width} but test images are ${test.height}x${test.width}; both must have the same size`,
     );
   }
-  const classes = Math.max(train.classes, test.classes);
-  return { train: { ...train, classes }, test: { ...test, classes }, files };
+  let classes = Math.max(train.classes, test.classes);
+  const names = options.classNames ?? layout.classNames ?? recognizeClassNames(train.labels);
+  // Names that cannot cover every label are dropped (the classes are then shown by number).
+  const classNames = names !== undefined && classes <= names.length ? names : undefined;
+  if (classNames) classes = classNames.length;
+  return { train: { ...train, classes, classNames }, test: { ...test, classes, classNames }, files };
 }
 
 /** Encodes an array as IDX bytes. `data` values are written as `dtype` (big-endian). */

@@ -74,7 +74,10 @@ export function encodeGrayscalePng(gray: Uint8Array, width: number, height: numb
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
 }
 
-/** A 3x5 bitmap font for labels: each glyph is 5 rows of 3 bits (most significant bit on the left). */
+/**
+ * A 3x5 bitmap font for labels: each glyph is 5 rows of 3 bits (most significant bit on the left).
+ * Capitals only: small letters are drawn as capitals (class names such as 'Ankle boot' stay readable).
+ */
 const FONT: Record<string, readonly number[]> = {
   '0': [7, 5, 5, 5, 7],
   '1': [2, 6, 2, 2, 7],
@@ -86,16 +89,45 @@ const FONT: Record<string, readonly number[]> = {
   '7': [7, 1, 1, 2, 2],
   '8': [7, 5, 7, 5, 7],
   '9': [7, 5, 7, 1, 7],
+  A: [2, 5, 7, 5, 5],
+  B: [6, 5, 6, 5, 6],
+  C: [3, 4, 4, 4, 3],
+  D: [6, 5, 5, 5, 6],
+  E: [7, 4, 6, 4, 7],
+  F: [7, 4, 6, 4, 4],
+  G: [3, 4, 5, 5, 3],
+  H: [5, 5, 7, 5, 5],
+  I: [7, 2, 2, 2, 7],
+  J: [1, 1, 1, 5, 2],
+  K: [5, 5, 6, 5, 5],
+  L: [4, 4, 4, 4, 7],
+  M: [5, 7, 7, 5, 5],
+  N: [5, 7, 7, 7, 5],
+  O: [2, 5, 5, 5, 2],
+  P: [6, 5, 6, 4, 4],
+  Q: [2, 5, 5, 6, 3],
+  R: [6, 5, 6, 5, 5],
+  S: [3, 4, 2, 1, 6],
+  T: [7, 2, 2, 2, 2],
+  U: [5, 5, 5, 5, 7],
+  V: [5, 5, 5, 5, 2],
+  W: [5, 5, 7, 7, 5],
+  X: [5, 5, 2, 5, 5],
+  Y: [5, 5, 2, 2, 2],
+  Z: [7, 1, 2, 4, 7],
   '/': [1, 1, 2, 4, 4],
   '-': [0, 0, 7, 0, 0],
   '?': [7, 1, 3, 0, 2],
   ' ': [0, 0, 0, 0, 0],
 };
 
-/** Draws `text` with the 3x5 font into an RGBA canvas at (x, y), each font pixel `size` pixels wide. */
-function drawText(canvas: PNG, text: string, x: number, y: number, size: number, color: readonly [number, number, number]): void {
+/**
+ * Draws `text` with the 3x5 font into an RGBA canvas at (x, y), each font pixel `size` pixels wide,
+ * cut at `maxWidth` pixels.
+ */
+function drawText(canvas: PNG, text: string, x: number, y: number, size: number, color: readonly [number, number, number], maxWidth = Infinity): void {
   for (const [index, char] of [...text].entries()) {
-    const glyph = FONT[char] ?? FONT['?'];
+    const glyph = FONT[char] ?? FONT[char.toUpperCase()] ?? FONT['?'];
     for (let row = 0; row < 5; row++) {
       for (let col = 0; col < 3; col++) {
         if (!((glyph[row] >> (2 - col)) & 1)) continue;
@@ -103,7 +135,7 @@ function drawText(canvas: PNG, text: string, x: number, y: number, size: number,
           for (let dx = 0; dx < size; dx++) {
             const px = x + (index * 4 + col) * size + dx;
             const py = y + row * size + dy;
-            if (px >= canvas.width || py >= canvas.height) continue;
+            if (px >= canvas.width || py >= canvas.height || px - x >= maxWidth) continue;
             const at = (py * canvas.width + px) * 4;
             canvas.data[at] = color[0];
             canvas.data[at + 1] = color[1];
@@ -122,9 +154,11 @@ export interface GridOptions extends ImageShapeOptions {
 }
 
 /**
+/**
  * A PNG of up to cols x rows digits of `options.height` x `options.width` (ink white on black, as the
- * network sees them), each enlarged `scale` times with its label written underneath. Labels may be numbers or short strings such as
- * '7/1' (digits, '/', '-', '?', space).
+ * network sees them), each enlarged `scale` times with its label written underneath. Labels may be
+ * numbers or strings such as '7/1' or 'Ankle boot' (letters, digits, '/', '-', '?', space), drawn
+ * smaller when they are wider than the image.
  */
 export function renderGrid(
   images: readonly ArrayLike<number>[],
@@ -148,6 +182,11 @@ export function renderGrid(
     canvas.data[i + 3] = 255;
   }
   const count = Math.min(images.length, cols * rows);
+  // Long labels (class names) are all drawn smaller so the longest fits under its image; a label that
+  // still does not fit is cut at the image's edge.
+  let longest = 1;
+  for (let n = 0; n < count; n++) longest = Math.max(longest, String((labels as ArrayLike<number | string>)[n] ?? '').length);
+  const labelSize = Math.max(1, Math.min(fontSize, Math.floor((cellWidth - 1) / (4 * longest))));
   for (let n = 0; n < count; n++) {
     const image = images[n];
     if (image.length !== shape.width * shape.height) {
@@ -165,7 +204,7 @@ export function renderGrid(
       }
     }
     const label = (labels as ArrayLike<number | string>)[n];
-    if (label !== undefined) drawText(canvas, String(label), x0 + 1, y0 + cellHeight + 2, fontSize, [255, 220, 80]);
+    if (label !== undefined) drawText(canvas, String(label), x0 + 1, y0 + cellHeight + 2, labelSize, [255, 220, 80], cellWidth - 1);
   }
   return PNG.sync.write(canvas);
 }

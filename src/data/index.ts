@@ -8,3 +8,5 @@ export * from './pickle-writer.js';
 export * from './fetch.js';
 export * from './images.js';
 export * from './source.js';
+export * from './checks.js';
+export * from './known-sets.js';

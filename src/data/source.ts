@@ -1,7 +1,8 @@
 /**
  * `--data` specs: where a training run's three splits come from.
  *   mnist            the bundled MNIST (default)
- *   idx:DIR          an MNIST-style directory of IDX files (raw or .gz)
+ *   idx:DIR          a directory of IDX files (raw or .gz) with MNIST's names or one set's prefixed
+ *                    names such as EMNIST's; idx:DIR/SET picks one set of several (EMNIST's folder)
  *   pkl:FILE         the PyTorch tutorial's mnist.pkl.gz (or any file in its layout)
  *   fashion-mnist    Debian's dataset-fashion-mnist package, when installed
  * A bare path is accepted too: a directory means idx:, a .pkl or .pkl.gz file means pkl:.
@@ -12,6 +13,7 @@ import { dirname } from 'node:path';
 import { sliceDataset, type Dataset, type DatasetSplits } from './dataset.js';
 import { DataSourceError } from './errors.js';
 import { loadIdxDirectory, findIdxDirectoryFiles } from './idx.js';
+import { FASHION_MNIST_CLASSES } from './known-sets.js';
 import { loadBundledMnist } from './mnist.js';
 import { loadMnistPickle } from './pickle.js';
 
@@ -36,7 +38,8 @@ export interface LoadDataOptions {
 
 export const ACCEPTED_SPECS = [
   'mnist (the bundled MNIST, default)',
-  'idx:DIR (a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)',
+  'idx:DIR (a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz, or one EMNIST set such as emnist-letters-train-images-idx3-ubyte.gz …)',
+  'idx:DIR/SET (one set of several in DIR, e.g. idx:gzip/emnist-letters)',
   'pkl:FILE (mnist.pkl.gz as used by the PyTorch tutorial)',
   'fashion-mnist (needs the Debian package dataset-fashion-mnist)',
   'a directory path (same as idx:) or a .pkl/.pkl.gz path (same as pkl:)',
@@ -67,7 +70,7 @@ export function loadData(spec = 'mnist', options: LoadDataOptions = {}): Dataset
   }
   if (trimmed === 'fashion-mnist') {
     const dir = findFashionMnist();
-    const { train, test } = loadIdxDirectory(dir);
+    const { train, test } = loadIdxDirectory(dir, { classNames: FASHION_MNIST_CLASSES });
     return { source: 'fashion-mnist', ...splitValidation(train, validation, 'fashion-mnist'), test };
   }
   let kind: 'idx' | 'pkl' | undefined;
@@ -80,7 +83,8 @@ export function loadData(spec = 'mnist', options: LoadDataOptions = {}): Dataset
     throw new DataSourceError(`unknown data source '${spec}'; accepted forms:\n  ${ACCEPTED_SPECS.join('\n  ')}`);
   }
   if (path === '') throw new DataSourceError(`'${spec}' names no path; write ${kind}:PATH`);
-  if (!existsSync(path)) {
+  // idx:DIR/SET names one set of the files in DIR (EMNIST's folder holds six): DIR must exist.
+  if (!existsSync(path) && !(kind === 'idx' && existsSync(dirname(path)) && statSync(dirname(path)).isDirectory())) {
     const hint = kind === 'pkl' ? ' (`digitlab data fetch` downloads mnist.pkl.gz)' : '';
     throw new DataSourceError(`${path} does not exist${hint}`);
   }
@@ -144,6 +148,8 @@ export interface SplitDescription {
   readonly classes: number;
   /** Examples per class, index = class. */
   readonly classCounts: readonly number[];
+  /** The classes' names, when they have names other than their numbers. */
+  readonly classNames?: readonly string[];
 }
 
 export interface DataDescription {
@@ -182,6 +188,7 @@ export function describeDataset(dataset: Dataset): SplitDescription {
     labelMax: empty ? 0 : labelMax,
     classes: dataset.classes,
     classCounts,
+    classNames: dataset.classNames,
   };
 }
 

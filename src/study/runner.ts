@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { dataWarnings } from '../data/checks.js';
 import type { KernelBackend } from '../core/index.js';
 import { parameterCount } from '../nn/mlp.js';
 import { TypedEmitter } from '../train/events.js';
@@ -43,7 +44,7 @@ export interface TrialProgress {
 }
 
 export interface StudyEvents {
-  start: { trials: number; finished: number; toRun: TrialProgress[]; workers: number; resumed: boolean; trainImages: number };
+  start: { trials: number; finished: number; toRun: TrialProgress[]; workers: number; resumed: boolean; trainImages: number; warnings: string[] };
   trialStart: TrialProgress & { resumedFrom: number | null };
   trialBatch: { number: number; epoch: number; batch: number; batches: number };
   trialEpoch: { number: number; record: EpochRecord };
@@ -120,6 +121,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         workers,
         resumed: !created,
         trainImages: data.train.count,
+        warnings: dataWarnings(data).map((warning) => warning.message),
       });
 
       const deadline = spec.budget.minutes === null ? Infinity : performance.now() + spec.budget.minutes * 60_000;

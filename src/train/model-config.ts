@@ -5,9 +5,10 @@ import type { TrainSettings } from './trainer.js';
 
 /**
  * The config.json of a model trained on `data` with `settings`: the architecture, the data's
- * normalization, the settings (and any `extra` training facts), and the final `metrics`. The training
- * data is recorded as a `--data` spec (a path made absolute, so it is found from any folder) with its
- * validation size, so `eval` and the server can score the model on the data it learned.
+ * normalization and class names (when it has names), the settings (and any `extra` training facts),
+ * and the final `metrics`. The training data is recorded as a `--data` spec (a path made absolute, so
+ * it is found from any folder) with its validation size, so `eval` and the server can score the model
+ * on the data it learned.
  */
 export function modelConfigFor(
   data: DatasetSplits, settings: TrainSettings, bestEpoch: number, metrics: Record<string, unknown>,
@@ -22,6 +23,7 @@ export function modelConfigFor(
     hidden: settings.hidden,
     activation: settings.activation,
     normalization: { pixelMax: train.pixelMax },
+    ...(train.classNames ? { labels: [...train.classNames] } : {}),
     training: { data: absoluteSource(data.source), validation: data.validation.count, ...extra, ...settings, best_epoch: bestEpoch },
     metrics,
   };

@@ -4,12 +4,13 @@
  * the gallery. A screenshot of every page goes to test-output/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
+import { FASHION_MNIST_CLASSES } from '../../src/data/known-sets.js';
 import { loadData } from '../../src/data/source.js';
 import type { ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
@@ -41,6 +42,11 @@ before(async () => {
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [128], activation: 'relu',
     normalization: { pixelMax: data.train.pixelMax }, metrics: { test_accuracy: result.test.accuracy },
   };
+  // the same network under Fashion-MNIST's class names, saved first so that 'small' is the newest
+  const named = join(runsDir, 'named');
+  await new Classifier({ ...config, labels: [...FASHION_MNIST_CLASSES] }, run.model).save(named);
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(join(named, 'model.safetensors'), past, past);
   classifier = new Classifier(config, run.model);
   await classifier.save(join(runsDir, 'small'));
 
@@ -197,6 +203,29 @@ describe('the web app in Chromium', () => {
     await cells.nth(counts.indexOf(Math.max(...counts))).click();
     assert.match((await page.textContent('#gallery-filter')) ?? '', /^true \d, predicted \d/);
     await browser.screenshot('web-gallery.png');
+  });
+
+  it('names the classes of a model that has names: the bars, the reading and the gallery', async () => {
+    const { page } = browser;
+    const names = [...FASHION_MNIST_CLASSES];
+    await openPage('draw');
+    await page.selectOption('#model-select', 'named');
+    await waitUntil(async () => (await page.getAttribute('body', 'data-model')) === 'named', 'the named model is loaded');
+    assert.deepEqual(await page.locator('#draw-bars .bar-name').allTextContents(), names);
+    await stroke('#pad', [[0.5, 0.15], [0.5, 0.85]]);
+    await waitUntil(async () => (await textOf('#draw-digit')) !== '–', 'the pad is read');
+    // the network read a 1 as class 1, which this model calls Trouser
+    assert.equal(await page.textContent('#draw-digit'), 'Trouser');
+    await page.click('nav a[data-page=gallery]');
+    await page.locator('#gallery-summary', { hasText: /^named: test accuracy/ }).waitFor({ timeout: 30_000 });
+    await page.waitForSelector('#gallery-wrong li', { timeout: 30_000 });
+    assert.deepEqual((await page.locator('#confusion thead th').allTextContents()).slice(1), names);
+    assert.deepEqual(await page.locator('#confusion tbody th').allTextContents(), names);
+    const first = (await page.locator('#gallery-wrong li').first().textContent()) ?? '';
+    assert.ok(names.some((name) => first.startsWith(`true ${name}, read `)), first);
+    await browser.screenshot('web-names.png');
+    // a fresh page for the next test, which tabs from the top (the focus is on the Gallery link here)
+    await page.reload();
   });
 
   it('fits a phone-sized screen, and the pages are reachable from the keyboard', async () => {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadData } from '../../src/data/source.js';
 import { writeMnistPickle } from '../../src/data/pickle-writer.js';
 import { decodeImage } from '../../src/data/images.js';
+import { writeIdxFile } from '../../src/data/idx.js';
 import { assertCleanFailure, digitlab, digitlabAsync, writeSmallIdx } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-cli-data-'));
@@ -146,5 +147,25 @@ describe('digitlab data', () => {
     assert.ok(decodeImage(readFileSync(grid), grid).width >= 10 * 56);
     const bad = assertCleanFailure(digitlab(['data', 'show', '--index', '70000']), /--index 70000 is outside/);
     assert.equal(bad, null, bad ?? '');
+  });
+
+  it('warns (on stderr) about classes without training images, naming the odd label, its count and first image', () => {
+    const odd = join(dir, 'idx-odd-label');
+    writeSmallIdx(odd, 300, 50);
+    const clean = digitlab(['data', 'info', '--data', `idx:${odd}`, '--validation', '50']);
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.doesNotMatch(clean.stderr, /warning/);
+    const labels = loadData(`idx:${odd}`, { validation: 0 }).train.labels.slice();
+    labels[123] = 12;
+    writeIdxFile(join(odd, 'train-labels-idx1-ubyte'), labels, [labels.length]);
+    const warning = /warning: classes 10 and 11 have no training images.*label 12 is on 1 image, the first train\[123\]/;
+    const info = digitlab(['data', 'info', '--data', `idx:${odd}`, '--validation', '50', '--json']);
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stderr, warning);
+    assert.equal(JSON.parse(info.stdout).warnings.length, 1);
+    const train = digitlab(['train', '--data', `idx:${odd}`, '--validation', '50', '--hidden', '4', '--epochs', '1', '--out', join(dir, 'odd-model')]);
+    assert.equal(train.status, 0, train.stderr);
+    assert.match(train.stderr, warning);
+    assert.match(train.stderr, /784-4-13/);
   });
 });

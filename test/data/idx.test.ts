@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx, loadIdxDirectory, parseIdx, readIdxFile, writeIdxFile, idxImages, idxLabels } from '../../src/data/idx.js';
-import { IdxFormatError } from '../../src/data/errors.js';
+import { IdxFormatError, IdxPixelTypeError } from '../../src/data/errors.js';
 
 function withTempDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'digitlab-idx-'));
@@ -119,4 +119,26 @@ test('loadIdxDirectory lists what it looked for', () => {
     assert.throws(() => loadIdxDirectory(dir), (e: Error) => /train-images-idx3-ubyte/.test(e.message) && /readme\.txt/.test(e.message));
   });
   assert.throws(() => loadIdxDirectory('/nonexistent/dir'), /cannot read the directory/);
+});
+
+test('a training split of signed bytes beside unsigned test images is refused, naming both files and types', () => {
+  withTempDir((dir) => {
+    const signed = Int8Array.from({ length: 3 * 4 * 5 }, (_, i) => (i * 37) % 256 - 128);
+    writeIdxFile(join(dir, 'train-images-idx3-ubyte'), signed, [3, 4, 5], { dtype: 'int8' });
+    writeIdxFile(join(dir, 'train-labels-idx1-ubyte'), labels, [3]);
+    writeIdxFile(join(dir, 't10k-images-idx3-ubyte'), pixels.subarray(0, 40), [2, 4, 5]);
+    writeIdxFile(join(dir, 't10k-labels-idx1-ubyte'), [1, 0], [2]);
+    assert.throws(
+      () => loadIdxDirectory(dir),
+      (e: Error) =>
+        e instanceof IdxPixelTypeError &&
+        e.train.type === 'int8' && e.test.type === 'uint8' &&
+        e.message.includes(join(dir, 'train-images-idx3-ubyte')) && e.message.includes(join(dir, 't10k-images-idx3-ubyte')) &&
+        /int8 \(IDX type 0x09\)/.test(e.message) && /uint8 \(IDX type 0x08\)/.test(e.message) &&
+        /same type/.test(e.message),
+    );
+    // The same types on both sides load, whatever the type.
+    writeIdxFile(join(dir, 't10k-images-idx3-ubyte'), signed.subarray(0, 40), [2, 4, 5], { dtype: 'int8' });
+    assert.equal(loadIdxDirectory(dir).test.count, 2);
+  });
 });

@@ -126,6 +126,31 @@ test('renderGrid draws digits and labels into a PNG', () => {
   assert.ok(labelPixels > 0);
 });
 
+test('renderGrid writes class names: letters have their own glyphs, and a long name fits under its image', () => {
+  const blank = [new Uint8Array(784), new Uint8Array(784)];
+  /** The label pixels (yellow: blue channel 80) of cell `cell` in a 2×1 grid at scale 2, as a string of 0/1. */
+  const labelStrip = (labels: string[], cell: number) => {
+    const png = PNG.sync.read(renderGrid(blank, labels, 2, 1, 2));
+    let bits = '';
+    for (let y = 2 + 56; y < 2 + 56 + 14; y++) {
+      for (let x = 2 + cell * 58; x < 2 + cell * 58 + 58; x++) bits += png.data[(y * png.width + x) * 4 + 2] === 80 ? '1' : '0';
+    }
+    return bits;
+  };
+  const letters = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'].map((letter) => labelStrip([letter, ''], 0));
+  assert.equal(new Set(letters).size, 26, 'every capital looks different');
+  assert.ok(!letters.includes(labelStrip(['?', ''], 0)), 'no capital is drawn as the unknown-character glyph');
+  assert.ok(!letters.includes(labelStrip(['0', ''], 0)), 'O is not drawn as 0');
+  assert.equal(labelStrip(['Ankle boot', ''], 0), labelStrip(['ANKLE BOOT', ''], 0), 'small letters are drawn as capitals');
+  // 'T-shirt/top' (11 characters) at the scale's font is wider than the 56-pixel image: drawn smaller,
+  // it stays in its own cell and leaves the next one's label strip empty
+  const long = labelStrip(['T-shirt/top', ''], 0);
+  assert.ok(long.includes('1'));
+  assert.ok(!labelStrip(['T-shirt/top', ''], 1).includes('1'));
+  const gap = long.match(/.{58}/g)!.map((row) => row.slice(56)).join('');
+  assert.equal(gap, '0'.repeat(2 * 14), 'nothing drawn past the image');
+});
+
 test('terminalPreview shades pixels, two characters per pixel', () => {
   const image = new Float32Array(784);
   image[0] = 1;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import { createReferenceKernels } from '../../src/core/index.js';
 import { loadData } from '../../src/data/source.js';
 import { Classifier } from '../../src/nn/classifier.js';
@@ -11,6 +11,7 @@ import { openStudy } from '../../src/study/results.js';
 import { StudyRunner } from '../../src/study/runner.js';
 import { parseStudySpec } from '../../src/study/spec.js';
 import { StudyStorageError, StudyStore } from '../../src/study/storage.js';
+import { writeIdxFile } from '../../src/data/idx.js';
 import { writeSmallIdx } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-study-runner-'));
@@ -120,4 +121,19 @@ space:
       store.close();
     }
   });
+});
+
+test('a study on labels with a gap says so when it starts', async () => {
+  const odd = join(dir, 'odd');
+  writeSmallIdx(odd, 600, 100);
+  const labels = loadData(`idx:${odd}`, { validation: 0 }).train.labels.slice();
+  labels[5] = 11;
+  writeIdxFile(join(odd, 'train-labels-idx1-ubyte'), labels, [labels.length]);
+  const text = `name: odd\ndata: idx:${odd}\nvalidation: 100\nbatch_size: 50\nepochs: 1\nseeds: [1]\nspace:\n  - hidden: [[4]]\n`;
+  const runner = new StudyRunner({ spec: parseStudySpec(text, 'odd.yaml'), specText: text, out: join(dir, 'odd-study'), workers: 1, backend: 'wasm' });
+  let warnings: string[] = [];
+  runner.on('start', (e) => (warnings = e.warnings));
+  await runner.run();
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /class 10 has no training images.*label 11 is on 1 image, the first train\[5\]/);
 });

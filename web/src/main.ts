@@ -64,6 +64,7 @@ async function useModel(id: string): Promise<void> {
   status(`loading model ${id}…`);
   model = await BrowserModel.load(id);
   status(`model ${id} loaded`);
+  showBars(model);
   document.body.dataset.model = id;
   const [height, width] = model.inputShape;
   $('draw-input-size').textContent = `${height}×${width}`;
@@ -74,8 +75,16 @@ async function useModel(id: string): Promise<void> {
 select.addEventListener('change', () => void useModel(select.value).catch((e: Error) => status(e.message)));
 
 // ---- drawing pad ----
-const bars = $('draw-bars');
-for (let d = 0; d < 10; d++) bars.insertAdjacentHTML('beforeend', `<span>${d}</span><span class="track"><span class="bar" id="bar-${d}" style="width:0"></span></span><span id="bar-text-${d}">0%</span>`);
+/** One probability bar per class of the model, headed by the class's name. */
+function showBars(shown: BrowserModel): void {
+  const bars = $('draw-bars');
+  bars.replaceChildren();
+  for (let c = 0; c < shown.config.classes; c++) {
+    const name = Object.assign(document.createElement('span'), { className: 'bar-name', textContent: shown.label(c) });
+    bars.append(name);
+    bars.insertAdjacentHTML('beforeend', `<span class="track"><span class="bar" id="bar-${c}" style="width:0"></span></span><span id="bar-text-${c}">0%</span>`);
+  }
+}
 
 let pending = 0;
 const pad = new DrawingPad($<HTMLCanvasElement>('pad'), 18, (final) => {
@@ -90,9 +99,9 @@ function readDrawing(): void {
   if (pad.empty) {
     digit.textContent = '–';
     $('draw-confidence').textContent = '';
-    for (let d = 0; d < 10; d++) {
-      $(`bar-${d}`).style.width = '0';
-      $(`bar-text-${d}`).textContent = '0%';
+    for (let c = 0; c < model.config.classes; c++) {
+      $(`bar-${c}`).style.width = '0';
+      $(`bar-text-${c}`).textContent = '0%';
     }
     showInput($<HTMLCanvasElement>('draw-input'), new Float32Array(model.inputShape[0] * model.inputShape[1]), model.inputShape);
     return;
@@ -129,7 +138,9 @@ function readZip(): void {
       const canvas = document.createElement('canvas');
       showInput(canvas, d.pixels, shape);
       item.append(canvas);
-      item.insertAdjacentHTML('beforeend', `<strong>${d.label}</strong><span class="${d.confidence < 0.8 ? 'low' : ''}">${percent(d.confidence)}</span>`);
+      // the label is a class name from the model's config: text, never markup
+      const sure = Object.assign(document.createElement('span'), { className: d.confidence < 0.8 ? 'low' : '', textContent: percent(d.confidence) });
+      item.append(Object.assign(document.createElement('strong'), { textContent: d.label }), sure);
       item.setAttribute('aria-label', `${d.label}, ${percent(d.confidence)} sure`);
       return item;
     }),
@@ -377,33 +388,37 @@ async function showGallery(): Promise<void> {
   const gallery = (await getJson(`/api/models/${encodeURIComponent(model.id)}/gallery`)) as Gallery;
   // Another model chosen while this one was being evaluated: its own gallery is on the way.
   if (model !== requested) return;
-  $('gallery-summary').textContent = `${model.id}: test accuracy ${percent(gallery.accuracy)} on ${gallery.count.toLocaleString('en-US')} images of ${gallery.data}. Rows: true digit, columns: predicted; choose a cell to see those mistakes.`;
+  const shown = model;
+  const name = (c: number) => shown.label(c);
+  const kind = shown.config.labels ? 'class' : 'digit';
+  $('gallery-summary').textContent = `${model.id}: test accuracy ${percent(gallery.accuracy)} on ${gallery.count.toLocaleString('en-US')} images of ${gallery.data}. Rows: true ${kind}, columns: predicted; choose a cell to see those mistakes.`;
   const table = $<HTMLTableElement>('confusion');
   table.replaceChildren();
   const head = table.createTHead().insertRow();
   head.append(Object.assign(document.createElement('th'), { textContent: 'true \\ predicted' }));
-  for (let c = 0; c < gallery.confusion.length; c++) head.append(Object.assign(document.createElement('th'), { textContent: String(c) }));
+  for (let c = 0; c < gallery.confusion.length; c++) head.append(Object.assign(document.createElement('th'), { textContent: name(c) }));
   const body = table.createTBody();
   const filter = (label: number | null, predicted: number | null, cell?: HTMLElement) => {
     for (const selected of table.querySelectorAll('.selected')) selected.classList.remove('selected');
     cell?.classList.add('selected');
-    const shown = gallery.wrong.filter((w) => (label === null || w.label === label) && (predicted === null || w.predicted === predicted));
-    $('gallery-filter').textContent = label === null ? `the ${shown.length} mistakes the model was surest about` : `true ${label}, predicted ${predicted}: ${shown.length} of the shown mistakes`;
+    const listed = gallery.wrong.filter((w) => (label === null || w.label === label) && (predicted === null || w.predicted === predicted));
+    $('gallery-filter').textContent =
+      label === null || predicted === null ? `the ${listed.length} mistakes the model was surest about` : `true ${name(label)}, predicted ${name(predicted)}: ${listed.length} of the shown mistakes`;
     $('gallery-wrong').replaceChildren(
-      ...shown.map((w) => {
+      ...listed.map((w) => {
         const item = document.createElement('li');
         const canvas = document.createElement('canvas');
         const bytes = Uint8Array.from(atob(w.pixels), (c) => c.charCodeAt(0));
         showInput(canvas, Float32Array.from(bytes, (v) => v / 255), gallery.inputShape);
         item.append(canvas);
-        item.insertAdjacentHTML('beforeend', `true ${w.label}, read ${w.predicted}<br>${percent(w.confidence)}`);
+        item.append(`true ${name(w.label)}, read ${name(w.predicted)}`, document.createElement('br'), percent(w.confidence));
         return item;
       }),
     );
   };
   gallery.confusion.forEach((row, t) => {
     const tr = body.insertRow();
-    tr.append(Object.assign(document.createElement('th'), { textContent: String(t) }));
+    tr.append(Object.assign(document.createElement('th'), { textContent: name(t) }));
     row.forEach((count, p) => {
       const cell = tr.insertCell();
       cell.textContent = String(count);
