@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './output.js';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
-import { decodeGrayscale, preprocessDigit } from '../data/images.js';
+import { decodeGrayscale, DEFAULT_MAX_PIXELS, preprocessDigit } from '../data/images.js';
 import { loadData } from '../data/source.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
@@ -37,11 +37,19 @@ export function evalCommand(): Command {
     });
 }
 
+/** --max-pixels, shared by the commands that decode pictures (predict, read, serve). */
+export function maxPixelsOption(): Option {
+  return new Option('--max-pixels <n>', 'refuse pictures whose header declares more pixels than this, before decoding them')
+    .argParser(parseNumber('--max-pixels', 'positive-int'))
+    .default(DEFAULT_MAX_PIXELS, `${DEFAULT_MAX_PIXELS / 1e6} megapixels`);
+}
+
 export function predictCommand(): Command {
   return new Command('predict')
     .description('read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark)')
     .requiredOption('--model <dir>', 'model folder (written by digitlab train --out)')
     .argument('<images...>', 'image files')
+    .addOption(maxPixelsOption())
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
@@ -51,7 +59,7 @@ export function predictCommand(): Command {
       if (h !== 28 || w !== 28) throw new Error(`predict reads digit pictures into 28×28 inputs; this model reads ${h}×${w} images`);
       const results = [];
       for (const file of images) {
-        const image = decodeGrayscale(readFile(file), file);
+        const image = decodeGrayscale(readFile(file), file, { maxPixels: opts.maxPixels });
         const pixels = preprocessDigit(image.data, image.width, image.height);
         const started = performance.now();
         const prediction = classifier.predict(pixels);
