@@ -1,0 +1,24 @@
+/**
+ * Errors as HTTP answers: which status an error gets, and the small error type the routes throw.
+ */
+import { DataFormatError } from '../data/errors.js';
+import { SafetensorsFormatError } from '../io/safetensors.js';
+
+/** An error that carries its HTTP status. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The status an error is answered with: 400 for a bad file, else its own. */
+export function statusOf(error: unknown): number {
+  if (error instanceof DataFormatError || error instanceof SafetensorsFormatError) return 400;
+  const status = (error as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
