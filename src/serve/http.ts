@@ -5,7 +5,15 @@
  */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AccessDeniedError } from './access.js';
 import { statusOf } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route that computes predictions: open to every client without the access token (it changes nothing). */
+    prediction?: boolean;
+  }
+}
 
 /** Pictures are small; 10 MiB covers a phone photo and refuses anything meant to exhaust memory. */
 export const IMAGE_BODY_LIMIT = 10 * 1024 * 1024;
@@ -54,6 +62,7 @@ export function createApp(logger: boolean): FastifyInstance {
     if (status >= 500) request.log.error(error);
     let message = error.validation ? `invalid request: ${error.message}` : error.message;
     if (status === 415) message = `content type ${JSON.stringify(request.headers['content-type'] ?? 'none')} is not accepted: send application/json, ${IMAGE_TYPES.join(' or ')}`;
+    if (error instanceof AccessDeniedError) void reply.header('www-authenticate', `Bearer realm="digitlab"${error.sent ? ', error="invalid_token"' : ''}`);
     void reply.status(status).send({ error: STATUS_CODES[status] ?? 'Error', message, statusCode: status });
   });
 

@@ -1,5 +1,6 @@
 /** The HTTP server: JSON API and the browser app. */
 export { createServer, IMAGE_BODY_LIMIT, SECURITY_HEADERS, type DigitServer, type ServerOptions } from './server.js';
+export { AccessDeniedError, AccessTokenError, checkAccessToken, generateAccessToken, isLoopbackHost } from './access.js';
 export { HttpError } from './errors.js';
 export { ModelRegistry, newestModel, UnknownModelError, type Gallery, type ModelSummary } from './models.js';
 export { RunManager, TooManyRunsError, UnknownRunError, type RunEvent, type RunInfo, type RunRequest, type RunStatus } from './runs.js';

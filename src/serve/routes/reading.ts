@@ -36,6 +36,7 @@ export function registerReadingRoutes(app: FastifyInstance, models: ModelRegistr
     '/api/predict',
     {
       bodyLimit: IMAGE_BODY_LIMIT,
+      config: { prediction: true },
       schema: {
         querystring: modelQuery,
         body: { content: { 'application/json': { schema: pixelsBody } } },
@@ -68,6 +69,7 @@ export function registerReadingRoutes(app: FastifyInstance, models: ModelRegistr
     '/api/read',
     {
       bodyLimit: IMAGE_BODY_LIMIT,
+      config: { prediction: true },
       schema: {
         querystring: {
           type: 'object',
