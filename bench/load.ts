@@ -1,7 +1,7 @@
 /**
  * Load test of POST /api/predict: N requests (default 2,000) from C concurrent clients (default 32)
- * on loopback with autocannon, against a server started in this process on a free port. Each request
- * is a real MNIST test digit as JSON pixels.
+ * on loopback with autocannon, against a server started in this process on a free port (rate limit
+ * off: all clients are one address here). Each request is a real MNIST test digit as JSON pixels.
  *
  *   node --import tsx bench/load.ts [--model DIR] [--requests 2000] [--connections 32] [--png]
  */
@@ -32,7 +32,7 @@ const { values } = parseArgs({
 const modelDir = values.model ?? (await newestModel('runs'));
 if (!modelDir) throw new Error('no model under runs/: train one or pass --model DIR');
 const studies = mkdtempSync(join(tmpdir(), 'digitlab-load-'));
-const server = await createServer({ runsDir: join(modelDir, '..'), studiesDir: studies, modelDir });
+const server = await createServer({ runsDir: join(modelDir, '..'), studiesDir: studies, modelDir, rateLimit: null });
 const url = await server.listen(0);
 const test = loadData('mnist').test;
 const bodies = Array.from({ length: 100 }, (_, i) => {

@@ -4,12 +4,14 @@
 import { DataFormatError } from '../data/errors.js';
 import { SafetensorsFormatError } from '../io/safetensors.js';
 
-/** An error that carries its HTTP status. */
+/** An error that carries its HTTP status (and, for 429 and 503, when to try again). */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   constructor(
     readonly statusCode: number,
     message: string,
+    /** Seconds, sent as Retry-After. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }

@@ -6,11 +6,14 @@
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AccessDeniedError } from './access.js';
-import { statusOf } from './errors.js';
+import { HttpError, statusOf } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** A route that computes predictions: open to every client without the access token (it changes nothing). */
+    /**
+     * A route that computes predictions: open to every client without the access token (it changes
+     * nothing), and rate-limited per client instead.
+     */
     prediction?: boolean;
   }
 }
@@ -62,6 +65,7 @@ export function createApp(logger: boolean): FastifyInstance {
     if (status >= 500) request.log.error(error);
     let message = error.validation ? `invalid request: ${error.message}` : error.message;
     if (status === 415) message = `content type ${JSON.stringify(request.headers['content-type'] ?? 'none')} is not accepted: send application/json, ${IMAGE_TYPES.join(' or ')}`;
+    if (error instanceof HttpError && error.retryAfter !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
     if (error instanceof AccessDeniedError) void reply.header('www-authenticate', `Bearer realm="digitlab"${error.sent ? ', error="invalid_token"' : ''}`);
     void reply.status(status).send({ error: STATUS_CODES[status] ?? 'Error', message, statusCode: status });
   });

@@ -1,8 +1,8 @@
 /**
  * The HTTP server: a JSON API (predict, read, models, training runs with live events, studies) and
  * the built browser app as static files, on Fastify. Built in stages: the application (schemas,
- * bounded bodies, JSON errors; http.ts), the guard (the access token for changes), then each group
- * of routes (routes/).
+ * bounded bodies, JSON errors; http.ts), the guards (the access token for changes, the rate limit
+ * for predictions), then each group of routes (routes/).
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -11,8 +11,10 @@ import type { Kernels } from '../core/kernels.js';
 import type { DatasetSplits } from '../data/dataset.js';
 import { loadData } from '../data/source.js';
 import { checkAccess, checkAccessToken, generateAccessToken, isLoopbackHost } from './access.js';
+import { HttpError } from './errors.js';
 import { createApp } from './http.js';
 import { ModelRegistry } from './models.js';
+import { clientKey, DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './rate-limit.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerReadingRoutes } from './routes/reading.js';
 import { registerRunRoutes } from './routes/runs.js';
@@ -44,6 +46,8 @@ export interface ServerOptions {
    * server listens on any other address.
    */
   token?: string;
+  /** Predictions per client (a token bucket per address); null turns the limit off. Default DEFAULT_RATE_LIMIT. */
+  rateLimit?: RateLimit | null;
 }
 
 export interface DigitServer {
@@ -63,17 +67,33 @@ export interface DigitServer {
 
 /**
  * Every request that is not a prediction and not a read (GET, HEAD) must carry the access token,
- * when there is one; predictions are open to all. Checked as a request arrives, before its body is read.
+ * when there is one; predictions are open to all and rate-limited per client instead. Both are
+ * checked as a request arrives, before its body is read.
  */
-function guardRequests(app: FastifyInstance, token: () => string | null): void {
+function guardRequests(app: FastifyInstance, token: () => string | null, limiter: TokenBuckets | null): void {
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.prediction === true) return;
-    checkAccess(token(), request.method, request.url.split('?')[0], request.headers.authorization);
+    if (request.routeOptions.config?.prediction !== true) {
+      checkAccess(token(), request.method, request.url.split('?')[0], request.headers.authorization);
+      return;
+    }
+    if (!limiter) return;
+    const client = clientKey(request.ip);
+    const admission = limiter.take(client);
+    if (!admission.allowed) {
+      const { perSecond, burst } = limiter.limit;
+      throw new HttpError(
+        429,
+        `too many predictions from ${client}: a client may make ${perSecond} a second, in bursts of up to ${burst}; ` +
+          `try again in ${Math.max(1, Math.ceil(admission.retryAfter))} s (the server's --rate-limit and --rate-burst set the limit)`,
+        admission.retryAfter,
+      );
+    }
   });
 }
 
 export async function createServer(options: ServerOptions): Promise<DigitServer> {
   let token = options.token === undefined ? null : checkAccessToken(options.token);
+  const limiter = options.rateLimit === null ? null : new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const kernels = options.kernels ?? (await createKernels());
   const models = new ModelRegistry(options.runsDir, kernels);
   if (options.modelDir) await models.addDefault(options.modelDir);
@@ -83,7 +103,7 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   const streams = new Set<ServerResponse>();
 
   const app = createApp(options.logger ?? false);
-  guardRequests(app, () => token);
+  guardRequests(app, () => token, limiter);
   registerModelRoutes(app, models, loadSplits);
   registerReadingRoutes(app, models);
   registerRunRoutes(app, runs, streams);
