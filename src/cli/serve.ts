@@ -5,6 +5,7 @@ import { trainDefaultModel } from '../serve/default-model.js';
 import { DEFAULT_RATE_LIMIT, rateLimit } from '../serve/rate-limit.js';
 import { createServer } from '../serve/server.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
+import { maxPixelsOption } from './use.js';
 
 function parseToken(text: string): string {
   try {
@@ -28,6 +29,7 @@ export function serveCommand(): Command {
     )
     .option('--rate-limit <n>', 'predictions (POST /api/predict, /api/read) each client may make per second; 0 turns the limit off', parseNumber('--rate-limit', 'non-negative'), DEFAULT_RATE_LIMIT.perSecond)
     .option('--rate-burst <n>', 'predictions a client may make at once after a pause (default: twice --rate-limit, at least 1)', parseNumber('--rate-burst', 'positive-int'))
+    .addOption(maxPixelsOption())
     .option('--runs <dir>', 'folder of model folders; trainings started from the page are written here', 'runs')
     .option('--studies <dir>', 'folder of study folders', 'studies')
     .option('--data <source>', 'dataset for trainings and the gallery: mnist (bundled), idx:DIR, pkl:FILE', 'mnist')
@@ -47,7 +49,7 @@ export function serveCommand(): Command {
       }
       const server = await createServer({
         runsDir: opts.runs, studiesDir: opts.studies, modelDir, data: opts.data,
-        token: opts.token, rateLimit: opts.rateLimit === 0 ? null : rateLimit(opts.rateLimit, opts.rateBurst),
+        token: opts.token, rateLimit: opts.rateLimit === 0 ? null : rateLimit(opts.rateLimit, opts.rateBurst), maxPixels: opts.maxPixels,
       });
       const url = await server.listen(opts.port, opts.host);
       out.print(`digitlab is serving ${url} (Ctrl-C stops it)`);

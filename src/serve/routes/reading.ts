@@ -1,12 +1,33 @@
-/** Reading digits: POST /api/predict (one digit, as a picture or as 784 pixels) and POST /api/read (a row of digits in a picture). */
+/**
+ * Reading digits: POST /api/predict (one digit, as a picture or as 784 pixels) and POST /api/read
+ * (a row of digits in a picture). A picture's header is checked against the pixel limit before
+ * anything is decoded (413 above it); small PNGs are then decoded here, everything else by the
+ * picture workers, so a large picture never holds up other requests.
+ */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { decodeGrayscale, preprocessDigit } from '../../data/images.js';
+import { checkImageSize } from '../../data/images.js';
 import type { Classifier } from '../../nn/classifier.js';
-import { readDigits } from '../../read/read.js';
 import { HttpError } from '../errors.js';
 import { IMAGE_BODY_LIMIT, IMAGE_TYPES } from '../http.js';
 import type { ModelRegistry } from '../models.js';
+import { digitInput, readRow, REQUEST_BODY, type PictureJob, type RowReading } from '../picture-jobs.js';
+import type { PicturePool } from '../pictures.js';
+import { clientKey } from '../rate-limit.js';
 import { modelQuery } from './schemas.js';
+
+/**
+ * PNGs of at most this many pixels (256 × 256) are decoded on the server's thread: that takes about a
+ * millisecond, less than a worker's round trip, and such a request never waits behind large ones.
+ * JPEGs always go to a worker: a progressive one can hold thousands of scans over a small frame.
+ */
+export const INLINE_PIXELS = 65_536;
+
+export interface ReadingOptions {
+  models: ModelRegistry;
+  pictures: PicturePool;
+  /** The most pixels a picture may declare. */
+  maxPixels: number;
+}
 
 const pixelsBody = {
   type: 'object',
@@ -23,13 +44,20 @@ function imageBody(request: FastifyRequest): Buffer {
   return request.body;
 }
 
-export function registerReadingRoutes(app: FastifyInstance, models: ModelRegistry): void {
+export function registerReadingRoutes(app: FastifyInstance, { models, pictures, maxPixels }: ReadingOptions): void {
   async function classifierFor(request: FastifyRequest<{ Querystring: { model?: string } }>): Promise<{ id: string; classifier: Classifier }> {
     const id = await models.resolveId(request.query.model);
     const classifier = await models.classifier(id);
     const [h, w] = classifier.config.inputShape;
     if (h !== 28 || w !== 28) throw new HttpError(422, `model ${id} reads ${h}×${w} images; digit pictures are prepared as 28×28`);
     return { id, classifier };
+  }
+
+  /** Runs `job` here (through `inline`) for a small PNG, else in a picture worker counted against the client. */
+  function runPicture<T>(request: FastifyRequest, job: PictureJob, inline: () => T): Promise<T> {
+    const size = checkImageSize(job.bytes, REQUEST_BODY, job.maxPixels);
+    if (size?.type === 'png' && size.width * size.height <= INLINE_PIXELS) return Promise.resolve().then(inline);
+    return pictures.run<T>(job, clientKey(request.ip));
   }
 
   app.post<{ Querystring: { model?: string }; Body: Buffer | { pixels: number[] } }>(
@@ -47,8 +75,8 @@ export function registerReadingRoutes(app: FastifyInstance, models: ModelRegistr
       const started = performance.now();
       let pixels: Float32Array;
       if (Buffer.isBuffer(request.body)) {
-        const image = decodeGrayscale(imageBody(request), 'the request body');
-        pixels = preprocessDigit(image.data, image.width, image.height);
+        const job = { kind: 'digit', bytes: imageBody(request), maxPixels } as const;
+        pixels = await runPicture(request, job, () => digitInput(job));
       } else {
         pixels = Float32Array.from(request.body.pixels);
       }
@@ -83,15 +111,9 @@ export function registerReadingRoutes(app: FastifyInstance, models: ModelRegistr
       const { id, classifier } = await classifierFor(request);
       const started = performance.now();
       const digits = request.query.digits === undefined ? undefined : Number(request.query.digits);
-      const image = decodeGrayscale(bytes, 'the request body');
-      const result = readDigits(classifier, image.data, image.width, image.height, { digits });
-      const ms = performance.now() - started;
-      return {
-        model: id,
-        text: result.text,
-        digits: result.digits.map((d) => ({ digit: d.digit, label: d.label, confidence: d.confidence, probabilities: d.probabilities, box: d.box, split: d.split, components: d.components })),
-        ms,
-      };
+      const job = { kind: 'row', bytes, maxPixels, modelDir: await models.dir(id), digits } as const;
+      const result = await runPicture<RowReading>(request, job, () => readRow(classifier, job));
+      return { model: id, ...result, ms: performance.now() - started };
     },
   );
 }
