@@ -6,6 +6,7 @@ import { Classifier } from '../nn/classifier.js';
 import { readDigits } from '../read/read.js';
 import { chooseModel } from './models.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
+import { maxPixelsOption } from './use.js';
 
 export function readCommand(): Command {
   return new Command('read')
@@ -13,6 +14,7 @@ export function readCommand(): Command {
     .argument('<images...>', 'PNG or JPEG files, one row of digits each')
     .option('--model <dir>', 'model folder (default: the newest under runs/)')
     .option('--digits <n>', 'how many digits each row holds, when known (splits or joins segments to match)', parseNumber('--digits', 'positive-int'))
+    .addOption(maxPixelsOption())
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
@@ -26,7 +28,7 @@ export function readCommand(): Command {
         } catch (error) {
           throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
         }
-        const image = decodeGrayscale(bytes, file);
+        const image = decodeGrayscale(bytes, file, { maxPixels: opts.maxPixels });
         const result = readDigits(classifier, image.data, image.width, image.height, { digits: opts.digits });
         const digits = result.digits.map((d) => ({ label: d.label, confidence: Number(d.confidence.toFixed(6)), box: d.box, split: d.split, components: d.components }));
         results.push({ file, text: result.text, digits });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
-import { decodeGrayscale, preprocessDigit } from '../data/images.js';
+import { decodeGrayscale, DEFAULT_MAX_PIXELS, preprocessDigit } from '../data/images.js';
 import { DataSourceError } from '../data/errors.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
@@ -82,11 +82,19 @@ function loadModelData(out: Output, choice: ModelData, validation: number | unde
   }
 }
 
+/** --max-pixels, shared by the commands that decode pictures (predict, read, serve). */
+export function maxPixelsOption(): Option {
+  return new Option('--max-pixels <n>', 'refuse pictures whose header declares more pixels than this, before decoding them')
+    .argParser(parseNumber('--max-pixels', 'positive-int'))
+    .default(DEFAULT_MAX_PIXELS, `${DEFAULT_MAX_PIXELS / 1e6} megapixels`);
+}
+
 export function predictCommand(): Command {
   return new Command('predict')
     .description("read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark), fitted into the model's input the way MNIST was made")
     .option('--model <dir>', 'model folder (default: the newest under runs/)')
     .argument('<images...>', 'image files')
+    .addOption(maxPixelsOption())
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
@@ -96,7 +104,7 @@ export function predictCommand(): Command {
       const [height, width] = classifier.inputShape;
       const results = [];
       for (const file of images) {
-        const image = decodeGrayscale(readFile(file), file);
+        const image = decodeGrayscale(readFile(file), file, { maxPixels: opts.maxPixels });
         const pixels = preprocessDigit(image.data, image.width, image.height, { height, width });
         const started = performance.now();
         const prediction = classifier.predict(pixels);

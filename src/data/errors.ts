@@ -80,6 +80,33 @@ export class ImageDecodeError extends DataFormatError {
   override name = 'ImageDecodeError';
 }
 
+/** "12,345 pixels" below a megapixel, "16 megapixels" (one decimal at most) from there. */
+export function describePixels(count: number): string {
+  return count >= 1e6 ? `${Number((count / 1e6).toFixed(1))} megapixels` : `${count.toLocaleString('en-US')} pixels`;
+}
+
+/**
+ * A picture whose header declares more pixels than the decoder is allowed to produce: refused before
+ * decoding, since a few hundred kilobytes of PNG can declare a gigabyte of pixels.
+ */
+export class ImageTooLargeError extends ImageDecodeError {
+  override name = 'ImageTooLargeError';
+  constructor(
+    path: string,
+    readonly width: number,
+    readonly height: number,
+    /** The limit it exceeds, in pixels. */
+    readonly maxPixels: number,
+  ) {
+    super(
+      path,
+      `the picture declares ${width} × ${height} pixels (${describePixels(width * height)}), more than the limit of ` +
+        `${describePixels(maxPixels)}; scale it down (a digit needs no more than a few hundred pixels a side), ` +
+        `or raise the limit with --max-pixels`,
+    );
+  }
+}
+
 /** A download that could not complete. */
 export class DownloadError extends Error {
   override name = 'DownloadError';

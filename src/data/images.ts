@@ -5,7 +5,7 @@
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { ImageDecodeError } from './errors.js';
+import { ImageDecodeError, ImageTooLargeError } from './errors.js';
 import { toGrayscale, type GrayImage, type RgbaImage } from './preprocess.js';
 
 export { preprocessDigit, toGrayscale, type GrayImage, type PreprocessOptions, type RgbaImage } from './preprocess.js';
@@ -34,14 +34,95 @@ function imageShape(options: ImageShapeOptions, what: string): { width: number; 
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
+/**
+ * The most pixels a picture may declare before it is decoded (16 megapixels, a 4,608 × 3,456 photo).
+ * A 250 KB PNG can declare 16,000 × 16,000 pixels, which pngjs would decode to a gigabyte of RGBA in
+ * about 6 s; a 12-megapixel phone photo fits with room to spare, and digits need far less.
+ */
+export const DEFAULT_MAX_PIXELS = 16_000_000;
+
+export interface DecodeOptions {
+  /** Refuse pictures whose header declares more pixels than this (default DEFAULT_MAX_PIXELS). */
+  readonly maxPixels?: number;
+}
+
+export interface ImageSize {
+  readonly type: 'png' | 'jpeg';
+  readonly width: number;
+  readonly height: number;
+}
+
 export function detectImageType(bytes: Uint8Array): 'png' | 'jpeg' | undefined {
   if (PNG_MAGIC.every((b, i) => bytes[i] === b)) return 'png';
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   return undefined;
 }
 
-/** Decodes a PNG or JPEG (detected by its magic bytes) to RGBA. `path` names the source in errors. */
-export function decodeImage(bytes: Uint8Array, path = '<buffer>'): RgbaImage {
+const uint16 = (bytes: Uint8Array, at: number) => (bytes[at] << 8) | bytes[at + 1];
+const uint32 = (bytes: Uint8Array, at: number) => bytes[at] * 2 ** 24 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+
+/** JPEG frame headers: SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC), which share the range. */
+const isFrameMarker = (marker: number) => marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+
+/**
+ * The JPEG's size from its first frame header: walks the marker segments by their lengths (so a
+ * thumbnail inside an APP segment is never taken for the picture) up to the first scan.
+ */
+function jpegSize(bytes: Uint8Array): ImageSize | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      at += 2; // markers without a segment
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined; // scan data or the end before any frame header
+    if (isFrameMarker(marker)) {
+      if (at + 9 > bytes.length) return undefined;
+      const height = uint16(bytes, at + 5);
+      const width = uint16(bytes, at + 7);
+      // a height of 0 is given later by a DNL segment; the decoder's own limit covers that rare case
+      return height === 0 ? undefined : { type: 'jpeg', width, height };
+    }
+    at += 2 + uint16(bytes, at + 2);
+  }
+  return undefined;
+}
+
+/**
+ * The width and height a PNG (its IHDR chunk) or JPEG (its frame header) declares, read without
+ * decoding anything; undefined when the bytes are neither or the header is cut short.
+ */
+export function imageSize(bytes: Uint8Array): ImageSize | undefined {
+  const type = detectImageType(bytes);
+  if (type === 'jpeg') return jpegSize(bytes);
+  // IHDR must be the first chunk: length (4), "IHDR", width (4), height (4)
+  if (type !== 'png' || bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return undefined;
+  return { type, width: uint32(bytes, 16), height: uint32(bytes, 20) };
+}
+
+/**
+ * Throws ImageTooLargeError when the picture's header declares more than `maxPixels` pixels. The
+ * decoders allocate what the header declares, so this bounds the memory and time of a decode.
+ */
+export function checkImageSize(bytes: Uint8Array, path = '<buffer>', maxPixels = DEFAULT_MAX_PIXELS): ImageSize | undefined {
+  const size = imageSize(bytes);
+  if (size && size.width * size.height > maxPixels) throw new ImageTooLargeError(path, size.width, size.height, maxPixels);
+  return size;
+}
+
+/**
+ * Decodes a PNG or JPEG (detected by its magic bytes) to RGBA. `path` names the source in errors. A
+ * picture that declares more than `maxPixels` pixels is refused before decoding (ImageTooLargeError).
+ */
+export function decodeImage(bytes: Uint8Array, path = '<buffer>', options: DecodeOptions = {}): RgbaImage {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  checkImageSize(bytes, path, maxPixels);
   const type = detectImageType(bytes);
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
@@ -50,8 +131,8 @@ export function decodeImage(bytes: Uint8Array, path = '<buffer>'): RgbaImage {
       return { width: png.width, height: png.height, data: png.data };
     }
     if (type === 'jpeg') {
-      // bounded so a hostile file cannot make the decoder allocate gigabytes
-      const image = jpeg.decode(buffer, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 100, maxMemoryUsageInMB: 512 });
+      // the decoder's own bounds cover a frame whose size the header walk could not read
+      const image = jpeg.decode(buffer, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: 512 });
       return { width: image.width, height: image.height, data: image.data };
     }
   } catch (error) {
@@ -62,8 +143,8 @@ export function decodeImage(bytes: Uint8Array, path = '<buffer>'): RgbaImage {
 }
 
 /** Decodes a PNG or JPEG straight to grayscale. */
-export function decodeGrayscale(bytes: Uint8Array, path?: string): GrayImage {
-  return toGrayscale(decodeImage(bytes, path));
+export function decodeGrayscale(bytes: Uint8Array, path?: string, options: DecodeOptions = {}): GrayImage {
+  return toGrayscale(decodeImage(bytes, path, options));
 }
 
 /** Encodes grayscale bytes as an 8-bit grayscale PNG. */

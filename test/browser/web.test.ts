@@ -31,6 +31,8 @@ let server: DigitServer;
 let url: string;
 let browser: BrowserSession;
 let classifier: Classifier;
+/** The servers the page may talk to. */
+const origins: string[] = [];
 
 before(async () => {
   assert.ok(existsSync(join(WEB_ROOT, 'index.html')), `${WEB_ROOT} is missing: run \`npm run build\` first`);
@@ -58,10 +60,11 @@ before(async () => {
 
   server = await createServer({ runsDir, studiesDir, webRoot: WEB_ROOT });
   url = await server.listen(0);
+  origins.push(url);
   browser = await launchChromium({ width: 1100, height: 900 });
   const requests: string[] = [];
   browser.page.on('request', (request) => {
-    if (!request.url().startsWith(url) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) requests.push(request.url());
+    if (!origins.some((origin) => request.url().startsWith(origin)) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) requests.push(request.url());
   });
   after(() => assert.deepEqual(requests, [], 'the page made requests outside its server'));
 });
@@ -171,6 +174,43 @@ describe('the web app in Chromium', () => {
     await waitUntil(async () => /is now selected/.test(await textOf('#train-progress')), 'the new model is selected');
     assert.match(await page.inputValue('#model-select'), /^web-/);
     await browser.screenshot('web-train.png');
+  });
+
+  it('on a server that needs an access token, takes it from the printed address and starts and stops trainings with it', async () => {
+    const { page } = browser;
+    const token = 'a-page-token-0123456789';
+    const guarded = await createServer({ runsDir, studiesDir, webRoot: WEB_ROOT, token });
+    const guardedUrl = await guarded.listen(0);
+    origins.push(guardedUrl);
+    const trainFor = async (epochs: number, images: number) => {
+      await page.fill('input[name=hidden]', '16');
+      await page.fill('input[name=epochs]', String(epochs));
+      await page.fill('input[name=trainImages]', String(images));
+      await page.click('#train-start');
+    };
+    try {
+      // opened without the token, the page passes on the server's advice
+      await page.goto(`${guardedUrl}/#train`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+      await trainFor(1, 1000);
+      await waitUntil(async () => /needs the server's access token.*\?token=/.test(await textOf('#train-progress')), 'the page says a token is needed');
+      // the browser logs the refusal; it is the one this test asked for
+      const refusals = browser.errors.filter((error) => /status of 401/.test(error));
+      assert.equal(refusals.length, 1, browser.errors.join('\n'));
+      browser.errors.splice(browser.errors.indexOf(refusals[0]), 1);
+      // opened from the address `digitlab serve` prints
+      await page.goto(`${guardedUrl}/?token=${token}#train`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+      assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address');
+      assert.equal(new URL(page.url()).hash, '#train');
+      assert.equal(await page.evaluate("localStorage.getItem('digitlab-access-token')"), token);
+      await trainFor(50, 5000);
+      await page.waitForSelector('#train-epochs tbody tr', { timeout: 60_000 });
+      await page.click('#train-stop');
+      await waitUntil(async () => /stopped/.test(await textOf('#train-progress')), 'the run is stopped', 60_000);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('opens the study explorer: sortable table, curves and Pareto chart', async () => {

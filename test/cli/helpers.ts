@@ -35,9 +35,9 @@ export function digitlabAsync(args: string[], options: { cwd?: string } = {}): P
   });
 }
 
-/** Starts `digitlab ARGS` in the background. */
-export function digitlabProcess(args: string[], cwd?: string) {
-  return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `digitlab ARGS` in the background (with `env` added to this process's environment). */
+export function digitlabProcess(args: string[], cwd?: string, env: Record<string, string> = {}) {
+  return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
 }
 
 /**

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
-import { digitlab } from './helpers.js';
+import { blankPng } from '../fixtures/blank-png.js';
+import { assertCleanFailure, digitlab } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-cli-predict-'));
 const model = join(dir, 'model');
@@ -80,5 +81,18 @@ describe('digitlab predict', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /seven\.png: 7 \(\d+\.\d%\)/);
     assert.match(r.stdout, /0:\d+\.\d% 1:/);
+  });
+
+  it('refuses a picture that declares too many pixels with a clear error, in predict and read alike', () => {
+    const bomb = join(dir, 'bomb.png');
+    writeFileSync(bomb, blankPng(16000, 16000)); // 250 KB that would decode to a gigabyte
+    const message = /bomb\.png: the picture declares 16000 × 16000 pixels \(256 megapixels\), more than the limit of 16 megapixels; scale it down.*--max-pixels/;
+    assert.equal(assertCleanFailure(digitlab(['predict', '--model', model, bomb]), message), null);
+    assert.equal(assertCleanFailure(digitlab(['read', '--model', model, bomb]), message), null);
+    // the limit is an option
+    const small = join(dir, 'small.png');
+    writeFileSync(small, blankPng(40, 30));
+    assert.equal(assertCleanFailure(digitlab(['predict', '--model', model, '--max-pixels', '1000', small]), /small\.png: .*40 × 30 pixels \(1,200 pixels\), more than the limit of 1,000 pixels/), null);
+    assert.equal(digitlab(['read', '--model', model, '--max-pixels', '1200', small]).status, 0);
   });
 });

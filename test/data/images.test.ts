@@ -5,13 +5,16 @@ import { PNG } from 'pngjs';
 import {
   decodeGrayscale,
   decodeImage,
+  DEFAULT_MAX_PIXELS,
   encodeGrayscalePng,
+  imageSize,
   preprocessDigit,
   renderGrid,
   terminalPreview,
   toGrayscale,
 } from '../../src/data/images.js';
-import { ImageDecodeError } from '../../src/data/errors.js';
+import { ImageDecodeError, ImageTooLargeError } from '../../src/data/errors.js';
+import { blankPng } from '../fixtures/blank-png.js';
 
 /** A w x h gray image with a filled disc of `ink` on `paper`. */
 function disc(w: number, h: number, cx: number, cy: number, r: number, ink: number, paper: number): Uint8Array {
@@ -219,4 +222,43 @@ test('renderGrid and terminalPreview draw images that are not square', () => {
   assert.throws(() => renderGrid([new Float32Array(16)], [0], 1, 1, 1, { height: 3, width: 5 }), /image 0 has 16 pixels, expected 3x5 = 15/);
   const lines = terminalPreview(image, { height: 3, width: 5 }).split('\n');
   assert.deepEqual(lines, ['        ██', '', '']);
+});
+
+/** A JPEG of w x h mid-gray pixels, with an APP15 segment after SOI whose payload looks like a frame header. */
+function jpegWithDecoy(w: number, h: number): Buffer {
+  const encoded = jpeg.encode({ width: w, height: h, data: Buffer.alloc(w * h * 4, 128) }, 90).data;
+  // FF C0, length, precision, then a height and width of 9999 that must not be taken for the picture's
+  const decoy = Buffer.from([0xff, 0xef, 0x00, 0x0b, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x27, 0x0f, 0x27, 0x0f]);
+  return Buffer.concat([encoded.subarray(0, 2), decoy, Buffer.from([0xff, 0xff]), encoded.subarray(2)]);
+}
+
+test('imageSize reads the declared width and height from the PNG or JPEG header alone', () => {
+  assert.deepEqual(imageSize(encodeGrayscalePng(new Uint8Array(7 * 5), 7, 5)), { type: 'png', width: 7, height: 5 });
+  assert.deepEqual(imageSize(blankPng(16000, 16000).subarray(0, 33)), { type: 'png', width: 16000, height: 16000 });
+  const picture = jpegWithDecoy(40, 24);
+  assert.deepEqual(imageSize(picture), { type: 'jpeg', width: 40, height: 24 });
+  assert.equal(decodeImage(picture).width, 40); // the decoy segment is a valid (ignored) application segment
+  // a progressive frame header (SOF2) carries the size the same way
+  const progressive = Buffer.from([0xff, 0xd8, 0xff, 0xc2, 0x00, 0x11, 0x08, 0x3e, 0x80, 0x3e, 0x80, 0x03]);
+  assert.deepEqual(imageSize(progressive), { type: 'jpeg', width: 16000, height: 16000 });
+  assert.equal(imageSize(Buffer.from('hello world')), undefined);
+  assert.equal(imageSize(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02])), undefined); // scan data before any frame header
+});
+
+test('a picture that declares more pixels than the limit is refused from its header, before decoding', () => {
+  const limit = `${DEFAULT_MAX_PIXELS / 1e6} megapixels`;
+  const tooLarge = (file: string, size: RegExp) => (e: Error) =>
+    e instanceof ImageTooLargeError && e instanceof ImageDecodeError && e.message.startsWith(file) && size.test(e.message) && e.message.includes(limit) && /scale it down/.test(e.message);
+  // 16,000 × 16,000 zeros in 250 KB: decoded, it would take about a gigabyte of RGBA
+  const bomb = blankPng(16000, 16000);
+  assert.ok(bomb.length < 300_000);
+  assert.throws(() => decodeImage(bomb, 'bomb.png'), tooLarge('bomb.png', /16000 × 16000 pixels \(256 megapixels\)/));
+  // the header alone decides: with no pixel data at all the answer is the same, not a decode error
+  assert.throws(() => decodeImage(bomb.subarray(0, 33), 'header.png'), tooLarge('header.png', /16000 × 16000/));
+  const progressive = Buffer.from([0xff, 0xd8, 0xff, 0xc2, 0x00, 0x11, 0x08, 0x9c, 0x40, 0x9c, 0x40, 0x03]);
+  assert.throws(() => decodeGrayscale(progressive, 'photo.jpg'), tooLarge('photo.jpg', /40000 × 40000 pixels \(1600 megapixels\)/));
+  // the limit is an option, and one at exactly the limit decodes
+  const small = encodeGrayscalePng(new Uint8Array(100 * 50), 100, 50);
+  assert.throws(() => decodeImage(small, 's.png', { maxPixels: 4999 }), (e: Error) => e instanceof ImageTooLargeError && e.width === 100 && e.height === 50 && e.maxPixels === 4999 && /4,999 pixels/.test(e.message));
+  assert.equal(decodeImage(small, 's.png', { maxPixels: 5000 }).height, 50);
 });

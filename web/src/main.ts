@@ -5,9 +5,13 @@
  */
 import { preprocessDigit } from '../../src/data/preprocess.js';
 import { readDigits } from '../../src/read/read.js';
+import { adoptAccessToken } from './access.js';
 import { lineChart, scatterChart } from './charts.js';
 import { BrowserModel, getJson } from './model.js';
 import { DrawingPad, showInput } from './pad.js';
+
+// before any request: the address `digitlab serve` prints may carry the access token
+adoptAccessToken();
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 

@@ -9,6 +9,7 @@ import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { Mlp } from '../../src/nn/mlp.js';
 import { Predictor, type Prediction } from '../../src/nn/predictor.js';
 import type { DigitPredictor } from '../../src/read/read.js';
+import { accessHeaders } from './access.js';
 
 export type { Prediction } from '../../src/nn/predictor.js';
 
@@ -64,9 +65,12 @@ export class BrowserModel implements DigitPredictor {
   }
 }
 
-/** GET a JSON resource; a non-2xx answer throws with the server's message. */
-export async function getJson(url: string, init?: RequestInit): Promise<unknown> {
-  const response = await fetch(url, init);
+/**
+ * GET (or, with `init`, send) a JSON request, with the page's access token when it has one; a non-2xx
+ * answer throws with the server's message.
+ */
+export async function getJson(url: string, init: RequestInit = {}): Promise<unknown> {
+  const response = await fetch(url, { ...init, headers: { ...accessHeaders(), ...(init.headers as Record<string, string> | undefined) } });
   const body = (await response.json().catch(() => ({}))) as { message?: string };
   if (!response.ok) throw new Error(body.message ?? `${url}: HTTP ${response.status}`);
   return body;
