@@ -45,6 +45,18 @@ export interface OneCycleOptions {
   threePhase?: boolean;
 }
 
+/** OneCycleLR's defaults. */
+export const ONE_CYCLE_DEFAULTS = {
+  pctStart: 0.3,
+  annealStrategy: 'cos',
+  cycleMomentum: true,
+  baseMomentum: 0.85,
+  maxMomentum: 0.95,
+  divFactor: 25,
+  finalDivFactor: 1e4,
+  threePhase: false,
+} as const satisfies Required<Omit<OneCycleOptions, 'maxLr' | 'totalSteps'>>;
+
 export interface LrSchedule {
   /** The description, with every option resolved (a one-cycle spec has all its options). */
   readonly spec: ScheduleSpec;
@@ -99,14 +111,14 @@ export const SCHEDULE_OPTION_SPECS: Record<ScheduleName, readonly ScheduleOption
   onecycle: [
     { name: 'maxLr', torchName: 'max_lr', default: undefined, description: 'the peak learning rate (default: the optimizer\'s lr)' },
     { name: 'totalSteps', torchName: 'total_steps', default: undefined, description: 'optimizer steps in the cycle (default: epochs × batches per epoch)' },
-    { name: 'pctStart', torchName: 'pct_start', default: 0.3, description: 'fraction of the steps spent raising the lr (in [0, 1])' },
-    { name: 'annealStrategy', torchName: 'anneal_strategy', default: 'cos', description: 'cos or linear' },
-    { name: 'cycleMomentum', torchName: 'cycle_momentum', default: true, description: 'move the momentum (β1 for Adam) against the lr' },
-    { name: 'baseMomentum', torchName: 'base_momentum', default: 0.85, description: 'the momentum at the peak lr' },
-    { name: 'maxMomentum', torchName: 'max_momentum', default: 0.95, description: 'the momentum at the start and the end' },
-    { name: 'divFactor', torchName: 'div_factor', default: 25, description: 'the starting lr is maxLr / divFactor (> 0)' },
-    { name: 'finalDivFactor', torchName: 'final_div_factor', default: 1e4, description: 'the final lr is the starting lr / finalDivFactor (> 0)' },
-    { name: 'threePhase', torchName: 'three_phase', default: false, description: 'come back to the starting lr before the final descent' },
+    { name: 'pctStart', torchName: 'pct_start', default: ONE_CYCLE_DEFAULTS.pctStart, description: 'fraction of the steps spent raising the lr (in [0, 1])' },
+    { name: 'annealStrategy', torchName: 'anneal_strategy', default: ONE_CYCLE_DEFAULTS.annealStrategy, description: 'cos or linear' },
+    { name: 'cycleMomentum', torchName: 'cycle_momentum', default: ONE_CYCLE_DEFAULTS.cycleMomentum, description: 'move the momentum (β1 for Adam) against the lr' },
+    { name: 'baseMomentum', torchName: 'base_momentum', default: ONE_CYCLE_DEFAULTS.baseMomentum, description: 'the momentum at the peak lr' },
+    { name: 'maxMomentum', torchName: 'max_momentum', default: ONE_CYCLE_DEFAULTS.maxMomentum, description: 'the momentum at the start and the end' },
+    { name: 'divFactor', torchName: 'div_factor', default: ONE_CYCLE_DEFAULTS.divFactor, description: 'the starting lr is maxLr / divFactor (> 0)' },
+    { name: 'finalDivFactor', torchName: 'final_div_factor', default: ONE_CYCLE_DEFAULTS.finalDivFactor, description: 'the final lr is the starting lr / finalDivFactor (> 0)' },
+    { name: 'threePhase', torchName: 'three_phase', default: ONE_CYCLE_DEFAULTS.threePhase, description: 'come back to the starting lr before the final descent' },
   ],
 };
 
@@ -194,14 +206,14 @@ export function oneCycleLR(maxLr: number, totalSteps: number, options: Omit<OneC
   requirePositive('onecycle', 'totalSteps', totalSteps, true);
   const spec = {
     type: 'onecycle' as const, maxLr, totalSteps,
-    pctStart: options.pctStart ?? 0.3,
-    annealStrategy: options.annealStrategy ?? 'cos',
-    cycleMomentum: options.cycleMomentum ?? true,
-    baseMomentum: options.baseMomentum ?? 0.85,
-    maxMomentum: options.maxMomentum ?? 0.95,
-    divFactor: options.divFactor ?? 25,
-    finalDivFactor: options.finalDivFactor ?? 1e4,
-    threePhase: options.threePhase ?? false,
+    pctStart: options.pctStart ?? ONE_CYCLE_DEFAULTS.pctStart,
+    annealStrategy: options.annealStrategy ?? ONE_CYCLE_DEFAULTS.annealStrategy,
+    cycleMomentum: options.cycleMomentum ?? ONE_CYCLE_DEFAULTS.cycleMomentum,
+    baseMomentum: options.baseMomentum ?? ONE_CYCLE_DEFAULTS.baseMomentum,
+    maxMomentum: options.maxMomentum ?? ONE_CYCLE_DEFAULTS.maxMomentum,
+    divFactor: options.divFactor ?? ONE_CYCLE_DEFAULTS.divFactor,
+    finalDivFactor: options.finalDivFactor ?? ONE_CYCLE_DEFAULTS.finalDivFactor,
+    threePhase: options.threePhase ?? ONE_CYCLE_DEFAULTS.threePhase,
   };
   if (!(spec.pctStart >= 0 && spec.pctStart <= 1)) throw fail('pctStart', `option 'pctStart' must be a number in [0, 1], got ${spec.pctStart}`);
   if (spec.annealStrategy !== 'cos' && spec.annealStrategy !== 'linear') {
