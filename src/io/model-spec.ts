@@ -95,7 +95,6 @@ export class ModelSpecError extends Error {
   }
 }
 
-
 /** One layer in the text grammar; `parseLayers(formatLayer(x))` gives x back. */
 export function formatLayer(spec: LayerSpec): string {
   const size = ([h, w]: Pair) => (h === w ? `${h}` : `${h}x${w}`);
