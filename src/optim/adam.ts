@@ -43,6 +43,8 @@ export const ADAMW_OPTION_SPECS = adamSpecs(1e-2, true);
 
 export class Adam extends BaseOptimizer {
   readonly kind: 'adam' | 'adamw';
+  override readonly scheduledMomentum = 'beta1' as const;
+  /** β1 as given; the steps use it until a schedule sets another (setScheduledMomentum), as OneCycleLR sets betas[0]. */
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -61,6 +63,7 @@ export class Adam extends BaseOptimizer {
     this.kind = kind;
     this.decoupled = decoupled;
     this.beta1 = resolved.beta1 as number;
+    this.momentumNow = this.beta1;
     this.beta2 = resolved.beta2 as number;
     this.eps = resolved.eps as number;
     this.weightDecay = resolved.weightDecay as number;
@@ -71,13 +74,19 @@ export class Adam extends BaseOptimizer {
       this.amsgrad ? this.allocateBuffer(param, 'max_exp_avg_sq') : this.unused);
   }
 
+  protected override scheduledMomentumProblem(value: number): string | null {
+    return typeof value === 'number' && value >= 0 && value < 1 ? null : `beta1 must be a number in [0, 1), got ${String(value)}`;
+  }
+
   protected override update(t: number): void {
-    // Bias corrections in float64, folded into two scalars as PyTorch does.
-    const stepSize = this.lr / (1 - this.beta1 ** t);
+    // Bias corrections in float64, folded into two scalars as PyTorch does, with the β1 in force now
+    // (PyTorch's 1 − β1^t also takes the group's current betas[0] when a schedule changes it).
+    const beta1 = this.momentumNow;
+    const stepSize = this.lr / (1 - beta1 ** t);
     const biasCorrection2Sqrt = Math.sqrt(1 - this.beta2 ** t);
     this.params.forEach((param, i) => {
       this.kernels.adamUpdate(param.value, param.grad, this.expAvg[i], this.expAvgSq[i], this.maxExpAvgSq[i],
-        param.value.length, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay,
+        param.value.length, this.lr, beta1, this.beta2, this.eps, this.weightDecay,
         this.decoupled, this.amsgrad, stepSize, biasCorrection2Sqrt);
     });
   }

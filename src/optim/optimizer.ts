@@ -29,12 +29,24 @@ export interface OptimizerState {
   options: Record<string, OptionValue>;
   /** Copies of the state buffers, keyed `<param name>.<buffer>` (e.g. `layers.0.bias.momentum_buffer`). */
   buffers: Record<string, Float32Array>;
+  /**
+   * The current value of the option a schedule moves (Optimizer.scheduledMomentum), when the optimizer
+   * has one; `options` keeps the value it was made with.
+   */
+  scheduledMomentum?: number;
 }
 
 export interface Optimizer {
   readonly kind: OptimizerName;
   /** Mutable so that a learning-rate schedule can set it between steps. */
   lr: number;
+  /**
+   * The option a schedule may move with the lr, as PyTorch's OneCycleLR does: 'momentum' (SGD,
+   * RMSprop), 'beta1' (Adam, AdamW), or null (Adagrad has none).
+   */
+  readonly scheduledMomentum: 'momentum' | 'beta1' | null;
+  /** Sets that option for the following steps; like lr, the state carries its current value. */
+  setScheduledMomentum(value: number): void;
   readonly stepCount: number;
   readonly params: readonly Param[];
   /** Updates every parameter in place from its current gradient. */
@@ -174,6 +186,25 @@ export abstract class BaseOptimizer implements Optimizer {
     return this.steps;
   }
 
+  readonly scheduledMomentum: 'momentum' | 'beta1' | null = null;
+  /**
+   * The value of scheduledMomentum the steps use: the option as given at construction until a
+   * schedule sets it (subclasses with such an option set it in their constructor).
+   */
+  protected momentumNow = 0;
+
+  setScheduledMomentum(value: number): void {
+    const problem = this.scheduledMomentumProblem(value);
+    if (problem) throw new OptimizerOptionError(this.kind, this.scheduledMomentum ?? 'momentum', problem);
+    this.momentumNow = value;
+  }
+
+  /** Why `value` cannot be the scheduled momentum, or null; the default: there is no such option. */
+  protected scheduledMomentumProblem(value: number): string | null {
+    void value;
+    return `${this.kind} has no momentum for a schedule to set`;
+  }
+
   step(): void {
     this.steps += 1;
     this.update(this.steps);
@@ -197,7 +228,9 @@ export abstract class BaseOptimizer implements Optimizer {
     const buffers: Record<string, Float32Array> = {};
     // Copies, so that later steps do not change a state already handed out.
     for (const [name, array] of this.buffers) buffers[name] = Float32Array.from(array);
-    return { optimizer: this.kind, step: this.steps, lr: this.learningRate, options: this.hyperparameters(), buffers };
+    const state: OptimizerState = { optimizer: this.kind, step: this.steps, lr: this.learningRate, options: this.hyperparameters(), buffers };
+    if (this.scheduledMomentum !== null) state.scheduledMomentum = this.momentumNow;
+    return state;
   }
 
   loadState(state: OptimizerState): void {
@@ -212,6 +245,16 @@ export abstract class BaseOptimizer implements Optimizer {
       throw new OptimizerStateError(this.kind, `lr must be a number in [0, ∞), got ${state.lr}`);
     }
     const options = this.hyperparameters();
+    const scheduled = this.scheduledMomentum;
+    // a state without it (saved before schedules could set it) means the value the optimizer was made with
+    const momentum = scheduled === null ? undefined : state.scheduledMomentum ?? (options[scheduled] as number);
+    if (scheduled === null && state.scheduledMomentum !== undefined) {
+      throw new OptimizerStateError(this.kind, `it has a scheduled momentum (${state.scheduledMomentum}) but ${this.kind} has none`);
+    }
+    if (momentum !== undefined) {
+      const problem = this.scheduledMomentumProblem(momentum);
+      if (problem) throw new OptimizerStateError(this.kind, `scheduled ${scheduled}: ${problem}`);
+    }
     for (const name of new Set([...Object.keys(options), ...Object.keys(state.options)])) {
       if (options[name] !== state.options[name]) {
         throw new OptimizerStateError(this.kind,
@@ -234,5 +277,6 @@ export abstract class BaseOptimizer implements Optimizer {
     for (const [name, array] of this.buffers) array.set(state.buffers[name]);
     this.steps = state.step;
     this.learningRate = state.lr;
+    if (momentum !== undefined) this.momentumNow = momentum;
   }
 }

@@ -38,6 +38,8 @@ export class RMSprop extends BaseOptimizer {
   readonly alpha: number;
   readonly eps: number;
   readonly weightDecay: number;
+  override readonly scheduledMomentum = 'momentum' as const;
+  /** μ as given; the steps use it until a schedule sets another (setScheduledMomentum). */
   readonly momentum: number;
   readonly centered: boolean;
   private readonly squareAvg: Float32Array[];
@@ -51,6 +53,7 @@ export class RMSprop extends BaseOptimizer {
     this.eps = resolved.eps as number;
     this.weightDecay = resolved.weightDecay as number;
     this.momentum = resolved.momentum as number;
+    this.momentumNow = this.momentum;
     this.centered = resolved.centered as boolean;
     this.squareAvg = this.params.map((param) => this.allocateBuffer(param, 'square_avg'));
     this.gradAvg = this.params.map((param) => this.centered ? this.allocateBuffer(param, 'grad_avg') : this.unused);
@@ -61,8 +64,17 @@ export class RMSprop extends BaseOptimizer {
   protected override update(): void {
     this.params.forEach((param, i) => {
       this.kernels.rmspropUpdate(param.value, param.grad, this.squareAvg[i], this.gradAvg[i], this.momentumBuffers[i],
-        param.value.length, this.lr, this.alpha, this.eps, this.weightDecay, this.momentum, this.centered);
+        param.value.length, this.lr, this.alpha, this.eps, this.weightDecay, this.momentumNow, this.centered);
     });
+  }
+
+  protected override scheduledMomentumProblem(value: number): string | null {
+    if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) return `momentum must be a number in [0, ∞), got ${String(value)}`;
+    if (value !== 0 && this.momentum === 0) {
+      return 'it was made with momentum 0 and so has no momentum buffers; make it with a momentum > 0 for a schedule to vary ' +
+        '(PyTorch\'s OneCycleLR starts at maxMomentum, 0.95)';
+    }
+    return null;
   }
 
   protected override hyperparameters(): Record<string, OptionValue> {

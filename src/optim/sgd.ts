@@ -37,6 +37,8 @@ export const SGD_OPTION_SPECS: readonly OptionSpec[] = [
 
 export class SGD extends BaseOptimizer {
   readonly kind = 'sgd' as const;
+  override readonly scheduledMomentum = 'momentum' as const;
+  /** μ as given; the steps use it until a schedule sets another (setScheduledMomentum). */
   readonly momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
@@ -51,6 +53,7 @@ export class SGD extends BaseOptimizer {
     }
     super(kernels, params, resolved.lr as number);
     this.momentum = resolved.momentum as number;
+    this.momentumNow = this.momentum;
     this.dampening = resolved.dampening as number;
     this.weightDecay = resolved.weightDecay as number;
     this.nesterov = resolved.nesterov as boolean;
@@ -62,8 +65,17 @@ export class SGD extends BaseOptimizer {
     this.params.forEach((param, i) => {
       // The buffer starts as a copy of the first gradient (PyTorch), not as zero.
       this.kernels.sgdUpdate(param.value, param.grad, this.momentumBuffers[i], param.value.length,
-        this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, t === 1);
+        this.lr, this.momentumNow, this.dampening, this.weightDecay, this.nesterov, t === 1);
     });
+  }
+
+  protected override scheduledMomentumProblem(value: number): string | null {
+    if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) return `momentum must be a number in [0, ∞), got ${String(value)}`;
+    if (value !== 0 && this.momentum === 0) {
+      return 'it was made with momentum 0 and so has no momentum buffers; make it with a momentum > 0 for a schedule to vary ' +
+        '(PyTorch\'s OneCycleLR starts at maxMomentum, 0.95)';
+    }
+    return null;
   }
 
   protected override hyperparameters(): Record<string, OptionValue> {

@@ -118,8 +118,10 @@ function differingSettings(saved: TrainSettings, current: TrainSettings): string
   const keys = new Set([...Object.keys(saved), ...Object.keys(current)]) as Set<keyof TrainSettings>;
   const out: string[] = [];
   for (const key of keys) {
-    // The epoch count may grow: resuming with more epochs continues the same run further.
-    if (key === 'epochs') continue;
+    // The epoch count may grow: resuming with more epochs continues the same run further, unless a
+    // one-cycle schedule spans the run (no totalSteps of its own): more epochs make another schedule.
+    const spansRun = current.schedule?.type === 'onecycle' && current.schedule.totalSteps === undefined;
+    if (key === 'epochs' && !spansRun) continue;
     const a = JSON.stringify(saved[key]);
     const b = JSON.stringify(current[key]);
     if (a !== b) out.push(`${key}: ${a} then, ${b} now`);

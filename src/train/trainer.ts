@@ -3,7 +3,7 @@ import { Random } from '../core/random.js';
 import type { DatasetSplits } from '../data/dataset.js';
 import { Mlp, type MlpSpec } from '../nn/mlp.js';
 import { createOptimizer, type Optimizer, type OptimizerName } from '../optim/index.js';
-import { createSchedule, type ScheduleSpec } from '../optim/schedules.js';
+import { applySchedule, createSchedule, ONE_CYCLE_DEFAULTS, type ScheduleSpec } from '../optim/schedules.js';
 import { BatchBuffer } from './batches.js';
 import { ConvergenceTracker, DEFAULT_CONVERGENCE, type ConvergenceOptions } from './convergence.js';
 import { evaluate, evaluateDetailed, type DetailedEvaluation } from './evaluate.js';
@@ -134,7 +134,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     };
     this.batchSize = Math.min(settings.batchSize, train.count);
     this.model = Mlp.create(kernels, spec, settings.seed);
-    this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), settings.optimizerOptions);
+    this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), optimizerOptionsFor(settings));
   }
 
   async run(): Promise<TrainResult> {
@@ -146,7 +146,8 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     model.reserve(batchSize);
     const batch = new BatchBuffer(model, batchSize);
     const batches = Math.ceil(train.count / batchSize);
-    const schedule = settings.schedule ? createSchedule(settings.schedule, optimizer.lr) : null;
+    const schedule = settings.schedule
+      ? createSchedule(settings.schedule, optimizer.lr, { epochs: settings.epochs, batchesPerEpoch: batches }) : null;
     const params = model.params();
 
     // A second stream for shuffling, so the initialization does not depend on the data order.
@@ -178,7 +179,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
 
     while (state.epoch < settings.epochs && !state.stoppedEarly && !state.diverged) {
       const epoch = state.epoch + 1;
-      if (schedule) optimizer.lr = schedule.lrAt(epoch - 1);
+      if (schedule?.per === 'epoch') applySchedule(optimizer, schedule, epoch - 1);
       const started = performance.now();
       this.emit('epochStart', { epoch, epochs: settings.epochs, batches, samples: train.count });
       for (let i = 0; i < order.length; i++) order[i] = i;
@@ -197,6 +198,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
         batch.forward(rows);
         const loss = model.lossAndGradient(batch.labels, rows);
         model.backward(rows);
+        if (schedule?.per === 'batch') applySchedule(optimizer, schedule, (epoch - 1) * batches + b);
         optimizer.step();
         lossSum += loss * rows;
         this.emit('batchEnd', { epoch, batch: b + 1, batches, loss, samples: start + rows });
@@ -261,6 +263,21 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     this.emit('done', result);
     return result;
   }
+}
+
+/**
+ * The optimizer's options for a run: the settings' own, except that a one-cycle schedule that cycles
+ * the momentum of SGD or RMSprop made without momentum gets its maxMomentum, as PyTorch's OneCycleLR
+ * sets the momentum when it starts (the optimizer needs its momentum buffers from the start).
+ */
+export function optimizerOptionsFor(settings: Pick<TrainSettings, 'optimizer' | 'optimizerOptions' | 'schedule'>): Record<string, number | boolean> {
+  const schedule = settings.schedule;
+  const options = settings.optimizerOptions;
+  const cycles = schedule?.type === 'onecycle' && schedule.cycleMomentum !== false;
+  if (cycles && (settings.optimizer === 'sgd' || settings.optimizer === 'rmsprop') && !options.momentum) {
+    return { ...options, momentum: schedule.maxMomentum ?? ONE_CYCLE_DEFAULTS.maxMomentum };
+  }
+  return options;
 }
 
 /** Throws a clear error for settings no run could use. */
