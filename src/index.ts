@@ -13,7 +13,7 @@ export { Mlp, parameterCount, validateSpec, ACTIVATIONS, type MlpSpec, type Para
 export { DenseLayer } from './nn/linear.js';
 export { Classifier, type Prediction } from './nn/classifier.js';
 export {
-  createOptimizer, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName,
+  createOptimizer, defaultLr, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName,
   SGD, Adam, AdamW, Adagrad, RMSprop, OptimizerOptionError, OptimizerStateError,
   type Optimizer, type OptimizerName, type OptimizerState,
 } from './optim/index.js';

@@ -10,6 +10,9 @@ import { describeData, loadData, type SplitDescription } from '../data/source.js
 import { loadDataChecked } from './load-data.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
 
+/** The data sources every --data option takes. */
+export const DATA_SOURCES = 'mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE';
+
 /** The --validation option's help, the same wherever a command splits the training images. */
 export const VALIDATION_HELP =
   "training images held out for validation, from the end of the training file (default: a sixth of the training images, 10,000 of MNIST's 60,000; a pkl: file keeps its own split)";
@@ -73,7 +76,7 @@ export function dataCommand(): Command {
   data
     .command('info')
     .description('print split sizes, image shape, pixel range, label range and class counts')
-    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
+    .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--json', 'print one JSON result on stdout')
     .action((opts) => {
@@ -92,7 +95,7 @@ export function dataCommand(): Command {
   data
     .command('show')
     .description('render digits as a PNG and preview one in the terminal')
-    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
+    .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
     .addOption(new Option('--split <name>', 'which split').choices(['train', 'validation', 'test']).default('train'))
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)

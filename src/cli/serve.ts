@@ -4,6 +4,7 @@ import { AccessTokenError, checkAccessToken, isLoopbackHost } from '../serve/acc
 import { trainDefaultModel } from '../serve/default-model.js';
 import { DEFAULT_RATE_LIMIT, rateLimit } from '../serve/rate-limit.js';
 import { createServer } from '../serve/server.js';
+import { DATA_SOURCES } from './data.js';
 import { newestModelLine } from './models.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
 import { maxPixelsOption } from './use.js';
@@ -33,7 +34,7 @@ export function serveCommand(): Command {
     .addOption(maxPixelsOption())
     .option('--runs <dir>', 'folder of model folders; trainings started from the page are written here', 'runs')
     .option('--studies <dir>', 'folder of study folders', 'studies')
-    .option('--data <source>', "dataset for trainings and every model's gallery: mnist (bundled), idx:DIR, pkl:FILE (default: trainings use mnist, each gallery the data its model was trained on)")
+    .option('--data <source>', `dataset for trainings and every model's gallery: ${DATA_SOURCES} (default: trainings use mnist, each gallery the data its model was trained on)`)
     .action(async (opts) => {
       const out = createOutput(false);
       let modelDir: string | undefined = opts.model;

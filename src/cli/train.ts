@@ -6,13 +6,13 @@ import type { Activation } from '../core/kernels.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
 import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
-import type { ScheduleSpec } from '../optim/schedules.js';
+import { parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
 import { modelConfigFor } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
 import { RUNS_DIR } from './models.js';
 import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
-import { VALIDATION_HELP } from './data.js';
+import { DATA_SOURCES, VALIDATION_HELP } from './data.js';
 import { attachProgress } from './progress.js';
 import { loadDataChecked } from './load-data.js';
 import { printConfusion, writeMostConfidentlyWrong } from './report.js';
@@ -57,11 +57,11 @@ export function trainCommand(): Command {
     .option('--initial-accumulator <v>', 'initial accumulator value (adagrad)', parseNumber('--initial-accumulator', 'non-negative'))
     .option('--alpha <a>', 'smoothing constant (rmsprop)', parseNumber('--alpha', 'non-negative'))
     .option('--centered', 'centered RMSprop (rmsprop)')
-    .option('--schedule <spec>', 'learning-rate schedule per epoch: step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]]')
+    .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS}`)
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
     .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
-    .option('--data <source>', 'dataset: mnist (bundled), fashion-mnist, idx:DIR or idx:DIR/SET (MNIST-style or EMNIST files), pkl:FILE', 'mnist')
+    .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
     .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
@@ -213,7 +213,7 @@ export function settingsFromOptions(opts: any): TrainSettings {
     activation: opts.activation as Activation,
     optimizer,
     optimizerOptions: given,
-    schedule: opts.schedule ? parseSchedule(opts.schedule, opts.epochs) : null,
+    schedule: opts.schedule ? scheduleOption(opts.schedule, opts.epochs) : null,
     epochs: opts.epochs,
     batchSize: opts.batchSize,
     seed: opts.seed,
@@ -223,15 +223,12 @@ export function settingsFromOptions(opts: any): TrainSettings {
   };
 }
 
-export function parseSchedule(text: string, epochs: number): ScheduleSpec {
-  const [kind, ...rest] = text.split(':');
-  const nums = rest.map((r) => Number(r));
-  const bad = () => new UsageError(`--schedule '${text}' is not understood: use step:STEP[:GAMMA], exp:GAMMA or cosine[:T_MAX[:ETA_MIN]]`);
-  if (nums.some((n) => !Number.isFinite(n))) throw bad();
-  if (kind === 'step' && nums.length >= 1 && nums.length <= 2 && Number.isInteger(nums[0]) && nums[0] > 0) {
-    return { type: 'step', stepSize: nums[0], gamma: nums[1] ?? 0.1 };
+/** --schedule's text as a schedule, its error a usage error. */
+function scheduleOption(text: string, epochs: number): ScheduleSpec {
+  try {
+    return parseSchedule(text, epochs);
+  } catch (error) {
+    if (error instanceof ScheduleSpecError) throw new UsageError(`--schedule '${error.text}' is not understood: use ${SCHEDULE_FORMS}`);
+    throw error;
   }
-  if (kind === 'exp' && nums.length === 1 && nums[0] > 0) return { type: 'exponential', gamma: nums[0] };
-  if (kind === 'cosine' && nums.length <= 2) return { type: 'cosine', tMax: nums[0] ?? epochs, etaMin: nums[1] ?? 0 };
-  throw bad();
 }

@@ -7,6 +7,7 @@ import { DataSourceError } from '../data/errors.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
 import { modelData, type ModelData } from '../train/model-config.js';
+import { DATA_SOURCES, VALIDATION_HELP } from './data.js';
 import { chooseModel } from './models.js';
 import { createOutput, parseNumber, UsageError, type Output } from './output.js';
 import { loadDataChecked } from './load-data.js';
@@ -19,8 +20,8 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description("evaluate a trained model on a dataset's test split (by default the data the model was trained on)")
     .option('--model <dir>', 'model folder (default: the newest under runs/)')
-    .option('--data <source>', 'dataset: mnist (bundled), idx:DIR, pkl:FILE (default: the data the model was trained on, as its config.json records it)')
-    .option('--validation <n>', 'training images held out for validation (idx and mnist; default: as the model was trained)', parseNumber('--validation', 'int'))
+    .option('--data <source>', `dataset: ${DATA_SOURCES} (default: the data the model was trained on, as its config.json records it)`)
+    .option('--validation <n>', `${VALIDATION_HELP}; with the model's recorded data, the split it was trained with`, parseNumber('--validation', 'int'))
     .addOption(new Option('--split <name>', 'which split').choices([...SPLITS]).default('test'))
     .option('--out <file>', 'PNG of the most confidently wrong digits (default: most-confidently-wrong-SPLIT.png in the model folder)')
     .option('--json', 'print one JSON result on stdout')

@@ -8,8 +8,8 @@
  * A bare path is accepted too: a directory means idx:, a .pkl or .pkl.gz file means pkl:.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { sliceDataset, type Dataset, type DatasetSplits } from './dataset.js';
 import { DataSourceError } from './errors.js';
 import { loadIdxDirectory, findIdxDirectoryFiles } from './idx.js';
@@ -22,6 +22,14 @@ import { loadMnistPickle } from './pickle.js';
  * tutorial's proportion (its mnist.pkl.gz holds out 10,000 of MNIST's 60,000). At least one image is
  * held out whenever there are two, so a set of any size has images to train on and to validate on.
  */
+/** Whether `DIR/SET` names files of a set in an existing DIR (EMNIST's `emnist-letters-…` for `DIR/emnist-letters`). */
+function namesSetIn(path: string): boolean {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
+  const set = basename(path).replace(/-$/, '');
+  return set !== '' && readdirSync(dir).some((name) => name.startsWith(`${set}-`));
+}
+
 export function defaultValidationSize(trainCount: number): number {
   return trainCount < 2 ? 0 : Math.max(1, Math.floor(trainCount / 6));
 }
@@ -84,7 +92,7 @@ export function loadData(spec = 'mnist', options: LoadDataOptions = {}): Dataset
   }
   if (path === '') throw new DataSourceError(`'${spec}' names no path; write ${kind}:PATH`);
   // idx:DIR/SET names one set of the files in DIR (EMNIST's folder holds six): DIR must exist.
-  if (!existsSync(path) && !(kind === 'idx' && existsSync(dirname(path)) && statSync(dirname(path)).isDirectory())) {
+  if (!existsSync(path) && !(kind === 'idx' && namesSetIn(path))) {
     const hint = kind === 'pkl' ? ' (`digitlab data fetch` downloads mnist.pkl.gz)' : '';
     throw new DataSourceError(`${path} does not exist${hint}`);
   }

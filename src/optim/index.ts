@@ -57,3 +57,14 @@ export function createOptimizer<N extends OptimizerName>(
       throw new Error(`unknown optimizer '${String(name)}'; the optimizers are ${OPTIMIZER_NAMES.join(', ')}`);
   }
 }
+
+/**
+ * The learning rate a run uses when none is given, the same in every face: PyTorch's default for the
+ * optimizer (Adam and AdamW 0.001, Adagrad and RMSprop 0.01), and 0.01 for SGD, which has none there.
+ */
+export function defaultLr(optimizer: OptimizerName): number {
+  const spec = OPTIMIZER_OPTION_SPECS[optimizer].find((s) => s.name === 'lr');
+  const value = spec?.default ?? spec?.suggested ?? 0.01;
+  return typeof value === 'number' ? value : 0.01;
+}
+

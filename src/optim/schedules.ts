@@ -321,3 +321,36 @@ export function applySchedule(
   optimizer.lr = lr;
   return lr;
 }
+
+/** A schedule written as text (`--schedule`, a study's `schedule:`) that does not describe one. */
+export class ScheduleSpecError extends RangeError {
+  override readonly name = 'ScheduleSpecError';
+  constructor(readonly text: string) {
+    super(`schedule '${text}' is not understood: use ${SCHEDULE_FORMS}`);
+  }
+}
+
+/** The text forms `parseSchedule` reads. */
+export const SCHEDULE_FORMS =
+  'step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]] (stepped per epoch) or onecycle[:MAX_LR[:PCT_START]] (per batch)';
+
+/**
+ * A schedule from its text form: `step:STEP[:GAMMA]` (StepLR, γ 0.1), `exp:GAMMA` (ExponentialLR),
+ * `cosine[:T_MAX[:ETA_MIN]]` (CosineAnnealingLR, T_max the run's epochs), `onecycle[:MAX_LR[:PCT_START]]`
+ * (OneCycleLR over the whole run; max_lr the optimizer's lr unless given).
+ */
+export function parseSchedule(text: string, epochs: number): ScheduleSpec {
+  const [kind, ...rest] = text.split(':');
+  const nums = rest.map((r) => (r.trim() === '' ? NaN : Number(r)));
+  if (nums.some((n) => !Number.isFinite(n))) throw new ScheduleSpecError(text);
+  if (kind === 'step' && nums.length >= 1 && nums.length <= 2 && Number.isInteger(nums[0]) && nums[0] > 0) {
+    return { type: 'step', stepSize: nums[0], gamma: nums[1] ?? 0.1 };
+  }
+  if (kind === 'exp' && nums.length === 1 && nums[0] > 0) return { type: 'exponential', gamma: nums[0] };
+  if (kind === 'cosine' && nums.length <= 2) return { type: 'cosine', tMax: nums[0] ?? epochs, etaMin: nums[1] ?? 0 };
+  if (kind === 'onecycle' && nums.length <= 2 && (nums[0] === undefined || nums[0] > 0) && (nums[1] === undefined || (nums[1] > 0 && nums[1] < 1))) {
+    return { type: 'onecycle', ...(nums[0] !== undefined ? { maxLr: nums[0] } : {}), ...(nums[1] !== undefined ? { pctStart: nums[1] } : {}) };
+  }
+  throw new ScheduleSpecError(text);
+}
+

@@ -24,9 +24,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ACTIVATIONS } from '../nn/mlp.js';
-import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName, type OptimizerName } from '../optim/index.js';
-import type { ScheduleSpec } from '../optim/schedules.js';
-import { parseSchedule } from '../cli/train.js';
+import { defaultLr, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName, type OptimizerName } from '../optim/index.js';
+import { parseSchedule, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 import { Random } from '../core/random.js';
 import type { Activation } from '../core/kernels.js';
 import { DEFAULT_CONVERGENCE, type ConvergenceOptions } from '../train/convergence.js';
@@ -321,8 +320,9 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     if (typeof value !== 'string') reader.fail(at, `must be a schedule such as step:2:0.5, exp:0.9 or cosine, got ${JSON.stringify(value)}`);
     try {
       return parseSchedule(value, epochs);
-    } catch {
-      return reader.fail(at, `schedule '${value}' is not understood: use none, step:STEP[:GAMMA], exp:GAMMA or cosine[:T_MAX[:ETA_MIN]]`);
+    } catch (error) {
+      if (!(error instanceof ScheduleSpecError)) throw error;
+      return reader.fail(at, `${error.message}, or none`);
     }
   });
 
@@ -337,13 +337,6 @@ export function readStudySpec(path: string): StudySpec {
     throw new StudySpecError(path, '', null, `cannot read the spec (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   return parseStudySpec(text, path);
-}
-
-/** The learning rate a trial uses when the spec leaves it out: PyTorch's default, 0.01 for SGD (which has none). */
-export function defaultLr(optimizer: OptimizerName): number {
-  const spec = OPTIMIZER_OPTION_SPECS[optimizer].find((s) => s.name === 'lr');
-  const value = spec?.default ?? spec?.suggested ?? 0.01;
-  return typeof value === 'number' ? value : 0.01;
 }
 
 function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {

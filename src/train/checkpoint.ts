@@ -6,7 +6,7 @@ import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import type { Mlp } from '../nn/mlp.js';
 import type { Optimizer } from '../optim/index.js';
 import type { ConvergenceState } from './convergence.js';
-import type { EpochRecord, TrainSettings } from './trainer.js';
+import type { EpochRecord, TrainSettings } from './settings.js';
 
 /**
  * A checkpoint is one safetensors file, written atomically after every epoch: the weights

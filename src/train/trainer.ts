@@ -1,55 +1,18 @@
-import type { Activation, Kernels } from '../core/kernels.js';
+import type { Kernels } from '../core/kernels.js';
 import { Random } from '../core/random.js';
 import type { DatasetSplits } from '../data/dataset.js';
 import { Mlp, type MlpSpec } from '../nn/mlp.js';
-import { createOptimizer, type Optimizer, type OptimizerName } from '../optim/index.js';
-import { applySchedule, createSchedule, ONE_CYCLE_DEFAULTS, type ScheduleSpec } from '../optim/schedules.js';
+import { createOptimizer, type Optimizer } from '../optim/index.js';
+import { applySchedule, createSchedule, ONE_CYCLE_DEFAULTS } from '../optim/schedules.js';
 import { BatchBuffer } from './batches.js';
-import { ConvergenceTracker, DEFAULT_CONVERGENCE, type ConvergenceOptions } from './convergence.js';
+import { ConvergenceTracker } from './convergence.js';
 import { evaluate, evaluateDetailed, type DetailedEvaluation } from './evaluate.js';
 import { TypedEmitter } from './events.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 
-export interface TrainSettings {
-  hidden: number[];
-  activation: Activation;
-  optimizer: OptimizerName;
-  /** The optimizer's options by PyTorch's names (lr, momentum, betas as beta1/beta2, …). */
-  optimizerOptions: Record<string, number | boolean>;
-  schedule: ScheduleSpec | null;
-  epochs: number;
-  batchSize: number;
-  seed: number;
-  /** Stop after this many epochs without a better validation loss (null: never stop early). */
-  earlyStoppingPatience: number | null;
-  /** With early stopping, end with the weights of the best validation epoch. */
-  restoreBest: boolean;
-  convergence: ConvergenceOptions;
-}
+import type { EpochRecord, TrainSettings } from './settings.js';
 
-export const DEFAULT_SETTINGS: TrainSettings = {
-  hidden: [128],
-  activation: 'relu',
-  optimizer: 'adam',
-  optimizerOptions: {},
-  schedule: null,
-  epochs: 5,
-  batchSize: 64,
-  seed: 0,
-  earlyStoppingPatience: null,
-  restoreBest: true,
-  convergence: DEFAULT_CONVERGENCE,
-};
-
-export interface EpochRecord {
-  epoch: number;
-  train_loss: number;
-  val_loss: number;
-  val_accuracy: number;
-  /** Seconds this epoch took (training and validation). */
-  seconds: number;
-  lr: number;
-}
+export { DEFAULT_SETTINGS, type EpochRecord, type TrainSettings } from './settings.js';
 
 export interface TrainResult {
   settings: TrainSettings;

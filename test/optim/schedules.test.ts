@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  applySchedule, constantLR, cosineAnnealingLR, createSchedule, exponentialLR, ScheduleOptionError, stepLR,
+  applySchedule, constantLR, cosineAnnealingLR, createSchedule, exponentialLR, parseSchedule, ScheduleOptionError, ScheduleSpecError, stepLR,
   type ScheduleSpec,
 } from '../../src/optim/index.js';
 import { fixture, type TorchSchedule } from './helpers.js';
@@ -63,4 +63,18 @@ test('invalid schedules and epochs are refused', () => {
   refuse(() => constantLR(-1), /the base learning rate must be a number in \[0, ∞\), got -1/);
   assert.throws(() => stepLR(0.1, 3).lrAt(-1), /epoch must be a non-negative integer, got -1/);
   assert.throws(() => createSchedule({ type: 'linear' } as unknown as ScheduleSpec, 0.1), /unknown schedule .*linear/);
+});
+
+test('parseSchedule reads every text form, and names the forms when it cannot', () => {
+  assert.deepEqual(parseSchedule('step:3', 10), { type: 'step', stepSize: 3, gamma: 0.1 });
+  assert.deepEqual(parseSchedule('step:3:0.5', 10), { type: 'step', stepSize: 3, gamma: 0.5 });
+  assert.deepEqual(parseSchedule('exp:0.9', 10), { type: 'exponential', gamma: 0.9 });
+  assert.deepEqual(parseSchedule('cosine', 10), { type: 'cosine', tMax: 10, etaMin: 0 });
+  assert.deepEqual(parseSchedule('cosine:4:0.001', 10), { type: 'cosine', tMax: 4, etaMin: 0.001 });
+  assert.deepEqual(parseSchedule('onecycle', 10), { type: 'onecycle' });
+  assert.deepEqual(parseSchedule('onecycle:0.01', 10), { type: 'onecycle', maxLr: 0.01 });
+  assert.deepEqual(parseSchedule('onecycle:0.01:0.25', 10), { type: 'onecycle', maxLr: 0.01, pctStart: 0.25 });
+  for (const bad of ['linear:3', 'step', 'step:0', 'step:1.5', 'exp', 'exp:-1', 'cosine:a', 'onecycle:0', 'onecycle:0.1:1', 'step::2']) {
+    assert.throws(() => parseSchedule(bad, 10), (e: Error) => e instanceof ScheduleSpecError && e.message.includes(`'${bad}'`) && e.message.includes('onecycle[:MAX_LR[:PCT_START]]'), bad);
+  }
 });

@@ -8,6 +8,7 @@ import { encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
 import type { ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
+import { defaultLr } from '../../src/optim/index.js';
 import { createServer, type DigitServer } from '../../src/serve/server.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../../src/train/trainer.js';
 
@@ -134,8 +135,11 @@ describe('HTTP API', () => {
   });
 
   it('stops a run on DELETE, keeping its last checkpoint', async () => {
-    const started = await post('/api/runs', JSON.stringify({ hidden: [32], epochs: 50, trainImages: 5000 }), 'application/json');
-    const { id, events } = (await started.json()) as { id: string; events: string };
+    // no lr given: RMSprop's default, the same as the command line's and a study's (PyTorch's 0.01)
+    const started = await post('/api/runs', JSON.stringify({ hidden: [32], epochs: 50, trainImages: 5000, optimizer: 'rmsprop' }), 'application/json');
+    const { id, events, request } = (await started.json()) as { id: string; events: string; request: { lr: number } };
+    assert.equal(request.lr, defaultLr('rmsprop'));
+    assert.equal(request.lr, 0.01);
     const stream = await fetch(url + events);
     const reader = stream.body!.getReader();
     let text = '';

@@ -102,11 +102,12 @@ describe('a server with a 16×20 model', () => {
   });
 
   it('refuses a gallery on data of another shape with a clear message', async () => {
-    const mnistServer = await createServer({ runsDir, studiesDir: join(dir, 'studies') });
+    // the server told to score every model on MNIST (by default each gallery uses its model's own data)
+    const mnistServer = await createServer({ runsDir, studiesDir: join(dir, 'studies'), evaluationData: 'mnist' });
     servers.push(mnistServer);
     const other = await mnistServer.listen(0);
     const response = await fetch(`${other}/api/models/wide/gallery`);
     assert.equal(response.status, 422);
-    assert.match(((await response.json()) as { message: string }).message, /model wide reads 16×20 images but the server's data \(mnist\) holds 28×28 images/);
+    assert.match(((await response.json()) as { message: string }).message, /model wide reads 16×20 images into 10 classes; mnist has 28×28 images in 10 classes/);
   });
 });

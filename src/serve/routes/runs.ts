@@ -1,7 +1,7 @@
 /** Training runs: start one, follow it as server-sent events, stop it. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { OPTIMIZER_NAMES } from '../../optim/index.js';
+import { defaultLr, OPTIMIZER_NAMES } from '../../optim/index.js';
 import { SECURITY_HEADERS } from '../http.js';
 import type { RunManager, RunRequest } from '../runs.js';
 import { idParams } from './schemas.js';
@@ -31,7 +31,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunManager, stream
       hidden: body.hidden ?? [128],
       activation: body.activation ?? 'relu',
       optimizer: body.optimizer ?? 'adam',
-      lr: body.lr ?? (body.optimizer === 'sgd' || body.optimizer === 'adagrad' ? 0.01 : 0.001),
+      lr: body.lr ?? defaultLr(body.optimizer ?? 'adam'),
       epochs: body.epochs ?? 3,
       batchSize: body.batchSize ?? 64,
       seed: body.seed ?? 0,

@@ -1,0 +1,49 @@
+/**
+ * What a training run is asked to do (TrainSettings, with PyTorch-like defaults) and what each epoch
+ * records: the types the trainer, its checkpoints and every face share.
+ */
+import type { Activation } from '../core/kernels.js';
+import type { OptimizerName } from '../optim/index.js';
+import type { ScheduleSpec } from '../optim/schedules.js';
+import { DEFAULT_CONVERGENCE, type ConvergenceOptions } from './convergence.js';
+
+export interface TrainSettings {
+  hidden: number[];
+  activation: Activation;
+  optimizer: OptimizerName;
+  /** The optimizer's options by PyTorch's names (lr, momentum, betas as beta1/beta2, …). */
+  optimizerOptions: Record<string, number | boolean>;
+  schedule: ScheduleSpec | null;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Stop after this many epochs without a better validation loss (null: never stop early). */
+  earlyStoppingPatience: number | null;
+  /** With early stopping, end with the weights of the best validation epoch. */
+  restoreBest: boolean;
+  convergence: ConvergenceOptions;
+}
+
+export const DEFAULT_SETTINGS: TrainSettings = {
+  hidden: [128],
+  activation: 'relu',
+  optimizer: 'adam',
+  optimizerOptions: {},
+  schedule: null,
+  epochs: 5,
+  batchSize: 64,
+  seed: 0,
+  earlyStoppingPatience: null,
+  restoreBest: true,
+  convergence: DEFAULT_CONVERGENCE,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  train_loss: number;
+  val_loss: number;
+  val_accuracy: number;
+  /** Seconds this epoch took (training and validation). */
+  seconds: number;
+  lr: number;
+}
