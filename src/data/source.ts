@@ -18,18 +18,20 @@ import { loadBundledMnist } from './mnist.js';
 import { loadMnistPickle } from './pickle.js';
 
 /**
+ * Whether `DIR/SET` may name a set of IDX files in DIR (EMNIST's folder holds six): DIR exists and holds
+ * IDX files. Otherwise the path is simply missing, and is said to be.
+ */
+function namesSetIn(path: string): boolean {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
+  return basename(path) !== '' && readdirSync(dir).some((name) => /idx\d-ubyte/.test(name));
+}
+
+/**
  * The validation split when none is asked for: a sixth of the training images, rounded down, the
  * tutorial's proportion (its mnist.pkl.gz holds out 10,000 of MNIST's 60,000). At least one image is
  * held out whenever there are two, so a set of any size has images to train on and to validate on.
  */
-/** Whether `DIR/SET` names files of a set in an existing DIR (EMNIST's `emnist-letters-…` for `DIR/emnist-letters`). */
-function namesSetIn(path: string): boolean {
-  const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
-  const set = basename(path).replace(/-$/, '');
-  return set !== '' && readdirSync(dir).some((name) => name.startsWith(`${set}-`));
-}
-
 export function defaultValidationSize(trainCount: number): number {
   return trainCount < 2 ? 0 : Math.max(1, Math.floor(trainCount / 6));
 }
