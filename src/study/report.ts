@@ -94,7 +94,7 @@ function describeData(results: StudyResults): string {
   const s = results.spec;
   return (
     `data ${s.data}` + (s.trainSubset ? ` (first ${s.trainSubset.toLocaleString('en-US')} training images)` : '') +
-    `, ${s.validation.toLocaleString('en-US')} validation images, ${s.epochs} epochs, batch ${s.batchSize}, seeds ${s.seeds.join(', ')}`
+    `, ${s.validation === null ? "the data's default validation split" : `${s.validation.toLocaleString('en-US')} validation images`}, ${s.epochs} epochs, batch ${s.batchSize}, seeds ${s.seeds.join(', ')}`
   );
 }
 

@@ -85,13 +85,15 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
     if (spec.trainSubset !== null && spec.trainSubset > data.train.count) {
       throw new RangeError(`train_subset is ${spec.trainSubset} but ${spec.data} has only ${data.train.count} training images after validation`);
     }
+    // the split every trial uses: the spec's, or the data's default, fixed here for every worker
+    const validation = data.validation.count;
     const inputs = data.train.height * data.train.width;
     const classes = data.train.classes;
 
     mkdirSync(out, { recursive: true });
     const store = StudyStore.open(out, { create: true });
     try {
-      const created = store.initialize(spec, this.options.specText, plans, (plan) => ({ data: spec.data, validation: spec.validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan) }));
+      const created = store.initialize(spec, this.options.specText, plans, (plan) => ({ data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan) }));
       store.setStudyState('running');
       const rows = store.trials();
       const book = new RungBook(spec.prune.reduction, store.rungs());
@@ -138,7 +140,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
           const input: TrialInput = {
             kind: 'digitlab-trial',
             data: spec.data,
-            validation: spec.validation,
+            validation,
             trainSubset: spec.trainSubset,
             settings: trialSettings(spec, row as TrialRow & TrialPlan),
             dir: join(out, 'trials', String(row.number).padStart(3, '0')),

@@ -5,7 +5,7 @@
  *
  *   name: seed
  *   data: mnist            # any --data source
- *   validation: 10000      # training images held out for validation
+ *   validation: 10000      # training images held out for validation (default: a sixth of them)
  *   train_subset: 20000    # optional: train on the first N of the remaining images
  *   epochs: 8
  *   batch_size: 128
@@ -68,7 +68,8 @@ export interface PruneSettings {
 export interface StudySpec {
   name: string;
   data: string;
-  validation: number;
+  /** Training images held out for validation; null: the data's default (a sixth of them, or a pickle's own split). */
+  validation: number | null;
   trainSubset: number | null;
   epochs: number;
   batchSize: number;
@@ -189,7 +190,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
   if (root.epochs === undefined) reader.fail(['epochs'], 'is required: the number of epochs each trial trains');
   const epochs = integer(['epochs'], root.epochs, 1, 'a positive integer');
   const batchSize = root.batch_size === undefined ? 64 : integer(['batch_size'], root.batch_size, 1, 'a positive integer');
-  const validation = root.validation === undefined ? 10_000 : integer(['validation'], root.validation, 1, 'a positive integer');
+  const validation = root.validation === undefined ? null : integer(['validation'], root.validation, 1, 'a positive integer');
   const trainSubset = optionalInteger('train_subset', 1, 'a positive integer (train on the first N training images)');
   const seedsValue = root.seeds ?? [0];
   const seeds = asList(seedsValue).map((seed, i) => integer(Array.isArray(seedsValue) ? ['seeds', i] : ['seeds'], seed, 0, 'a non-negative integer'));

@@ -18,8 +18,8 @@ import { TrainingAbortedError, TrainingRun, type EpochRecord } from '../train/tr
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 
 /** The training split, optionally cut to its first `trainSubset` images (a quicker study). */
-export function loadTrialData(source: string, validation: number, trainSubset: number | null): DatasetSplits {
-  const data = loadData(source, { validation });
+export function loadTrialData(source: string, validation: number | null, trainSubset: number | null): DatasetSplits {
+  const data = loadData(source, { validation: validation ?? undefined });
   if (trainSubset === null || trainSubset >= data.train.count) return data;
   return { ...data, train: sliceDataset(data.train, 0, trainSubset) };
 }

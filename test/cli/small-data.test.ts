@@ -3,7 +3,7 @@
  * training images, so every command works on any size.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -84,6 +84,16 @@ describe('a set of 600 training images, no --validation given', () => {
       /own validation split of 120 .*asked for 50/,
     );
     assert.equal(problem, null, problem ?? '');
+  });
+
+  it('study run splits the same way when its spec gives no validation size, on IDX and pickle data', () => {
+    for (const [name, source, trained] of [['idx', data, 500], ['pkl', `pkl:${pickle}`, 480]] as const) {
+      const spec = join(dir, `study-${name}.yaml`);
+      writeFileSync(spec, `name: small-${name}\ndata: ${source}\nepochs: 1\nbatch_size: 64\nseeds: [1]\nspace:\n  - hidden: [[8]]\n    optimizer: adam\n`);
+      const r = digitlab(['study', 'run', spec, '--out', join(dir, `study-${name}`), '--workers', '1', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`${trained} training images`));
+    }
   });
 
   it('--help states the default', () => {
