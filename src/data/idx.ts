@@ -297,6 +297,11 @@ const ROLE_NAMES: Record<IdxRole, string> = {
  */
 const IDX_NAME = /^(?:(.+)-)?(train|t10k|test)-(images|labels)([-.])idx([13])-ubyte(\.gz)?$/;
 
+/** Whether any of a directory's file names is an IDX file of a set (MNIST's names, or a set's prefix before them). */
+export function holdsIdxFiles(names: readonly string[]): boolean {
+  return names.some((name) => IDX_NAME.test(name));
+}
+
 /** The IDX sets among a directory's file names, each with the files found for each role. */
 function idxSets(names: readonly string[]): Map<string, Partial<Record<IdxRole, string>>> {
   const sets = new Map<string, Partial<Record<IdxRole, string>>>();

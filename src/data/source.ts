@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { sliceDataset, type Dataset, type DatasetSplits } from './dataset.js';
 import { DataSourceError } from './errors.js';
-import { loadIdxDirectory, findIdxDirectoryFiles } from './idx.js';
+import { findIdxDirectoryFiles, holdsIdxFiles, loadIdxDirectory } from './idx.js';
 import { FASHION_MNIST_CLASSES } from './known-sets.js';
 import { loadBundledMnist } from './mnist.js';
 import { loadMnistPickle } from './pickle.js';
@@ -24,7 +24,7 @@ import { loadMnistPickle } from './pickle.js';
 function namesSetIn(path: string): boolean {
   const dir = dirname(path);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
-  return basename(path) !== '' && readdirSync(dir).some((name) => /idx\d-ubyte/.test(name));
+  return basename(path) !== '' && holdsIdxFiles(readdirSync(dir));
 }
 
 /**
