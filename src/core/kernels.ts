@@ -17,6 +17,7 @@ import type { GemmKernels } from './ops/gemm.js';
 import type { OptimizerKernels } from './ops/optimizers.js';
 import type { SoftmaxKernels } from './ops/softmax.js';
 import type { SparseKernels } from './ops/sparse.js';
+import type { SpatialKernels } from './ops/spatial.js';
 
 export type { Activation } from './ops/activations.js';
 export type { NonzeroIndex } from './ops/sparse.js';
@@ -40,4 +41,4 @@ export interface KernelMemory {
 }
 
 export interface Kernels
-  extends KernelMemory, GemmKernels, SparseKernels, ActivationKernels, SoftmaxKernels, OptimizerKernels {}
+  extends KernelMemory, GemmKernels, SparseKernels, ActivationKernels, SoftmaxKernels, OptimizerKernels, SpatialKernels {}

@@ -10,6 +10,7 @@ import { gemmReference } from './ops/gemm.js';
 import { optimizerReference } from './ops/optimizers.js';
 import { softmaxReference } from './ops/softmax.js';
 import { sparseReference } from './ops/sparse.js';
+import { spatialReference } from './ops/spatial.js';
 
 export function createReferenceKernels(): Kernels {
   return {
@@ -24,5 +25,6 @@ export function createReferenceKernels(): Kernels {
     ...activationReference,
     ...softmaxReference,
     ...optimizerReference,
+    ...spatialReference,
   };
 }

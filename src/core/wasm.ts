@@ -11,6 +11,7 @@ import { bindActivations, type ActivationExports } from './ops/activations.js';
 import { bindGemm, type GemmBlockKernels, type GemmExports } from './ops/gemm.js';
 import { bindOptimizers, type OptimizerExports } from './ops/optimizers.js';
 import { bindSoftmax, type SoftmaxExports } from './ops/softmax.js';
+import { spatialReference } from './ops/spatial.js';
 import { bindSparse, DEFAULT_SPARSE_DENSITY_LIMIT, type SparseExports } from './ops/sparse.js';
 import { KernelPool } from './pool.js';
 import {
@@ -135,5 +136,6 @@ export function instantiateWasmKernels(
     ...bindActivations(rt, wasm),
     ...bindSoftmax(rt, wasm),
     ...bindOptimizers(rt, wasm),
+    ...spatialReference,
   };
 }
