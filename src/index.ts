@@ -9,8 +9,18 @@ export * from './io/atomic.js';
 export * from './io/model-config.js';
 export * from './io/model-files.js';
 export * from './io/safetensors.js';
-export { Mlp, parameterCount, validateSpec, ACTIVATIONS, type MlpSpec, type Param } from './nn/mlp.js';
-export { DenseLayer } from './nn/linear.js';
+export { Mlp, mlpModelSpec, parameterCount, validateSpec, ACTIVATIONS, type MlpSpec } from './nn/mlp.js';
+export { Sequential } from './nn/sequential.js';
+export type { Layer, Param, StateBuffer } from './nn/layer.js';
+export * from './nn/errors.js';
+export {
+  buildModelSpec, checkLayerFields, classCount, describeModel, formatLayer, formatLayers, layer, LAYER_TYPES, LayerSpecError,
+  mlpLayers, mlpOf, modelSpecFromMlp, modelTensors, ModelSpecError, sequentialInputShape, summarizeModel,
+  BATCHNORM_EPS, BATCHNORM_MOMENTUM, DROPOUT_P,
+  type LayerInfo, type LayerSpec, type LayerType, type ModelSpec, type ModelSummary as LayerSummary, type Pair, type TensorSpec,
+} from './io/model-spec.js';
+export * from './io/layer-text.js';
+export * from './io/model-spec-json.js';
 export { Classifier, type Prediction } from './nn/classifier.js';
 export {
   createOptimizer, defaultLr, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName,

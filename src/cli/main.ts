@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { dataCommand } from './data.js';
 import { evalCommand, predictCommand } from './use.js';
-import { trainCommand } from './train.js';
+import { presetsCommand, trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
 import { readCommand } from './read.js';
 import { studyCommand } from './study.js';
@@ -16,6 +16,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false });
   program.addCommand(dataCommand());
   program.addCommand(trainCommand());
+  program.addCommand(presetsCommand());
   program.addCommand(evalCommand());
   program.addCommand(predictCommand());
   program.addCommand(readCommand());

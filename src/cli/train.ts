@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
+import { parseLayers, presetLayers, PRESETS, UnknownPresetError } from '../io/layer-text.js';
+import { buildModelSpec, LayerSpecError, mlpOf, summarizeModel } from '../io/model-spec.js';
 import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import { parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
@@ -13,9 +15,15 @@ import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trai
 import { RUNS_DIR } from './models.js';
 import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
 import { DATA_SOURCES, VALIDATION_HELP } from './data.js';
+import { layerSummaryLines } from './layer-summary.js';
 import { attachProgress } from './progress.js';
 import { loadDataChecked } from './load-data.js';
 import { printConfusion, writeMostConfidentlyWrong } from './report.js';
+
+/** The --layers grammar in one line (src/io/layer-text.ts has it in full). */
+const LAYERS_HELP =
+  'comma-separated: linear N | conv N KxK [stride S] [pad P] | maxpool K | avgpool K | relu | tanh | sigmoid | ' +
+  'dropout [P] | batchnorm | flatten; e.g. "conv 6 5x5 pad 2, relu, maxpool 2, linear 120, relu"';
 
 /** Which optimizer takes which option (camelCase names), from the optimizers' own option specs. */
 const OPTIMIZER_OPTIONS = Object.fromEntries(
@@ -41,8 +49,10 @@ const FLAG_OF: Record<string, string> = {
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a network on a dataset, evaluate it, and save it as a model folder')
-    .option('--hidden <sizes>', 'hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer, 0 is refused)', '128')
-    .addOption(new Option('--activation <name>', 'activation of the hidden layers').choices(['relu', 'sigmoid', 'tanh']).default('relu'))
+    .option('--hidden <sizes>', 'an MLP\'s hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer, 0 is refused; default 128)')
+    .addOption(new Option('--activation <name>', 'activation of the MLP\'s hidden layers (default relu)').choices(['relu', 'sigmoid', 'tanh']))
+    .option('--layers <list>', `any network, as a layer list before the output layer (${LAYERS_HELP})`)
+    .option('--preset <name>', `a named layer list: ${Object.keys(PRESETS).join(', ')} (\`digitlab presets\` shows them)`)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', 'learning rate (default: the optimizer\'s PyTorch default, 0.01 for sgd)', parseNumber('--lr', 'positive'))
     .option('--momentum <m>', 'momentum (sgd, rmsprop)', parseNumber('--momentum', 'non-negative'))
@@ -107,15 +117,18 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
     resume: Boolean(opts.resume),
     signal: controller.signal,
   });
-  const spec = run.model.spec;
-  const shape = [spec.inputs, ...spec.hidden, spec.classes].join('-');
+  const mlp = mlpOf(run.model.spec);
+  const shape = mlp
+    ? `${[run.model.inputs, ...mlp.hidden, run.model.classes].join('-')} (${mlp.activation})`
+    : opts.preset ? `${opts.preset}` : 'of layers';
   const batch = run.batchSize < settings.batchSize
     ? `batch ${formatCount(run.batchSize)} (--batch-size ${formatCount(settings.batchSize)} is more than the ${countOf(data.train.count, 'training image')})`
     : `batch ${formatCount(run.batchSize)}`;
   out.info(
-    `network ${shape} (${spec.activation}), ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
+    `network ${shape}, ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
       `${settings.optimizer}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
   );
+  for (const line of layerSummaryLines(run.model.summary)) out.info(`  ${line}`);
   attachProgress(run, out);
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
@@ -209,8 +222,7 @@ export function settingsFromOptions(opts: any): TrainSettings {
   const lrSpec = OPTIMIZER_OPTION_SPECS[optimizer].find((spec) => spec.name === 'lr');
   if (given.lr === undefined && lrSpec?.default === undefined && typeof lrSpec?.suggested === 'number') given.lr = lrSpec.suggested;
   return {
-    hidden: parseLayerList(opts.hidden),
-    activation: opts.activation as Activation,
+    ...architectureOptions(opts),
     optimizer,
     optimizerOptions: given,
     schedule: opts.schedule ? scheduleOption(opts.schedule, opts.epochs) : null,
@@ -231,4 +243,47 @@ function scheduleOption(text: string, epochs: number): ScheduleSpec {
     if (error instanceof ScheduleSpecError) throw new UsageError(`--schedule '${error.text}' is not understood: use ${SCHEDULE_FORMS}`);
     throw error;
   }
+}
+
+/** --hidden/--activation (an MLP) or --layers or --preset (any network), one of the three. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function architectureOptions(opts: any): Pick<TrainSettings, 'hidden' | 'activation' | 'layers'> {
+  const given = (['layers', 'preset'] as const).filter((name) => opts[name] !== undefined);
+  if (given.length === 2) throw new UsageError('--layers and --preset both describe the network: give one of them');
+  const mlpDefaults = { hidden: [128], activation: 'relu' as Activation };
+  if (given.length === 0) {
+    return { hidden: opts.hidden === undefined ? mlpDefaults.hidden : parseLayerList(opts.hidden), activation: (opts.activation ?? 'relu') as Activation };
+  }
+  const flag = `--${given[0]}`;
+  for (const mlpFlag of ['hidden', 'activation'] as const) {
+    if (opts[mlpFlag] !== undefined) {
+      throw new UsageError(`--${mlpFlag} describes an MLP and ${flag} the whole network: give one of them (for an MLP in --layers: "linear 800, relu")`);
+    }
+  }
+  try {
+    const layers = given[0] === 'preset' ? presetLayers(opts.preset) : parseLayers(opts.layers);
+    return { ...mlpDefaults, layers };
+  } catch (error) {
+    if (error instanceof LayerSpecError || error instanceof UnknownPresetError) throw new UsageError(`${flag}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `digitlab presets`: the named layer lists, with their parameters on 28×28 digits. */
+export function presetsCommand(): Command {
+  return new Command('presets')
+    .description('list the named layer lists that --preset takes')
+    .option('--json', 'print them as JSON')
+    .action((opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const list = Object.entries(PRESETS).map(([name, preset]) => {
+        const summary = summarizeModel(buildModelSpec([1, 28, 28], parseLayers(preset.layers), 10));
+        return { name, layers: preset.layers, description: preset.description, params: summary.params, multiply_adds: summary.multiplyAdds };
+      });
+      for (const p of list) {
+        out.print(`${p.name}: ${p.layers}`);
+        out.print(`  ${p.description}; ${formatCount(p.params)} parameters and ${formatCount(p.multiply_adds)} multiply-adds per 28×28 image with 10 classes`);
+      }
+      out.result(list);
+    });
 }

@@ -416,3 +416,16 @@ export function mlpOf(spec: ModelSpec): { hidden: number[]; activation: MlpActiv
   }
   return { hidden, activation: activation ?? 'relu' };
 }
+
+/**
+ * A model in a few words: `784-800-10` for an MLP of one activation (as version 1 described it),
+ * else its layer list as `--layers` takes it (without the implied flattens and the output layer).
+ */
+export function describeModel(spec: ModelSpec): string {
+  const mlp = mlpOf(spec);
+  const summary = summarizeModel(spec);
+  if (mlp) return [product(summary.input), ...mlp.hidden, product(summary.output)].join('-');
+  const layers = spec.layers.slice(0, -1);
+  const written = layers.filter((l, i) => !(l.type === 'flatten' && layers[i + 1]?.type === 'linear'));
+  return formatLayers(written);
+}

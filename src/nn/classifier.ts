@@ -1,7 +1,9 @@
 import type { Kernels } from '../core/kernels.js';
 import { loadModel, saveModel } from '../io/model-files.js';
 import type { ModelConfig } from '../io/model-config.js';
-import { Mlp } from './mlp.js';
+import { modelSpecFromMlp } from '../io/model-spec.js';
+import { InputShapeError } from './errors.js';
+import { Sequential } from './sequential.js';
 import { Predictor, type Prediction } from './predictor.js';
 
 export type { Prediction } from './predictor.js';
@@ -15,19 +17,14 @@ export class Classifier {
 
   constructor(
     readonly config: ModelConfig,
-    readonly model: Mlp,
+    readonly model: Sequential,
   ) {
     this.predictor = new Predictor(model);
   }
 
   static async load(kernels: Kernels, dir: string): Promise<Classifier> {
     const { config, tensors } = await loadModel(dir);
-    const model = new Mlp(kernels, {
-      inputs: config.inputShape[0] * config.inputShape[1],
-      hidden: config.hidden,
-      classes: config.classes,
-      activation: config.activation,
-    });
+    const model = new Sequential(kernels, modelSpecFromMlp(config));
     model.loadTensors(tensors);
     return new Classifier(config, model);
   }
@@ -37,7 +34,7 @@ export class Classifier {
   }
 
   get inputSize(): number {
-    return this.model.spec.inputs;
+    return this.model.inputs;
   }
 
   /** [height, width] of the images the model reads. */
@@ -47,9 +44,9 @@ export class Classifier {
 
   /** Class probabilities for `rows` images in `pixels` ([rows, inputs], values in [0, 1]). */
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
-    const { inputs } = this.model.spec;
+    const { inputs } = this.model;
     if (pixels.length !== rows * inputs) {
-      throw new RangeError(`expected ${rows} × ${inputs} = ${rows * inputs} pixel values, got ${pixels.length}`);
+      throw new InputShapeError(`expected ${rows} × ${inputs} = ${rows * inputs} pixel values, got ${pixels.length}`);
     }
     return this.predictor.predictBatch(pixels, rows);
   }

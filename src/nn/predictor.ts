@@ -1,4 +1,4 @@
-import type { Mlp } from './mlp.js';
+import type { Sequential } from './sequential.js';
 
 export interface Prediction {
   /** Index of the most probable class. */
@@ -16,11 +16,11 @@ export class Predictor {
   private probs: Float32Array = new Float32Array(0);
   private capacity = 0;
 
-  constructor(readonly model: Mlp) {}
+  constructor(readonly model: Sequential) {}
 
   /** Predictions for the first `rows` images in `pixels` ([rows, inputs] and beyond, values in [0, 1]). */
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
-    const { inputs, classes } = this.model.spec;
+    const { inputs, classes } = this.model;
     if (rows > this.capacity) {
       this.input = this.model.allocInput(rows);
       this.probs = this.model.kernels.allocF32(rows * classes);

@@ -3,6 +3,7 @@
  * with it), writing a model folder under the runs folder, with its events kept in order so a page
  * that subscribes late (or reconnects) still sees the whole curve.
  */
+import { describeModel } from '../io/model-spec.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKernels } from '../core/index.js';
@@ -185,10 +186,9 @@ export class RunManager {
     // One kernel thread: the server's other core stays free to answer requests while a run trains.
     const kernels = await createKernels({ threads: 1 });
     const training = new TrainingRun({ kernels, data, settings, checkpointPath, signal: run.controller.signal });
-    const spec = training.model.spec;
     this.publish(run, {
       type: 'start',
-      data: { id: run.id, shape: [spec.inputs, ...spec.hidden, spec.classes], params: training.model.parameterCount, epochs: settings.epochs, trainImages: data.train.count },
+      data: { id: run.id, network: describeModel(training.model.spec), params: training.model.parameterCount, epochs: settings.epochs, trainImages: data.train.count },
     });
     let lastProgress = 0;
     training.on('batchEnd', (e) => {

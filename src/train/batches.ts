@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import type { Mlp } from '../nn/mlp.js';
+import type { Sequential } from '../nn/sequential.js';
 
 /**
  * Copies the images `indices[start, start + rows)` of a dataset into `input` ([rows, h·w], as the
@@ -46,7 +46,7 @@ export class BatchBuffer {
   private filledRows = 0;
   private scale = 1;
 
-  constructor(private readonly model: Mlp, readonly rows: number) {
+  constructor(private readonly model: Sequential, readonly rows: number) {
     this.labels = model.allocLabels(rows);
   }
 
@@ -90,13 +90,13 @@ export class BatchBuffer {
     this.filledRows = rows;
   }
 
-  /** The network's logits for the first `rows` rows of the last fill. */
-  forward(rows: number): Float32Array {
+  /** The network's logits for the first `rows` rows of the last fill (`training`: see Sequential.forward). */
+  forward(rows: number, training = false): Float32Array {
     if (this.filled === null) throw new Error('BatchBuffer.forward: fill the buffer first');
     if (rows > this.filledRows) throw new RangeError(`BatchBuffer.forward: ${rows} rows asked, the last fill wrote ${this.filledRows}`);
     return this.filled === 'pixels'
-      ? this.model.forwardPixels(this.pixels as Uint8Array, rows, this.scale)
-      : this.model.forward(this.floats as Float32Array, rows);
+      ? this.model.forwardPixels(this.pixels as Uint8Array, rows, this.scale, training)
+      : this.model.forward(this.floats as Float32Array, rows, training);
   }
 
   private usePixels(data: Dataset): void {
@@ -108,8 +108,8 @@ export class BatchBuffer {
     if (!(Number.isInteger(rows) && rows >= 0)) throw new RangeError(`a batch must have a whole number of rows, got ${rows}`);
     if (rows > this.rows) throw new RangeError(`a batch of ${rows} rows does not fit a buffer of ${this.rows}`);
     const size = data.height * data.width;
-    if (size !== this.model.spec.inputs) {
-      throw new RangeError(`images of ${data.height}×${data.width} = ${size} pixels do not fit a network with ${this.model.spec.inputs} inputs`);
+    if (size !== this.model.inputs) {
+      throw new RangeError(`images of ${data.height}×${data.width} = ${size} pixels do not fit a network with ${this.model.inputs} inputs`);
     }
   }
 }

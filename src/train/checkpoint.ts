@@ -3,7 +3,7 @@ import type { RandomState } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { NamedTensor } from '../io/model-config.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import type { Mlp } from '../nn/mlp.js';
+import type { Sequential } from '../nn/sequential.js';
 import type { Optimizer } from '../optim/index.js';
 import type { ConvergenceState } from './convergence.js';
 import type { EpochRecord, TrainSettings } from './settings.js';
@@ -14,7 +14,7 @@ import type { EpochRecord, TrainSettings } from './settings.js';
  * the metadata, as JSON, everything else a run needs to continue exactly where it was: the epoch,
  * the history, the shuffling generator's state, the optimizer's scalars, early-stopping counters.
  * `model.*` is in PyTorch's layout; `best.*` and the optimizer's buffers are in the layout the network
- * computes with (Mlp.params(): the first layer's weight is [in, out] since version 2, in column panels
+ * computes with (Sequential.params(): the first layer's weight is [in, out] since version 2, in column panels
  * since version 3), which is why an older checkpoint cannot be resumed.
  */
 const MAGIC = 'digitlab-checkpoint';
@@ -25,6 +25,8 @@ export interface CheckpointState {
   epoch: number;
   history: EpochRecord[];
   shuffleRandom: RandomState;
+  /** The model's own generator (dropout masks); absent in checkpoints of models without one. */
+  modelRandom?: RandomState;
   convergence: ConvergenceState;
   bestEpoch: number;
   bestValLoss: number;
@@ -41,12 +43,11 @@ export class CheckpointError extends Error {
 }
 
 export async function saveCheckpoint(
-  path: string, settings: TrainSettings, state: CheckpointState, model: Mlp, optimizer: Optimizer, best: Float32Array[],
+  path: string, settings: TrainSettings, state: CheckpointState, model: Sequential, optimizer: Optimizer, best: Float32Array[],
 ): Promise<void> {
   const tensors: NamedTensor[] = [];
-  const params = model.params();
   for (const t of model.toTensors()) tensors.push({ ...t, name: `model.${t.name}` });
-  params.forEach((p, i) => tensors.push({ name: `best.${p.name}`, shape: p.shape, data: best[i] }));
+  model.snapshotNames().forEach((name, i) => tensors.push({ name: `best.${name}`, shape: [best[i].length], data: best[i] }));
   const optimizerJson = splitTensors(optimizer.state(), 'optimizer', tensors);
   const header = {
     magic: MAGIC,
@@ -65,7 +66,7 @@ export async function saveCheckpoint(
  * with these settings would not be the same run.
  */
 export function loadCheckpoint(
-  path: string, settings: TrainSettings, model: Mlp, optimizer: Optimizer, best: Float32Array[],
+  path: string, settings: TrainSettings, model: Sequential, optimizer: Optimizer, best: Float32Array[],
 ): CheckpointState | null {
   if (!existsSync(path)) return null;
   const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
@@ -99,9 +100,9 @@ export function loadCheckpoint(
   try {
     model.loadTensors(take('model.'));
     const bestTensors = new Map(take('best.').map((t) => [t.name, t]));
-    model.params().forEach((p, i) => {
-      const t = bestTensors.get(p.name);
-      if (!t || t.data.length !== best[i].length) throw new Error(`missing best.${p.name}`);
+    model.snapshotNames().forEach((name, i) => {
+      const t = bestTensors.get(name);
+      if (!t || t.data.length !== best[i].length) throw new Error(`missing best.${name}`);
       best[i].set(t.data);
     });
     optimizer.loadState(joinTensors(header.optimizer, 'optimizer', named) as ReturnType<Optimizer['state']>);

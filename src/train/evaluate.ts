@@ -1,5 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import type { Mlp } from '../nn/mlp.js';
+import type { Sequential } from '../nn/sequential.js';
 import { BatchBuffer } from './batches.js';
 
 export interface Evaluation {
@@ -18,13 +18,13 @@ export interface DetailedEvaluation extends Evaluation {
 }
 
 /** Mean cross-entropy and accuracy of the network over a whole dataset, in batches. */
-export function evaluate(model: Mlp, data: Dataset, batchSize = 1000): Evaluation {
+export function evaluate(model: Sequential, data: Dataset, batchSize = 1000): Evaluation {
   const { loss, accuracy, count } = evaluateDetailed(model, data, batchSize, false);
   return { loss, accuracy, count };
 }
 
-export function evaluateDetailed(model: Mlp, data: Dataset, batchSize = 1000, details = true): DetailedEvaluation {
-  const classes = model.spec.classes;
+export function evaluateDetailed(model: Sequential, data: Dataset, batchSize = 1000, details = true): DetailedEvaluation {
+  const classes = model.classes;
   const rowsMax = Math.min(batchSize, data.count);
   model.reserve(rowsMax);
   const batch = evaluationBuffer(model, rowsMax);
@@ -62,10 +62,10 @@ export function evaluateDetailed(model: Mlp, data: Dataset, batchSize = 1000, de
   return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count, confusion, predictions, confidence };
 }
 
-const buffers = new WeakMap<Mlp, BatchBuffer>();
+const buffers = new WeakMap<Sequential, BatchBuffer>();
 
 /** One evaluation buffer per model, grown when needed (no allocation per call). */
-function evaluationBuffer(model: Mlp, rows: number): BatchBuffer {
+function evaluationBuffer(model: Sequential, rows: number): BatchBuffer {
   let found = buffers.get(model);
   if (!found || found.rows < rows) {
     found = new BatchBuffer(model, rows);

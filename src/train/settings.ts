@@ -3,13 +3,21 @@
  * records: the types the trainer, its checkpoints and every face share.
  */
 import type { Activation } from '../core/kernels.js';
+import type { Dataset } from '../data/dataset.js';
+import { buildModelSpec, modelSpecFromMlp, type LayerSpec, type ModelSpec } from '../io/model-spec.js';
 import type { OptimizerName } from '../optim/index.js';
 import type { ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE, type ConvergenceOptions } from './convergence.js';
 
 export interface TrainSettings {
+  /** The hidden layers of an MLP (with `activation` after each), when `layers` is absent. */
   hidden: number[];
   activation: Activation;
+  /**
+   * The model's layers before the output layer (which the class count adds), as `--layers` writes
+   * them: any network. When present, `hidden` and `activation` are not used.
+   */
+  layers?: LayerSpec[];
   optimizer: OptimizerName;
   /** The optimizer's options by PyTorch's names (lr, momentum, betas as beta1/beta2, …). */
   optimizerOptions: Record<string, number | boolean>;
@@ -46,4 +54,11 @@ export interface EpochRecord {
   /** Seconds this epoch took (training and validation). */
   seconds: number;
   lr: number;
+}
+
+/** The model a run with these settings trains on images like `train`'s (one channel, the output layer from its classes). */
+export function modelSpecFor(settings: Pick<TrainSettings, 'hidden' | 'activation' | 'layers'>, train: Pick<Dataset, 'height' | 'width' | 'classes'>): ModelSpec {
+  return settings.layers
+    ? buildModelSpec([1, train.height, train.width], settings.layers, train.classes)
+    : modelSpecFromMlp({ inputShape: [train.height, train.width], hidden: settings.hidden, activation: settings.activation, classes: train.classes });
 }

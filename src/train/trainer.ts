@@ -1,7 +1,8 @@
 import type { Kernels } from '../core/kernels.js';
 import { Random } from '../core/random.js';
 import type { DatasetSplits } from '../data/dataset.js';
-import { Mlp, type MlpSpec } from '../nn/mlp.js';
+import type { ModelSpec } from '../io/model-spec.js';
+import { Sequential } from '../nn/sequential.js';
 import { createOptimizer, type Optimizer } from '../optim/index.js';
 import { applySchedule, createSchedule, ONE_CYCLE_DEFAULTS } from '../optim/schedules.js';
 import { BatchBuffer } from './batches.js';
@@ -10,13 +11,13 @@ import { evaluate, evaluateDetailed, type DetailedEvaluation } from './evaluate.
 import { TypedEmitter } from './events.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 
-import type { EpochRecord, TrainSettings } from './settings.js';
+import { modelSpecFor, type EpochRecord, type TrainSettings } from './settings.js';
 
-export { DEFAULT_SETTINGS, type EpochRecord, type TrainSettings } from './settings.js';
+export { DEFAULT_SETTINGS, modelSpecFor, type EpochRecord, type TrainSettings } from './settings.js';
 
 export interface TrainResult {
   settings: TrainSettings;
-  spec: MlpSpec;
+  spec: ModelSpec;
   params: number;
   bytes: number;
   epochs: EpochRecord[];
@@ -74,7 +75,7 @@ export class TrainingAbortedError extends Error {
  * epoch, convergence and early stopping, a checkpoint per epoch, and a final test evaluation.
  */
 export class TrainingRun extends TypedEmitter<TrainEvents> {
-  readonly model: Mlp;
+  readonly model: Sequential;
   readonly optimizer: Optimizer;
   /**
    * The batch size the run trains with: the settings' size, or the whole training set when that is
@@ -89,14 +90,8 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     validateSettings(settings);
     this.settings = settings;
     const train = data.train;
-    const spec: MlpSpec = {
-      inputs: train.height * train.width,
-      hidden: settings.hidden,
-      classes: train.classes,
-      activation: settings.activation,
-    };
     this.batchSize = Math.min(settings.batchSize, train.count);
-    this.model = Mlp.create(kernels, spec, settings.seed);
+    this.model = Sequential.create(kernels, modelSpecFor(settings, train), settings.seed);
     this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), optimizerOptionsFor(settings));
   }
 
@@ -111,7 +106,6 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     const batches = Math.ceil(train.count / batchSize);
     const schedule = settings.schedule
       ? createSchedule(settings.schedule, optimizer.lr, { epochs: settings.epochs, batchesPerEpoch: batches }) : null;
-    const params = model.params();
 
     // A second stream for shuffling, so the initialization does not depend on the data order.
     let state: CheckpointState = {
@@ -125,12 +119,13 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       diverged: false,
       stoppedEarly: false,
     };
-    const best = params.map((p) => Float32Array.from(p.value));
+    const best = model.snapshot();
     const path = this.options.checkpointPath;
     if (this.options.resume && path) {
       const loaded = loadCheckpoint(path, settings, model, optimizer, best);
       if (loaded) {
         state = loaded;
+        if (state.modelRandom) model.randomState = state.modelRandom;
         this.emit('resumed', { epoch: state.epoch, path });
       }
     }
@@ -158,7 +153,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
         const start = b * batchSize;
         const rows = Math.min(batchSize, train.count - start);
         batch.fill(train, order, start, rows);
-        batch.forward(rows);
+        batch.forward(rows, true);
         const loss = model.lossAndGradient(batch.labels, rows);
         model.backward(rows);
         if (schedule?.per === 'batch') applySchedule(optimizer, schedule, (epoch - 1) * batches + b);
@@ -196,6 +191,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
         if (patience !== null && state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
       }
       state.shuffleRandom = shuffle.getState();
+      state.modelRandom = model.randomState;
       state.convergence = convergence.state;
       // The checkpoint is on disk before listeners hear of the epoch's end.
       if (path) await saveCheckpoint(path, settings, state, model, optimizer, best);

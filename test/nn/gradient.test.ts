@@ -92,7 +92,7 @@ describe('initialization', () => {
     assert.notDeepEqual(a.params()[0].value, c.params()[0].value);
     for (const [layer, fanIn] of [[a.layers[0], 784], [a.layers[1], 100]] as const) {
       const bound = 1 / Math.sqrt(fanIn);
-      for (const values of [layer.weight, layer.bias]) {
+      for (const values of layer.params.map((p) => p.value)) {
         let max = 0;
         let sum = 0;
         for (const v of values) {

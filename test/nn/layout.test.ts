@@ -1,6 +1,7 @@
 // The first layer keeps its weights [in, out] in column panels of 28, for the sparse products. None of
 // that may show outside the network: tensors in and out are PyTorch's [out, in], the forward pass is the same
 // with the sparse or the dense product, and a checkpoint of the old layout is refused by name.
+import type { Sequential } from '../../src/nn/sequential.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { settings, smallMnist } from '../train/helpers.js';
 const spec: MlpSpec = { inputs: 30, hidden: [37, 5], classes: 4, activation: 'relu' };
 
 /** Inputs that are mostly zeros, as images are. */
-function sparseInput(model: Mlp, rows: number, random: Random): Float32Array {
+function sparseInput(model: Sequential, rows: number, random: Random): Float32Array {
   const input = model.allocInput(rows);
   for (let i = 0; i < input.length; i++) input[i] = random.uniform(0, 1) < 0.25 ? random.uniform(0, 1) : 0;
   return input;

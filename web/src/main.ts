@@ -229,8 +229,8 @@ function follow(id: string, url: string): void {
     ($('train-stop') as HTMLButtonElement).disabled = true;
   };
   source.addEventListener('start', (e) => {
-    const data = JSON.parse((e as MessageEvent).data) as { shape: number[]; params: number; trainImages: number };
-    line.textContent = `run ${id}: ${data.shape.join('-')}, ${data.params.toLocaleString('en-US')} parameters, ${data.trainImages.toLocaleString('en-US')} images`;
+    const data = JSON.parse((e as MessageEvent).data) as { network: string; params: number; trainImages: number };
+    line.textContent = `run ${id}: ${data.network}, ${data.params.toLocaleString('en-US')} parameters, ${data.trainImages.toLocaleString('en-US')} images`;
   });
   source.addEventListener('progress', (e) => {
     const data = JSON.parse((e as MessageEvent).data) as { epoch: number; batch: number; batches: number; loss: number };

@@ -1,18 +1,24 @@
-import type { Activation, Kernels, NonzeroIndex } from '../core/kernels.js';
-import { panelIndex } from '../core/panels.js';
-import type { Random } from '../core/random.js';
+import type { Activation, Kernels, NonzeroIndex } from '../../core/kernels.js';
+import { panelIndex } from '../../core/panels.js';
+import type { Random } from '../../core/random.js';
+import type { NamedTensor } from '../../io/model-config.js';
+import type { LayerInfo } from '../../io/model-spec.js';
+import { NoForwardPassError } from '../errors.js';
+import type { Layer, Param, StateBuffer, TensorSource } from '../layer.js';
 
 /**
- * A fully connected layer followed by an activation: y = act(x · Wᵀ + b), as torch.nn.Linear then
- * the activation module. b is [out]. W is PyTorch's [out, in], except in a layer with `sparseInputs`,
- * which keeps it as [in, out] in column panels (`inPanels`, src/core/panels.ts): each nonzero input
- * then meets contiguous runs of W. The layout stays inside the network: Mlp.toTensors/loadTensors
- * speak PyTorch's.
+ * torch.nn.Linear, with the activation module that follows it fused in: y = act(x · Wᵀ + b).
+ *
+ *   x [rows, in]   W [out, in]   b [out]   y [rows, out]
+ *
+ * W is PyTorch's [out, in], except in a layer with `sparseInputs`, which keeps it as [in, out] in
+ * column panels (`inPanels`, src/core/panels.ts): each nonzero input then meets contiguous runs of W.
+ * The layout stays inside the layer: toTensors/loadTensors speak PyTorch's.
  *
  * Forward and backward sit side by side; buffers for a batch of up to `capacity` rows are allocated
  * once by `reserve` and reused by every step.
  */
-export class DenseLayer {
+export class LinearLayer implements Layer {
   /** [out, in], or [in, out] in column panels when `inPanels`. */
   readonly weight: Float32Array;
   readonly bias: Float32Array;
@@ -23,16 +29,19 @@ export class DenseLayer {
   readonly inPanels: boolean;
   /** Output of the last forward pass, [rows, outputs]; for the last layer these are the logits. */
   output: Float32Array;
-  /** Gradient of the loss with respect to `output`, [rows, outputs]. */
-  outputGrad: Float32Array;
+  readonly params: readonly Param[];
+  readonly buffers: readonly StateBuffer[] = [];
+  readonly gradientInPlace = false;
+  readonly inputs: number;
+  readonly outputs: number;
   private capacity = 0;
   /**
    * What `backward` goes back through: the last forward's input when it took the dense path, 'sparse'
-   * when its nonzeros are in `index`, null when there is none (no forward yet, or `reserve` replaced
+   * when its nonzeros are in `nonzeros`, null when there is none (no forward yet, or `reserve` replaced
    * the buffers since).
    */
   private last: Float32Array | 'sparse' | null = null;
-  private index: NonzeroIndex | null = null;
+  private nonzeros: NonzeroIndex | null = null;
   /** Scaled pixels for a batch of bytes that is too dense for the sparse path (made when first needed). */
   private pixelValues: Float32Array | null = null;
   /** W or dW [in, out] row-major, for the dense products of a layer in panels (made when first needed). */
@@ -46,17 +55,52 @@ export class DenseLayer {
    */
   constructor(
     private readonly kernels: Kernels,
-    readonly inputs: number,
-    readonly outputs: number,
+    readonly info: LayerInfo,
     readonly activation: Activation,
     readonly sparseInputs = false,
   ) {
+    if (info.layer.type !== 'linear') throw new TypeError(`LinearLayer built from a ${info.layer.type} layer`);
+    const inputs = (this.inputs = info.input[0]);
+    const outputs = (this.outputs = info.layer.out);
     this.inPanels = sparseInputs;
     this.weight = kernels.allocF32(outputs * inputs);
     this.bias = kernels.allocF32(outputs);
     this.weightGrad = kernels.allocF32(outputs * inputs);
     this.biasGrad = kernels.allocF32(outputs);
-    this.output = this.outputGrad = new Float32Array(0);
+    this.output = new Float32Array(0);
+    const name = (tensor: string) => `layers.${info.index}.${tensor}`;
+    this.params = [
+      sparseInputs
+        ? { name: name('weight'), shape: [inputs, outputs], value: this.weight, grad: this.weightGrad, inPanels: true }
+        : { name: name('weight'), shape: [outputs, inputs], value: this.weight, grad: this.weightGrad },
+      { name: name('bias'), shape: [outputs], value: this.bias, grad: this.biasGrad },
+    ];
+  }
+
+  get index(): number {
+    return this.info.index;
+  }
+
+  get inputSize(): number {
+    return this.inputs;
+  }
+
+  get outputSize(): number {
+    return this.outputs;
+  }
+
+  toTensors(): NamedTensor[] {
+    return [
+      { name: `layers.${this.index}.weight`, shape: [this.outputs, this.inputs], data: this.weightOutIn() },
+      { name: `layers.${this.index}.bias`, shape: [this.outputs], data: Float32Array.from(this.bias) },
+    ];
+  }
+
+  loadTensors(take: TensorSource): void {
+    const weight = take(`layers.${this.index}.weight`, [this.outputs, this.inputs]);
+    const bias = take(`layers.${this.index}.bias`, [this.outputs]);
+    this.setWeightOutIn(weight.data);
+    this.bias.set(bias.data);
   }
 
   /**
@@ -102,19 +146,18 @@ export class DenseLayer {
   reserve(rows: number): void {
     if (rows <= this.capacity) return;
     this.output = this.kernels.allocF32(rows * this.outputs);
-    this.outputGrad = this.kernels.allocF32(rows * this.outputs);
     if (this.sparseInputs && this.kernels.sparseDensityLimit > 0) {
-      this.index = this.kernels.allocNonzeroIndex(rows, this.inputs);
+      this.nonzeros = this.kernels.allocNonzeroIndex(rows, this.inputs);
     }
     this.pixelValues = null;
     this.last = null;
     this.capacity = rows;
   }
 
-  /** input [rows, inputs] → output [rows, outputs] = act(input · Wᵀ + b). */
+  /** input [rows, inputs] → output [rows, outputs] = act(input · Wᵀ + b); the same in training and evaluation. */
   forward(input: Float32Array, rows: number): Float32Array {
     const k = this.kernels;
-    const index = this.index;
+    const index = this.nonzeros;
     if (index !== null && rows > 0 && k.indexNonzeros(input, rows, this.inputs, index) <= k.sparseDensityLimit * rows * this.inputs) {
       return this.forwardIndexed(rows);
     }
@@ -128,7 +171,7 @@ export class DenseLayer {
    */
   forwardPixels(pixels: Uint8Array, rows: number, scale: number): Float32Array {
     const k = this.kernels;
-    const index = this.index;
+    const index = this.nonzeros;
     if (index !== null && rows > 0 && k.indexPixels(pixels, rows, this.inputs, scale, index) <= k.sparseDensityLimit * rows * this.inputs) {
       return this.forwardIndexed(rows);
     }
@@ -137,10 +180,10 @@ export class DenseLayer {
     return this.forwardDense(this.pixelValues, rows);
   }
 
-  /** The forward product from the nonzero inputs listed in `index`. */
+  /** The forward product from the nonzero inputs listed in `nonzeros`. */
   private forwardIndexed(rows: number): Float32Array {
     this.last = 'sparse';
-    this.kernels.sparseGemmNN(rows, this.outputs, this.inputs, this.index as NonzeroIndex, this.weight, this.output);
+    this.kernels.sparseGemmNN(rows, this.outputs, this.inputs, this.nonzeros as NonzeroIndex, this.weight, this.output);
     this.kernels.biasActivation(this.output, this.bias, rows, this.outputs, this.activation);
     return this.output;
   }
@@ -159,38 +202,40 @@ export class DenseLayer {
   }
 
   /**
-   * Given outputGrad [rows, outputs] (the gradient after the activation), computes
-   *   dZ = outputGrad ⊙ act'(output)   (in place),
-   *   dW = dZᵀ · input  [outputs, inputs] (stored as inputᵀ · dZ in column panels when `inPanels`),
+   * Given dy [rows, outputs] (the gradient after the activation), computes
+   *   dZ = dy ⊙ act'(y)   (in place in dy),
+   *   dW = dZᵀ · x  [outputs, inputs] (stored as xᵀ · dZ in column panels when `inPanels`),
    *   db = Σ_rows dZ  [outputs],
-   * and, when inputGrad is given, inputGrad = dZ · W  [rows, inputs]. The input is the last forward's
-   * (its nonzero listing when it took the sparse path): the input's buffer must not change in between.
+   * and, when dx is given, dx = dZ · W  [rows, inputs]. x must be the last forward's input, unchanged
+   * (its nonzero listing is used when that forward took the sparse path; x is then not read, and may
+   * be null after `forwardPixels`).
    */
-  backward(rows: number, inputGrad: Float32Array | null): void {
+  backward(x: Float32Array | null, y: Float32Array, dy: Float32Array, dx: Float32Array | null, rows: number): void {
     const k = this.kernels;
-    const input = this.last;
-    if (input === null) throw new Error('DenseLayer.backward: there is no forward pass to go back through');
-    if (this.activation !== 'identity') k.activationBackward(this.activation, this.output, this.outputGrad, rows * this.outputs);
+    const last = this.last;
+    if (last === null || (last !== 'sparse' && x !== null && x !== last)) throw new NoForwardPassError(`linear layers.${this.index}`);
+    const input = last;
+    if (this.activation !== 'identity') k.activationBackward(this.activation, y, dy, rows * this.outputs);
     if (input === 'sparse') {
       // the forward pass listed this input's nonzeros by row; the weight gradient reads them by column
-      const index = this.index as NonzeroIndex;
+      const index = this.nonzeros as NonzeroIndex;
       k.indexColumns(index, rows);
-      k.sparseGemmTN(this.inputs, this.outputs, rows, index, this.outputGrad, this.weightGrad);
+      k.sparseGemmTN(this.inputs, this.outputs, rows, index, dy, this.weightGrad);
     } else if (this.inPanels) {
       const weightGrad = this.rowMajorBuffer();
-      k.gemm(true, false, this.inputs, this.outputs, rows, 1, input, this.outputGrad, 0, weightGrad);
+      k.gemm(true, false, this.inputs, this.outputs, rows, 1, input, dy, 0, weightGrad);
       k.toPanels(weightGrad, this.inputs, this.outputs, this.weightGrad);
     } else {
-      k.gemm(true, false, this.outputs, this.inputs, rows, 1, this.outputGrad, input, 0, this.weightGrad);
+      k.gemm(true, false, this.outputs, this.inputs, rows, 1, dy, input, 0, this.weightGrad);
     }
-    k.biasGradient(this.outputGrad, rows, this.outputs, this.biasGrad);
-    if (inputGrad) {
+    k.biasGradient(dy, rows, this.outputs, this.biasGrad);
+    if (dx) {
       let weight = this.weight;
       if (this.inPanels) {
         weight = this.rowMajorBuffer();
         k.fromPanels(this.weight, this.inputs, this.outputs, weight);
       }
-      k.gemm(false, this.inPanels, rows, this.inputs, this.outputs, 1, this.outputGrad, weight, 0, inputGrad);
+      k.gemm(false, this.inPanels, rows, this.inputs, this.outputs, 1, dy, weight, 0, dx);
     }
   }
 

@@ -1,0 +1,122 @@
+/**
+ * torch.nn.Conv2d (groups 1, dilation 1, zero padding), with the activation module that follows it
+ * fused in: y = act(conv2d(x, W) + b).
+ *
+ *   x [rows, C, H, W]   W [O, C, KH, KW]   b [O]   y [rows, O, OH, OW]
+ *
+ * Formulas and sizes: src/core/reference-conv2d.ts and src/core/geometry2d.ts.
+ */
+import type { Activation, Kernels } from '../../core/kernels.js';
+import { conv2dGeometry, type Conv2dGeometry } from '../../core/geometry2d.js';
+import type { Random } from '../../core/random.js';
+import type { NamedTensor } from '../../io/model-config.js';
+import type { LayerInfo } from '../../io/model-spec.js';
+import { NoForwardPassError } from '../errors.js';
+import { sizeOf, type Layer, type Param, type StateBuffer, type TensorSource } from '../layer.js';
+
+export class Conv2dLayer implements Layer {
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+  readonly weightGrad: Float32Array;
+  readonly biasGrad: Float32Array;
+  readonly params: readonly Param[];
+  readonly buffers: readonly StateBuffer[] = [];
+  readonly gradientInPlace = false;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  private readonly weightShape: number[];
+  private output: Float32Array = new Float32Array(0);
+  private capacity = 0;
+  private geometry: Conv2dGeometry | null = null;
+  private forwarded = false;
+
+  constructor(
+    private readonly kernels: Kernels,
+    readonly info: LayerInfo,
+    readonly activation: Activation,
+  ) {
+    const spec = info.layer;
+    if (spec.type !== 'conv2d') throw new TypeError(`Conv2dLayer built from a ${spec.type} layer`);
+    this.weightShape = [spec.out, info.input[0], spec.kernel[0], spec.kernel[1]];
+    this.inputSize = sizeOf(info.input);
+    this.outputSize = sizeOf(info.output);
+    this.weight = kernels.allocF32(sizeOf(this.weightShape));
+    this.weightGrad = kernels.allocF32(this.weight.length);
+    this.bias = kernels.allocF32(spec.out);
+    this.biasGrad = kernels.allocF32(spec.out);
+    this.params = [
+      { name: this.name('weight'), shape: this.weightShape, value: this.weight, grad: this.weightGrad },
+      { name: this.name('bias'), shape: [spec.out], value: this.bias, grad: this.biasGrad },
+    ];
+  }
+
+  get index(): number {
+    return this.info.index;
+  }
+
+  private name(tensor: string): string {
+    return `layers.${this.info.index}.${tensor}`;
+  }
+
+  /**
+   * PyTorch's default: kaiming_uniform_(a = √5) on W, i.e. U(−1/√fan_in, 1/√fan_in) with
+   * fan_in = C·KH·KW, and the same bound for b; W drawn in [O, C, KH, KW] order, then b.
+   */
+  initialize(random: Random): void {
+    const [, c, kh, kw] = this.weightShape;
+    const bound = 1 / Math.sqrt(c * kh * kw);
+    for (let i = 0; i < this.weight.length; i++) this.weight[i] = random.uniform(-bound, bound);
+    for (let i = 0; i < this.bias.length; i++) this.bias[i] = random.uniform(-bound, bound);
+  }
+
+  reserve(rows: number): void {
+    if (rows <= this.capacity) return;
+    this.output = this.kernels.allocF32(rows * this.outputSize);
+    this.capacity = rows;
+    this.forwarded = false;
+  }
+
+  private geometryFor(rows: number): Conv2dGeometry {
+    if (this.geometry?.batch === rows) return this.geometry;
+    const spec = this.info.layer as Extract<LayerInfo['layer'], { type: 'conv2d' }>;
+    const [channels, height, width] = this.info.input;
+    this.geometry = conv2dGeometry(
+      { batch: rows, channels, height, width, outChannels: spec.out },
+      { kernel: spec.kernel, stride: spec.stride, padding: spec.padding },
+    );
+    return this.geometry;
+  }
+
+  forward(x: Float32Array, rows: number): Float32Array {
+    this.reserve(rows);
+    if (rows === 0) return this.output;
+    this.kernels.conv2dForward(this.geometryFor(rows), x, this.weight, this.bias, this.output, this.activation);
+    this.forwarded = true;
+    return this.output;
+  }
+
+  /** dZ = dy ⊙ act'(y) in place; dW, db from x and dZ; dx = conv2dᵀ(dZ, W) when asked. */
+  backward(x: Float32Array | null, y: Float32Array, dy: Float32Array, dx: Float32Array | null, rows: number): void {
+    if (!this.forwarded || x === null) throw new NoForwardPassError(`conv2d layers.${this.index}`);
+    if (rows === 0) return;
+    const k = this.kernels;
+    const g = this.geometryFor(rows);
+    if (this.activation !== 'identity') k.activationBackward(this.activation, y, dy, rows * this.outputSize);
+    k.conv2dWeightGrad(g, x, dy, this.weightGrad, this.biasGrad);
+    if (dx) k.conv2dInputGrad(g, dy, this.weight, dx);
+  }
+
+  toTensors(): NamedTensor[] {
+    return [
+      { name: this.name('weight'), shape: [...this.weightShape], data: Float32Array.from(this.weight) },
+      { name: this.name('bias'), shape: [this.bias.length], data: Float32Array.from(this.bias) },
+    ];
+  }
+
+  loadTensors(take: TensorSource): void {
+    const weight = take(this.name('weight'), this.weightShape);
+    const bias = take(this.name('bias'), [this.bias.length]);
+    this.weight.set(weight.data);
+    this.bias.set(bias.data);
+  }
+}
