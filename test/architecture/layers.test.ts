@@ -80,3 +80,43 @@ test('no source file imports itself through other files', () => {
   for (const file of graph.keys()) visit(file);
   assert.deepEqual(cycles, []);
 });
+
+/** Bare module names (node:fs, fastify, …) a file imports statically, type-only imports left out. */
+function packagesOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found: string[] = [];
+  for (const match of text.matchAll(/(?:^|\n)\s*(import|export)\s(?!type\s)[^;]*?from\s+'([^.'][^']*)'/g)) found.push(match[2]);
+  for (const match of text.matchAll(/(?:^|\n)\s*import\s+'([^.'][^']*)'/g)) found.push(match[1]);
+  return found;
+}
+
+/** Every project file reachable from `entry` through static imports. */
+function reachable(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\s(?!type\s)[^;]*?from\s+'(\.[^']+)'/g)) {
+      visit(resolve(dirname(file), match[1].replace(/\.js$/, '.ts')));
+    }
+  };
+  visit(entry);
+  return [...seen];
+}
+
+test('digitlab/browser (src/browser.ts) reaches no Node.js built-in and no server package', () => {
+  const files = reachable(join(SRC, 'browser.ts'));
+  assert.ok(files.some((f) => f.endsWith('nn/sequential.ts')), 'the entry reaches the networks');
+  const found = files.flatMap((file) => packagesOf(file).map((name) => `${relative(SRC, file)} imports ${name}`));
+  assert.deepEqual(found, [], 'a browser bundle of digitlab/browser would need these');
+});
+
+test('the web app imports the library only through digitlab/browser', () => {
+  const web = resolve(import.meta.dirname, '../../web/src');
+  const wrong = readdirSync(web).filter((n) => n.endsWith('.ts')).flatMap((name) => {
+    const text = readFileSync(join(web, name), 'utf8');
+    return [...text.matchAll(/from\s+'(\.\.\/\.\.\/src\/[^']+)'/g)].map((m) => m[1]).filter((p) => p !== '../../src/browser.js').map((p) => `${name}: ${p}`);
+  });
+  assert.deepEqual(wrong, []);
+});

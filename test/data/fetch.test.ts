@@ -46,8 +46,8 @@ before(async () => {
       response.end(Buffer.from('PK\x03\x04 a zip file, not gzip'));
     } else if (path === '/truncated') {
       response.writeHead(200, { 'content-length': CONTENT.length });
-      response.write(CONTENT.subarray(0, 1000));
-      setTimeout(() => response.socket?.destroy(), 20);
+      // the client runs in this process: give it time to read the first bytes before the cut, even on a busy machine
+      response.write(CONTENT.subarray(0, 1000), () => setTimeout(() => response.socket?.destroy(), 200));
     } else {
       response.writeHead(404);
       response.end('not found');

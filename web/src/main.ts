@@ -3,8 +3,7 @@
  * codes segmented and read with the same library as `digitlab read`, a training dashboard fed by
  * server-sent events, the study explorer and the gallery of mistakes.
  */
-import { preprocessDigit } from '../../src/data/preprocess.js';
-import { readDigits } from '../../src/read/read.js';
+import { preprocessDigit, readDigits } from '../../src/browser.js';
 import { adoptAccessToken } from './access.js';
 import { lineChart, scatterChart } from './charts.js';
 import { BrowserModel, getJson } from './model.js';

@@ -2,16 +2,11 @@
  * A model in the page: config.json and model.safetensors fetched from the server, run on the same
  * WebAssembly kernels as Node. (The Node Classifier reads folders from disk; this is its browser twin.)
  */
-import { loadBrowserKernels } from '../../src/core/browser.js';
-import type { Kernels } from '../../src/core/kernels.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
-import { Mlp } from '../../src/nn/mlp.js';
-import { Predictor, type Prediction } from '../../src/nn/predictor.js';
-import type { DigitPredictor } from '../../src/read/read.js';
+import { loadBrowserKernels, decodeSafetensors, Mlp, Predictor, type Prediction } from '../../src/browser.js';
+import type { Kernels, ModelConfig, DigitPredictor } from '../../src/browser.js';
 import { accessHeaders } from './access.js';
 
-export type { Prediction } from '../../src/nn/predictor.js';
+export type { Prediction } from '../../src/browser.js';
 
 let kernelsPromise: Promise<Kernels> | null = null;
 

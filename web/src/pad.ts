@@ -2,7 +2,7 @@
  * A canvas to write on with mouse, pen or finger (pointer events), keeping the strokes so the last one
  * can be undone. Ink is black on white, like pen on paper; the reader handles either polarity.
  */
-import { toGrayscale, type GrayImage } from '../../src/data/preprocess.js';
+import { toGrayscale, type GrayImage } from '../../src/browser.js';
 
 type Point = [number, number];
 
