@@ -28,5 +28,10 @@ export interface ModelConfig {
 export interface NamedTensor {
   name: string;
   shape: number[];
+  /**
+   * How the tensor is stored (default F32). I64 is PyTorch's int64, for counters such as BatchNorm's
+   * `num_batches_tracked`: `data` still holds the values, integers, exact up to 2^24.
+   */
+  dtype?: 'F32' | 'I64';
   data: Float32Array;
 }
