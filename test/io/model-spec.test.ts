@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReferenceKernels } from '../../src/core/reference.js';
 import { parseLayers, presetLayers, PRESETS, UnknownPresetError } from '../../src/io/layer-text.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfigV1 } from '../../src/io/model-config.js';
 import { expectedTensorShapes } from '../../src/io/model-files.js';
 import { modelSpecFromJson, modelSpecToJson } from '../../src/io/model-spec-json.js';
 import {
@@ -209,7 +209,7 @@ describe('building a model from a layer list', () => {
 });
 
 describe('version-1 MLPs as layer lists', () => {
-  const config = (hidden: number[], activation: ModelConfig['activation']): ModelConfig => ({
+  const config = (hidden: number[], activation: ModelConfigV1['activation']): ModelConfigV1 => ({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden, activation,
     normalization: { pixelMax: 255 },
   });
@@ -220,7 +220,12 @@ describe('version-1 MLPs as layer lists', () => {
       const v1 = config([...hidden], activation);
       const spec = modelSpecFromMlp({ inputShape: v1.inputShape, hidden: v1.hidden, activation: v1.activation, classes: v1.classes });
       const tensors = modelTensors(spec).map((t) => ({ name: t.name, shape: t.shape }));
-      assert.deepEqual(tensors, expectedTensorShapes(v1), `${hidden.join(',')} ${activation}`);
+      const upgraded = modelConfigFromV1(v1);
+      assert.deepEqual(upgraded.model, spec);
+      assert.deepEqual(expectedTensorShapes(upgraded), tensors.map((t) => ({ ...t, dtype: 'F32' })), `${hidden.join(',')} ${activation}`);
+      assert.deepEqual(tensors, [...hidden, 10].flatMap((out, i) => [
+        { name: `layers.${2 * i}.weight`, shape: [out, i === 0 ? 784 : hidden[i - 1]] }, { name: `layers.${2 * i}.bias`, shape: [out] },
+      ]));
       const mlp = new Mlp(kernels, { inputs: 784, hidden: [...hidden], classes: 10, activation });
       assert.deepEqual(tensors, mlp.toTensors().map((t) => ({ name: t.name, shape: t.shape })));
       assert.equal(summarizeModel(spec).params, mlp.parameterCount);
