@@ -1,22 +1,21 @@
 /**
- * A trained model on disk is a folder: `config.json` (a ModelConfig: the architecture, normalization,
- * training settings) and `model.safetensors` (the weights, named and shaped as PyTorch names them for
- * a module whose `layers` is `nn.Sequential(Linear, Act, Linear, Act, …, Linear)`), so the same folder
+ * A trained model on disk is a folder: `config.json` (a ModelConfig: the layer list, normalization,
+ * training settings; see model-config.ts) and `model.safetensors` (the weights, named and shaped as
+ * PyTorch names them for a module whose `layers` is the nn.Sequential of that list), so the same folder
  * loads in digitlab and, with a few lines of Python, in PyTorch.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Activation } from '../core/kernels.js';
 import { writeFileAtomic } from './atomic.js';
-import type { ModelConfig, NamedTensor } from './model-config.js';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { ModelConfigError, modelConfigToJson, validateModelConfig, type ModelConfig, type NamedTensor } from './model-config.js';
+import { describeModel, modelTensors } from './model-spec.js';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsDtype } from './safetensors.js';
+
+// Kept here too for the callers that import them from this file.
+export { MODEL_FORMAT, MODEL_VERSION, ModelConfigError, validateModelConfig } from './model-config.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
-export const MODEL_FORMAT = 'digitlab-mlp';
-export const MODEL_VERSION = 1;
-
-const ACTIVATIONS: readonly Activation[] = ['relu', 'sigmoid', 'tanh', 'identity'];
 
 /** The folder, or one of its two files, is missing. */
 export class ModelNotFoundError extends Error {
@@ -30,24 +29,21 @@ export class ModelNotFoundError extends Error {
   }
 }
 
-/** config.json is unreadable JSON or does not describe a model digitlab can build. */
-export class ModelConfigError extends Error {
-  override readonly name = 'ModelConfigError';
-  constructor(readonly path: string, readonly problems: string[]) {
-    super(
-      `invalid model config ${path}: ${problems.join('; ')}. ` +
-        'Fix the file by hand, or save the model again with digitlab.',
-    );
-  }
-}
+/** How many of a weights file's problems the message lists; `problems` holds them all. */
+const PROBLEMS_SHOWN = 6;
 
 /** The weights do not match the architecture the config describes. */
 export class ModelWeightsError extends Error {
   override readonly name = 'ModelWeightsError';
-  constructor(readonly path: string, readonly problems: string[]) {
+  /** `model` describes the architecture the config asks for (see describeModel). */
+  constructor(readonly path: string, readonly problems: string[], model?: string) {
+    const shown = problems.slice(0, PROBLEMS_SHOWN);
+    const more = problems.length - shown.length;
     super(
-      `weights ${path} do not match the model config: ${problems.join('; ')}. ` +
-        'config.json and model.safetensors must come from the same model; save the model again.',
+      `weights ${path} do not match the model config: ${shown.join('; ')}` +
+        (more > 0 ? `; … and ${more} more (${problems.length} problems)` : '') +
+        (model !== undefined ? ` (the config describes ${model})` : '') +
+        '. config.json and model.safetensors must come from the same model; save the model again.',
     );
   }
 }
@@ -55,104 +51,48 @@ export class ModelWeightsError extends Error {
 export interface ExpectedTensor {
   name: string;
   shape: number[];
+  dtype: 'F32' | 'I64';
 }
 
 /**
- * The tensors of the MLP a config describes, in layer order: for hidden sizes [h1, h2, …],
- * `layers.0.weight` [h1, in], `layers.0.bias` [h1], `layers.2.weight` [h2, h1], …, the output Linear
- * last. Linear layers sit at even indices because each is followed by its activation module.
+ * The tensors of the model a config describes, in PyTorch's state_dict order (see modelTensors): for an
+ * MLP `layers.0.weight` [h1, in], `layers.0.bias` [h1], `layers.2.weight` [h2, h1], …, the output
+ * Linear last (each linear is followed by its activation module, hence the even indices).
  */
-export function expectedTensorShapes(config: Pick<ModelConfig, 'inputShape' | 'hidden' | 'classes'>): ExpectedTensor[] {
-  const sizes = [config.inputShape[0] * config.inputShape[1], ...config.hidden, config.classes];
-  const tensors: ExpectedTensor[] = [];
-  for (let layer = 0; layer + 1 < sizes.length; layer++) {
-    const index = 2 * layer;
-    tensors.push({ name: `layers.${index}.weight`, shape: [sizes[layer + 1], sizes[layer]] });
-    tensors.push({ name: `layers.${index}.bias`, shape: [sizes[layer + 1]] });
-  }
-  return tensors;
-}
-
-function isPositiveInteger(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) > 0;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Checks a parsed config.json and returns it typed; throws ModelConfigError listing every problem
- * (`path` names the file in the message).
- */
-export function validateModelConfig(value: unknown, path: string): ModelConfig {
-  if (!isPlainObject(value)) throw new ModelConfigError(path, ['expected a JSON object']);
-  const problems: string[] = [];
-  const show = (item: unknown): string => (item === undefined ? 'missing' : JSON.stringify(item));
-
-  if (value.format !== MODEL_FORMAT) problems.push(`format is ${show(value.format)}, expected "${MODEL_FORMAT}"`);
-  if (value.version !== MODEL_VERSION) {
-    const newer = typeof value.version === 'number' && value.version > MODEL_VERSION;
-    problems.push(
-      `version is ${show(value.version)}, expected ${MODEL_VERSION}` +
-        (newer ? ' (written by a newer digitlab: upgrade digitlab to read it)' : ''),
-    );
-  }
-  const { inputShape, classes, hidden, activation, normalization, labels, training, metrics } = value;
-  if (!Array.isArray(inputShape) || inputShape.length !== 2 || !inputShape.every(isPositiveInteger)) {
-    problems.push(`inputShape is ${show(inputShape)}, expected [height, width] of positive integers`);
-  }
-  if (!isPositiveInteger(classes)) problems.push(`classes is ${show(classes)}, expected a positive integer`);
-  if (!Array.isArray(hidden) || !hidden.every(isPositiveInteger)) {
-    problems.push(`hidden is ${show(hidden)}, expected a list of positive integers (the size of each hidden layer; [] for none)`);
-  }
-  if (!ACTIVATIONS.includes(activation as Activation)) {
-    problems.push(`activation is ${show(activation)}, expected one of ${ACTIVATIONS.join(', ')}`);
-  }
-  if (
-    !isPlainObject(normalization) ||
-    typeof normalization.pixelMax !== 'number' ||
-    !Number.isFinite(normalization.pixelMax) ||
-    normalization.pixelMax <= 0
-  ) {
-    problems.push(`normalization is ${show(normalization)}, expected {"pixelMax": a positive number}`);
-  }
-  if (labels !== undefined) {
-    if (!Array.isArray(labels) || !labels.every((label) => typeof label === 'string')) {
-      problems.push(`labels is ${show(labels)}, expected a list of strings`);
-    } else if (isPositiveInteger(classes) && labels.length !== classes) {
-      problems.push(`labels has ${labels.length} names but classes is ${classes}`);
-    }
-  }
-  if (training !== undefined && !isPlainObject(training)) problems.push(`training is ${show(training)}, expected an object`);
-  if (metrics !== undefined && !isPlainObject(metrics)) problems.push(`metrics is ${show(metrics)}, expected an object`);
-
-  if (problems.length > 0) throw new ModelConfigError(path, problems);
-  return value as unknown as ModelConfig;
+export function expectedTensorShapes(config: Pick<ModelConfig, 'model'>): ExpectedTensor[] {
+  return modelTensors(config.model).map(({ name, shape, dtype }) => ({ name, shape, dtype }));
 }
 
 function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function describeArchitecture(config: ModelConfig): string {
-  return `inputShape ${formatShape(config.inputShape)}, hidden ${formatShape(config.hidden)}, classes ${config.classes}`;
+function describeConfig(config: ModelConfig): string {
+  return `${describeModel(config.model)} on input ${formatShape(config.model.input)}, ${config.classes} classes`;
+}
+
+/** A tensor as given to saveModel or read from the file: the file may hold floats as F16, BF16 or F64. */
+type StoredTensor = NamedTensor & { stored: SafetensorsDtype };
+
+/** Whether a tensor stored as `stored` can stand for one the model keeps as `expected`. */
+function dtypeFits(stored: SafetensorsDtype, expected: 'F32' | 'I64'): boolean {
+  return expected === 'I64' ? stored === 'I64' : stored !== 'I64';
 }
 
 /**
- * Puts `tensors` in layer order after checking that they are exactly the ones `config` needs;
- * throws ModelWeightsError naming each wrong tensor and both shapes.
+ * Puts `tensors` in state_dict order after checking that they are exactly the ones `config` needs,
+ * each with its shape and dtype; throws ModelWeightsError naming each wrong, missing or extra tensor.
  */
-function matchTensors(config: ModelConfig, tensors: Iterable<NamedTensor>, path: string): NamedTensor[] {
-  const byName = new Map<string, NamedTensor>();
+function matchTensors(config: ModelConfig, tensors: Iterable<StoredTensor>, path: string): StoredTensor[] {
+  const byName = new Map<string, StoredTensor>();
   for (const tensor of tensors) byName.set(tensor.name, tensor);
   const expected = expectedTensorShapes(config);
   const problems: string[] = [];
-  const ordered: NamedTensor[] = [];
-  for (const { name, shape } of expected) {
+  const ordered: StoredTensor[] = [];
+  for (const { name, shape, dtype } of expected) {
     const tensor = byName.get(name);
     if (!tensor) {
-      problems.push(`tensor "${name}" ${formatShape(shape)} is missing`);
+      problems.push(`tensor "${name}" ${formatShape(shape)} ${dtype} is missing`);
       continue;
     }
     const sameShape = tensor.shape.length === shape.length && tensor.shape.every((dim, i) => dim === shape[i]);
@@ -161,38 +101,44 @@ function matchTensors(config: ModelConfig, tensors: Iterable<NamedTensor>, path:
     } else if (tensor.data.length !== shape.reduce((a, b) => a * b, 1)) {
       problems.push(`tensor "${name}" has shape ${formatShape(shape)} but ${tensor.data.length} values`);
     }
+    if (!dtypeFits(tensor.stored, dtype)) {
+      problems.push(
+        `tensor "${name}" is ${tensor.stored} but the config expects ${dtype}` +
+          (dtype === 'I64' ? ' (PyTorch keeps it as an int64 counter)' : ' (a float tensor: F32, or F16, BF16, F64 to convert)'),
+      );
+    }
     ordered.push(tensor);
   }
   const expectedNames = new Set(expected.map((tensor) => tensor.name));
   for (const name of byName.keys()) {
     if (!expectedNames.has(name)) problems.push(`unexpected tensor "${name}"`);
   }
-  if (problems.length > 0) {
-    problems.push(`(config: ${describeArchitecture(config)})`);
-    throw new ModelWeightsError(path, problems);
-  }
+  if (problems.length > 0) throw new ModelWeightsError(path, problems, describeConfig(config));
   return ordered;
 }
 
 /**
- * Writes a model folder (created if needed). Each file is replaced atomically; the weights go first,
- * so a crash between the two leaves the old config beside new weights, which loadModel rejects
- * unless they fit, rather than a config pointing at weights that were never written.
+ * Writes a model folder (created if needed) with a version-2 config.json. Each file is replaced
+ * atomically; the weights go first, so a crash between the two leaves the old config beside new
+ * weights, which loadModel rejects unless they fit, rather than a config pointing at weights that were
+ * never written. Each tensor is written as its `dtype` (F32 unless I64) and must be the one the model
+ * keeps (num_batches_tracked is I64).
  */
 export async function saveModel(dir: string, config: ModelConfig, tensors: readonly NamedTensor[]): Promise<void> {
   const configPath = join(dir, CONFIG_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
-  validateModelConfig(config, configPath);
+  const checked = validateModelConfig(config, configPath);
   const names = new Set<string>();
   for (const tensor of tensors) {
     if (names.has(tensor.name)) throw new ModelWeightsError(weightsPath, [`tensor "${tensor.name}" is given twice`]);
     names.add(tensor.name);
   }
-  const ordered = matchTensors(config, tensors, weightsPath);
+  const given = tensors.map((tensor) => ({ ...tensor, stored: tensor.dtype ?? 'F32' }));
+  const ordered = matchTensors(checked, given, weightsPath).map(({ stored: _, ...tensor }) => tensor);
   await mkdir(dir, { recursive: true });
   // format 'pt' is what safetensors.torch.load_file / save_file use to mark PyTorch weights.
   await writeFileAtomic(weightsPath, encodeSafetensors(ordered, { format: 'pt' }));
-  await writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
+  await writeFileAtomic(configPath, JSON.stringify(modelConfigToJson(checked), null, 2) + '\n');
 }
 
 /** When a model folder's weights were written, or null when `dir` is not a model folder. */
@@ -230,7 +176,10 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** Reads and checks a model folder; the tensors come back in layer order (see expectedTensorShapes). */
+/**
+ * Reads and checks a model folder; a version-1 config.json comes back as version 2. The tensors come
+ * back in state_dict order (see expectedTensorShapes), with `dtype: 'I64'` on the I64 ones.
+ */
 export async function loadModel(dir: string): Promise<{ config: ModelConfig; tensors: NamedTensor[] }> {
   const configPath = join(dir, CONFIG_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
@@ -247,6 +196,8 @@ export async function loadModel(dir: string): Promise<{ config: ModelConfig; ten
   }
   const config = validateModelConfig(parsed, configPath);
   const decoded = decodeSafetensors(await readFile(weightsPath), weightsPath);
-  const tensors = [...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data }));
-  return { config, tensors: matchTensors(config, tensors, weightsPath) };
+  const stored = [...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data, stored: tensor.dtype }));
+  const tensors = matchTensors(config, stored, weightsPath).map(({ name, shape, data, stored: dtype }): NamedTensor =>
+    dtype === 'I64' ? { name, shape, dtype, data } : { name, shape, data });
+  return { config, tensors };
 }

@@ -418,14 +418,22 @@ export function mlpOf(spec: ModelSpec): { hidden: number[]; activation: MlpActiv
 }
 
 /**
- * A model in a few words: `784-800-10` for an MLP of one activation (as version 1 described it),
- * else its layer list as `--layers` takes it (without the implied flattens and the output layer).
+ * A model in one line, for listings and logs: `784-800-10` (inputs, hidden sizes, classes; as version 1
+ * showed it) for a version-1-shaped MLP, else the layers as `--layers` text without the output linear
+ * and without the flattens buildModelSpec implies (`conv 6 5x5 pad 2, relu, maxpool 2, …`), so that
+ * `buildModelSpec(spec.input, parseLayers(text), classes)` gives the spec back.
  */
 export function describeModel(spec: ModelSpec): string {
+  const { layers } = spec;
+  const last = layers[layers.length - 1];
   const mlp = mlpOf(spec);
-  const summary = summarizeModel(spec);
-  if (mlp) return [product(summary.input), ...mlp.hidden, product(summary.output)].join('-');
-  const layers = spec.layers.slice(0, -1);
-  const written = layers.filter((l, i) => !(l.type === 'flatten' && layers[i + 1]?.type === 'linear'));
+  if (mlp && last.type === 'linear') return [product(spec.input), ...mlp.hidden, last.out].join('-');
+  const inputs = summarizeModel(spec).layers.map((l) => l.input);
+  const spatial = (l: LayerSpec) => l.type === 'conv2d' || l.type === 'maxpool2d' || l.type === 'avgpool2d';
+  // The flatten buildModelSpec inserts: between spatial layers and a linear. A flatten with no spatial
+  // layer before it is written, since without it the image would enter flattened and the indices shift.
+  const implied = (l: LayerSpec, i: number) =>
+    l.type === 'flatten' && layers[i + 1]?.type === 'linear' && inputs[i].length === 3 && layers.slice(0, i).some(spatial);
+  const written = layers.filter((l, i) => !implied(l, i) && !(i === layers.length - 1 && l.type === 'linear'));
   return formatLayers(written);
 }

@@ -3,21 +3,32 @@
  * write it: 8 bytes of little-endian uint64 header length N, N bytes of UTF-8 JSON describing each
  * tensor (dtype, shape, byte range in the data section), then the raw little-endian row-major data.
  *
- * digitlab writes F32 only. It reads F32, F16, BF16 and F64, always handing back Float32Arrays,
- * because a model trained elsewhere in half or double precision should load without a conversion step.
+ * digitlab writes F32 and I64. It reads F32, F16, BF16 and F64, always handing back Float32Arrays,
+ * because a model trained elsewhere in half or double precision should load without a conversion step;
+ * and I64, also into a Float32Array, for the integer counters a state_dict holds (BatchNorm's
+ * num_batches_tracked): exact up to ±2^24, the largest range in which float32 holds every integer, and
+ * refused beyond it rather than rounded.
  * The reader is strict (see FORMATS.md): a file that a careful writer could not have produced is
  * rejected with a message naming the file and the problem, never half-loaded.
  */
 import type { NamedTensor } from './model-config.js';
 
 /** The element types digitlab reads. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64';
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
+
+const READ_DTYPES = 'F32, F16, BF16, F64, I64';
+
+/** Every integer of magnitude up to 2^24 is a float32; 2^24 + 1 is not. */
+export const MAX_EXACT_I64 = 2 ** 24;
+
+/** An I64 value to write must be an integer of at most this magnitude (a float beyond it is not one exact integer). */
+const MAX_WRITE_I64 = 2 ** 53;
 
 /** Dtypes that the format defines but digitlab does not read: named in the error so it is not mistaken for corruption. */
 const OTHER_FORMAT_DTYPES = new Set([
-  'BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2',
+  'BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'U64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2',
   'C64',
 ]);
 
@@ -41,7 +52,8 @@ export type SafetensorsProblem =
   | 'offsets-gap'
   | 'offsets-overlap'
   | 'file-size'
-  | 'metadata';
+  | 'metadata'
+  | 'value-range';
 
 export class SafetensorsFormatError extends Error {
   override readonly name = 'SafetensorsFormatError';
@@ -58,7 +70,7 @@ export class SafetensorsFormatError extends Error {
 }
 
 export interface DecodedTensor {
-  /** The dtype stored in the file; `data` is always float32. */
+  /** The dtype stored in the file; `data` is always float32 (for I64, integers within ±2^24). */
   dtype: SafetensorsDtype;
   shape: number[];
   data: Float32Array;
@@ -83,7 +95,24 @@ function formatShape(shape: readonly number[]): string {
 }
 
 /**
- * Serializes tensors as float32 safetensors, data laid out contiguously in the given order.
+ * Throws unless every value of an I64 tensor is an integer that int64 holds as it is: refusing is
+ * better than writing a truncated 2.5 that PyTorch would then count from.
+ */
+function checkInt64Values(tensor: NamedTensor): void {
+  for (let i = 0; i < tensor.data.length; i++) {
+    const value = tensor.data[i];
+    if (!Number.isInteger(value) || Math.abs(value) > MAX_WRITE_I64) {
+      throw new RangeError(
+        `tensor "${tensor.name}" is I64 but its value ${value} at index ${i} is not an integer within ±2^53; ` +
+          'I64 tensors hold counters (BatchNorm\'s num_batches_tracked): store other values as F32',
+      );
+    }
+  }
+}
+
+/**
+ * Serializes tensors as safetensors, data laid out contiguously in the given order: F32, or I64 for
+ * a tensor whose `dtype` says so (its Float32Array holding integers, written as little-endian int64).
  * `metadata` goes in `__metadata__` (PyTorch's loader expects `{format: 'pt'}`).
  */
 export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Record<string, string>): Buffer {
@@ -114,8 +143,10 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
           `but ${tensor.data.length} values`,
       );
     }
-    const end = offset + tensor.data.length * DTYPE_BYTES.F32;
-    header[tensor.name] = { dtype: 'F32', shape: [...tensor.shape], data_offsets: [offset, end] };
+    const dtype = writtenDtype(tensor);
+    if (dtype === 'I64') checkInt64Values(tensor);
+    const end = offset + tensor.data.length * DTYPE_BYTES[dtype];
+    header[tensor.name] = { dtype, shape: [...tensor.shape], data_offsets: [offset, end] };
     offset = end;
   }
 
@@ -128,8 +159,11 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   json.copy(out, 8);
   let position = 8 + headerLength;
   for (const tensor of tensors) {
-    const bytes = tensor.data.length * DTYPE_BYTES.F32;
-    if (HOST_IS_LITTLE_ENDIAN) {
+    const dtype = writtenDtype(tensor);
+    const bytes = tensor.data.length * DTYPE_BYTES[dtype];
+    if (dtype === 'I64') {
+      for (let i = 0; i < tensor.data.length; i++) out.writeBigInt64LE(BigInt(tensor.data[i]), position + 8 * i);
+    } else if (HOST_IS_LITTLE_ENDIAN) {
       out.set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, bytes), position);
     } else {
       for (let i = 0; i < tensor.data.length; i++) out.writeFloatLE(tensor.data[i], position + 4 * i);
@@ -137,6 +171,15 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
     position += bytes;
   }
   return out;
+}
+
+/** The dtype a tensor is written as: F32 unless it says I64; anything else is a caller's mistake. */
+function writtenDtype(tensor: NamedTensor): 'F32' | 'I64' {
+  const dtype = tensor.dtype ?? 'F32';
+  if (dtype !== 'F32' && dtype !== 'I64') {
+    throw new TypeError(`tensor "${tensor.name}" has dtype ${JSON.stringify(dtype)}; digitlab writes F32 or I64`);
+  }
+  return dtype;
 }
 
 /**
@@ -195,8 +238,11 @@ function halfToFloat(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** Copies one tensor's bytes into a fresh (hence aligned) Float32Array; the source may sit at any offset. */
-function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Float32Array {
+/**
+ * Copies one tensor's bytes into a fresh (hence aligned) Float32Array; the source may sit at any offset.
+ * Returns the index of the first I64 value float32 cannot hold exactly instead, for the caller to report.
+ */
+function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Float32Array | { index: number; value: bigint } {
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
@@ -214,6 +260,15 @@ function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): F
       // bfloat16 is the top half of a float32: shifting the bits back is exact.
       const bits = new Uint32Array(out.buffer);
       for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+      break;
+    }
+    case 'I64': {
+      const limit = BigInt(MAX_EXACT_I64);
+      for (let i = 0; i < count; i++) {
+        const value = view.getBigInt64(8 * i, true);
+        if (value > limit || value < -limit) return { index: i, value };
+        out[i] = Number(value);
+      }
       break;
     }
   }
@@ -239,11 +294,11 @@ function parseEntry(source: string, name: string, value: unknown): HeaderEntry {
     if (OTHER_FORMAT_DTYPES.has(dtype)) {
       return fail(
         'dtype',
-        `dtype ${dtype} is valid safetensors but not one digitlab reads (F32, F16, BF16, F64)`,
+        `dtype ${dtype} is valid safetensors but not one digitlab reads (${READ_DTYPES})`,
         'convert the weights to float32 before saving (in PyTorch: {k: v.float() for k, v in state_dict.items()})',
       );
     }
-    return fail('dtype', `unknown dtype "${dtype}" (digitlab reads F32, F16, BF16, F64)`);
+    return fail('dtype', `unknown dtype "${dtype}" (digitlab reads ${READ_DTYPES})`);
   }
   if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && (dim as number) >= 0)) {
     return fail('shape', `shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
@@ -349,6 +404,15 @@ export function decodeSafetensors(buffer: Uint8Array, source: string): DecodedSa
   const tensors = new Map<string, DecodedTensor>();
   for (const entry of entries) {
     const data = toFloat32(buffer.subarray(dataStart + entry.begin, dataStart + entry.end), entry.dtype, elementCount(entry.shape));
+    if (!(data instanceof Float32Array)) {
+      throw new SafetensorsFormatError(
+        source, 'value-range',
+        `tensor "${entry.name}": I64 value ${data.value} at index ${data.index} is beyond ±2^24 (${MAX_EXACT_I64}), ` +
+          'the integers a float32 holds exactly',
+        'digitlab reads I64 only for counters such as BatchNorm\'s num_batches_tracked; reset the counter ' +
+          '(in PyTorch: module.num_batches_tracked.zero_()) or store the tensor as F32 before saving',
+      );
+    }
     tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data });
   }
   return { tensors, metadata };

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createReferenceKernels } from '../../src/core/reference.js';
 import { parseLayers, presetLayers, PRESETS, UnknownPresetError } from '../../src/io/layer-text.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfigV1 } from '../../src/io/model-config.js';
 import { expectedTensorShapes } from '../../src/io/model-files.js';
 import { modelSpecFromJson, modelSpecToJson } from '../../src/io/model-spec-json.js';
 import {
-  buildModelSpec, classCount, formatLayer, formatLayers, layer, LayerSpecError, mlpOf, modelSpecFromMlp,
+  buildModelSpec, classCount, describeModel, formatLayer, formatLayers, layer, LayerSpecError, mlpOf, modelSpecFromMlp,
   modelTensors, ModelSpecError, summarizeModel, type LayerSpec, type ModelSpec,
 } from '../../src/io/model-spec.js';
 import { Mlp } from '../../src/nn/mlp.js';
@@ -209,7 +209,7 @@ describe('building a model from a layer list', () => {
 });
 
 describe('version-1 MLPs as layer lists', () => {
-  const config = (hidden: number[], activation: ModelConfig['activation']): ModelConfig => ({
+  const config = (hidden: number[], activation: ModelConfigV1['activation']): ModelConfigV1 => ({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden, activation,
     normalization: { pixelMax: 255 },
   });
@@ -220,7 +220,12 @@ describe('version-1 MLPs as layer lists', () => {
       const v1 = config([...hidden], activation);
       const spec = modelSpecFromMlp({ inputShape: v1.inputShape, hidden: v1.hidden, activation: v1.activation, classes: v1.classes });
       const tensors = modelTensors(spec).map((t) => ({ name: t.name, shape: t.shape }));
-      assert.deepEqual(tensors, expectedTensorShapes(v1), `${hidden.join(',')} ${activation}`);
+      const upgraded = modelConfigFromV1(v1);
+      assert.deepEqual(upgraded.model, spec);
+      assert.deepEqual(expectedTensorShapes(upgraded), tensors.map((t) => ({ ...t, dtype: 'F32' })), `${hidden.join(',')} ${activation}`);
+      assert.deepEqual(tensors, [...hidden, 10].flatMap((out, i) => [
+        { name: `layers.${2 * i}.weight`, shape: [out, i === 0 ? 784 : hidden[i - 1]] }, { name: `layers.${2 * i}.bias`, shape: [out] },
+      ]));
       const mlp = new Mlp(kernels, { inputs: 784, hidden: [...hidden], classes: 10, activation });
       assert.deepEqual(tensors, mlp.toTensors().map((t) => ({ name: t.name, shape: t.shape })));
       assert.equal(summarizeModel(spec).params, mlp.parameterCount);
@@ -234,6 +239,35 @@ describe('version-1 MLPs as layer lists', () => {
     assert.equal(mlpOf(buildModelSpec(MNIST, parseLayers('linear 10, dropout 0.5'), 10)), null);
     assert.equal(mlpOf(buildModelSpec(MNIST, parseLayers('linear 10'), 10)), null);
     assert.equal(mlpOf(buildModelSpec([3, 28, 28], parseLayers('linear 10, relu'), 10)), null);
+  });
+});
+
+describe('describeModel', () => {
+  it('writes a version-1-shaped MLP as its sizes, as version 1 showed it', () => {
+    assert.equal(describeModel(modelSpecFromMlp({ inputShape: [28, 28], hidden: [800], activation: 'relu', classes: 10 })), '784-800-10');
+    assert.equal(describeModel(modelSpecFromMlp({ inputShape: [28, 28], hidden: [512, 256], activation: 'tanh', classes: 10 })), '784-512-256-10');
+    assert.equal(describeModel(modelSpecFromMlp({ inputShape: [4, 3], hidden: [], activation: 'identity', classes: 2 })), '12-2');
+  });
+
+  it('writes anything else as layer text, without the implied flattens and the output linear', () => {
+    assert.equal(describeModel(buildModelSpec(MNIST, presetLayers('lenet5'), 10)), PRESETS.lenet5.layers);
+    assert.equal(describeModel(buildModelSpec(MNIST, parseLayers('linear 100, dropout 0.2'), 10)), 'linear 100, dropout 0.2');
+    assert.equal(describeModel(buildModelSpec([3, 28, 28], parseLayers('linear 10, relu'), 10)), 'linear 10, relu');
+    assert.equal(describeModel(buildModelSpec([3, 28, 28], [], 10)), 'none');
+  });
+
+  it('gives text that builds the same model again', () => {
+    for (const [input, text] of [
+      [MNIST, PRESETS.lenet5.layers], [MNIST, PRESETS.cnn.layers],
+      [MNIST, 'conv 4 3, batchnorm, relu, maxpool 2, linear 16, batchnorm, relu, dropout 0.1'],
+      [MNIST, 'conv 4 3, flatten, dropout 0.5'], // the flatten is not right before a linear: written
+      [[3, 8, 8], 'flatten, linear 5'], // no spatial layer before it: the image would enter flattened without it
+      [MNIST, 'batchnorm, linear 20, tanh'],
+    ] as [[number, number, number], string][]) {
+      const spec = buildModelSpec(input, parseLayers(text), 10);
+      assert.deepEqual(buildModelSpec(input, parseLayers(describeModel(spec)), 10), spec, text);
+    }
+    assert.equal(describeModel(buildModelSpec([3, 8, 8], parseLayers('flatten, linear 5'), 10)), 'flatten, linear 5');
   });
 });
 

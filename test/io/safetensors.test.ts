@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   decodeSafetensors,
   encodeSafetensors,
+  MAX_EXACT_I64,
   MAX_HEADER_BYTES,
   SafetensorsFormatError,
   type SafetensorsProblem,
@@ -213,7 +214,8 @@ describe('decodeSafetensors rejects corrupt files, each with its own error', () 
 
   it('an unknown dtype, or a real one digitlab does not read', () => {
     expectProblem(rawFile(JSON.stringify({ w: entry('F33', [2], 0, 8) }), eightBytes), 'dtype', /unknown dtype "F33"/);
-    expectProblem(rawFile(JSON.stringify({ w: entry('I64', [1], 0, 8) }), eightBytes), 'dtype', /I64 is valid safetensors.*convert the weights to float32/);
+    expectProblem(rawFile(JSON.stringify({ w: entry('I32', [2], 0, 8) }), eightBytes), 'dtype', /I32 is valid safetensors.*convert the weights to float32/);
+    expectProblem(rawFile(JSON.stringify({ w: entry('U64', [1], 0, 8) }), eightBytes), 'dtype', /U64 is valid safetensors but not one digitlab reads \(F32, F16, BF16, F64, I64\)/);
     expectProblem(rawFile(JSON.stringify({ w: { shape: [2], data_offsets: [0, 8] } }), eightBytes), 'dtype', /dtype is missing/);
   });
 
@@ -236,5 +238,58 @@ describe('decodeSafetensors rejects corrupt files, each with its own error', () 
   it('metadata that is not a string-to-string map', () => {
     expectProblem(rawFile(JSON.stringify({ __metadata__: { epochs: 3 } })), 'metadata', /\["epochs"\] is 3, not a string/);
     expectProblem(rawFile(JSON.stringify({ __metadata__: ['pt'] })), 'metadata', /must be an object/);
+  });
+});
+
+describe('I64 tensors (integer counters such as num_batches_tracked)', () => {
+  function i64Bytes(values: bigint[]): Buffer {
+    const out = Buffer.alloc(8 * values.length);
+    values.forEach((value, i) => out.writeBigInt64LE(value, 8 * i));
+    return out;
+  }
+
+  it('are written as little-endian int64, 8 bytes a value, beside F32 tensors', () => {
+    const file = encodeSafetensors([
+      { name: 'w', shape: [2], data: new Float32Array([0.5, -1]) },
+      { name: 'count', shape: [], dtype: 'I64', data: new Float32Array([938]) },
+      { name: 'steps', shape: [3], dtype: 'I64', data: new Float32Array([-3, 0, MAX_EXACT_I64]) },
+    ]);
+    const headerLength = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'));
+    assert.deepEqual(header.count, { dtype: 'I64', shape: [], data_offsets: [8, 16] });
+    assert.deepEqual(header.steps, { dtype: 'I64', shape: [3], data_offsets: [16, 40] });
+    assert.equal(header.w.dtype, 'F32');
+    const data = file.subarray(8 + headerLength);
+    assert.equal(data.length, 40);
+    assert.equal(data.readBigInt64LE(8), 938n);
+    assert.deepEqual([16, 24, 32].map((at) => data.readBigInt64LE(at)), [-3n, 0n, 16777216n]);
+
+    const decoded = decodeSafetensors(file, 'memory');
+    assert.equal(decoded.tensors.get('count')?.dtype, 'I64');
+    assert.deepEqual(decoded.tensors.get('count')?.data, new Float32Array([938]));
+    assert.deepEqual(decoded.tensors.get('steps')?.data, new Float32Array([-3, 0, MAX_EXACT_I64]));
+    assert.deepEqual(decoded.tensors.get('w')?.data, new Float32Array([0.5, -1]));
+  });
+
+  it('reads a file written elsewhere, and refuses a value float32 cannot hold exactly, naming the tensor', () => {
+    const header = JSON.stringify({ 'layers.1.num_batches_tracked': entry('I64', [2], 0, 16) });
+    const ok = decodeSafetensors(rawFile(header, i64Bytes([16777216n, -16777216n])), 'ok');
+    assert.deepEqual(ok.tensors.get('layers.1.num_batches_tracked')?.data, new Float32Array([16777216, -16777216]));
+    expectProblem(
+      rawFile(header, i64Bytes([1n, 16777217n])),
+      'value-range',
+      /tensor "layers\.1\.num_batches_tracked": I64 value 16777217 at index 1 is beyond ±2\^24 .*num_batches_tracked\.zero_\(\)/,
+    );
+    expectProblem(rawFile(header, i64Bytes([-(2n ** 62n), 0n])), 'value-range', /I64 value -4611686018427387904 at index 0/);
+  });
+
+  it('refuses to write a non-integer or a value beyond 2^53', () => {
+    const i64 = (value: number) => [{ name: 'n', shape: [1], dtype: 'I64' as const, data: new Float32Array([value]) }];
+    assert.throws(() => encodeSafetensors(i64(2.5)), /tensor "n" is I64 but its value 2\.5 at index 0 is not an integer within ±2\^53/);
+    assert.throws(() => encodeSafetensors(i64(NaN)), /value NaN/);
+    assert.throws(() => encodeSafetensors(i64(2 ** 60)), /is not an integer within ±2\^53/);
+    assert.doesNotThrow(() => encodeSafetensors(i64(2 ** 53)));
+    const other = [{ name: 'x', shape: [1], dtype: 'F16', data: new Float32Array(1) }] as unknown as Parameters<typeof encodeSafetensors>[0];
+    assert.throws(() => encodeSafetensors(other), /tensor "x" has dtype "F16"; digitlab writes F32 or I64/);
   });
 });

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { expectedTensorShapes, loadModel } from '../../src/io/model-files.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import type { ModelConfigV1 } from '../../src/io/model-config.js';
+import { modelSpecFromMlp } from '../../src/io/model-spec.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url);
@@ -51,8 +52,8 @@ describe('PyTorch interoperability', () => {
       assert.deepEqual([...tensor.data], expected.data, name);
     }
     assert.deepEqual(
-      expectedTensorShapes({ inputShape: [2, 3], hidden: [5], classes: 3 }),
-      Object.entries(fixture.tensors).map(([name, t]) => ({ name, shape: t.shape })),
+      expectedTensorShapes({ model: modelSpecFromMlp({ inputShape: [2, 3], hidden: [5], activation: 'relu', classes: 3 }) }),
+      Object.entries(fixture.tensors).map(([name, t]) => ({ name, shape: t.shape, dtype: 'F32' })),
     );
 
     const layers = [0, 2].map((index) => ({
@@ -87,7 +88,7 @@ describe('PyTorch interoperability', () => {
   it('loads the PyTorch weights as a digitlab model folder', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'digitlab-torch-'));
     try {
-      const config: ModelConfig = {
+      const config: ModelConfigV1 = {
         format: 'digitlab-mlp', version: 1, inputShape: [2, 3], classes: 3, hidden: [5], activation: 'relu',
         normalization: { pixelMax: 1 },
       };
