@@ -2,7 +2,7 @@
 // Run from the project folder after `npm install`: node examples/train-and-predict.mjs
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
-  Classifier, createKernels, DEFAULT_SETTINGS, decodeGrayscale, encodeGrayscalePng, loadData, preprocessDigit, TrainingRun,
+  Classifier, createKernels, DEFAULT_SETTINGS, decodeGrayscale, encodeGrayscalePng, loadData, preprocessDigit, trainAndSave, TrainingRun,
 } from 'digitlab';
 
 const data = loadData('mnist'); // or 'idx:DIR', 'pkl:FILE'
@@ -19,10 +19,10 @@ const run = new TrainingRun({
   },
 });
 run.on('epochEnd', (e) => console.log(`epoch ${e.epoch}: val loss ${e.val_loss.toFixed(4)}, val accuracy ${e.val_accuracy}`));
-const result = await run.run();
+// trains, then saves config.json (the layers, data and settings) and model.safetensors
+const { result } = await trainAndSave(run, 'runs/example');
 console.log(`test accuracy ${result.test.accuracy}, ${result.params} parameters`);
 
-await new Classifier({ format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [256, 128], activation: 'relu', normalization: { pixelMax: 255 } }, run.model).save('runs/example');
 const classifier = await Classifier.load(kernels, 'runs/example');
 
 // A test digit written as a PNG, read back as any picture would be.

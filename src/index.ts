@@ -31,7 +31,7 @@ export * from './optim/schedules.js';
 export * from './train/trainer.js';
 export * from './train/evaluate.js';
 export * from './train/convergence.js';
-export { modelConfigFor } from './train/model-config.js';
+export { modelConfigFor, resultMetrics, trainAndSave } from './train/model-config.js';
 export { CheckpointError, type CheckpointState } from './train/checkpoint.js';
 export { fillBatch, fillRange } from './train/batches.js';
 export * from './study/spec.js';

@@ -6,11 +6,10 @@ import type { Activation } from '../core/kernels.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
 import { parseLayers, presetLayers, PRESETS, UnknownPresetError } from '../io/layer-text.js';
 import { buildModelSpec, LayerSpecError, mlpOf, summarizeModel } from '../io/model-spec.js';
-import { Classifier } from '../nn/classifier.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import { parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
-import { modelConfigFor } from '../train/model-config.js';
+import { trainAndSave } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
 import { RUNS_DIR } from './models.js';
 import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
@@ -109,14 +108,14 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
   const controller = new AbortController();
   const data = loadDataChecked(out, opts.data, { validation: opts.validation });
   const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
-  const run = new TrainingRun({
-    kernels,
-    data,
-    settings,
-    checkpointPath,
-    resume: Boolean(opts.resume),
-    signal: controller.signal,
-  });
+  let run: TrainingRun;
+  try {
+    run = new TrainingRun({ kernels, data, settings, checkpointPath, resume: Boolean(opts.resume), signal: controller.signal });
+  } catch (error) {
+    // a list that parses but does not fit these images (a kernel larger than the image, …)
+    if (error instanceof LayerSpecError) throw new UsageError(`--${opts.preset ? 'preset' : 'layers'}: ${error.message}`);
+    throw error;
+  }
   const mlp = mlpOf(run.model.spec);
   const shape = mlp
     ? `${[run.model.inputs, ...mlp.hidden, run.model.classes].join('-')} (${mlp.activation})`
@@ -135,20 +134,12 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
   process.once('SIGTERM', stop);
   let result: TrainResult;
   try {
-    result = await run.run();
+    ({ result } = await trainAndSave(run, dir));
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
 
-  const config = modelConfigFor(data, settings, result.best_epoch, {
-    test_accuracy: result.test.accuracy,
-    test_loss: result.test.loss,
-    converged_epoch: result.converged_epoch,
-    seconds_to_converge: result.seconds_to_converge,
-    seconds: result.seconds,
-  });
-  await new Classifier(config, run.model).save(dir);
   const wrongPng = join(dir, 'most-confidently-wrong.png');
   const wrong = await writeMostConfidentlyWrong(wrongPng, result.test, data.test);
   const json = resultJson(result, dir);

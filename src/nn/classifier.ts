@@ -1,7 +1,6 @@
 import type { Kernels } from '../core/kernels.js';
 import { loadModel, saveModel } from '../io/model-files.js';
 import type { ModelConfig } from '../io/model-config.js';
-import { modelSpecFromMlp } from '../io/model-spec.js';
 import { InputShapeError } from './errors.js';
 import { Sequential } from './sequential.js';
 import { Predictor, type Prediction } from './predictor.js';
@@ -24,7 +23,7 @@ export class Classifier {
 
   static async load(kernels: Kernels, dir: string): Promise<Classifier> {
     const { config, tensors } = await loadModel(dir);
-    const model = new Sequential(kernels, modelSpecFromMlp(config));
+    const model = new Sequential(kernels, config.model);
     model.loadTensors(tensors);
     return new Classifier(config, model);
   }

@@ -6,8 +6,7 @@
 import { join } from 'node:path';
 import { createKernels } from '../core/index.js';
 import { loadData } from '../data/source.js';
-import { modelConfigFor } from '../train/model-config.js';
-import { Classifier } from '../nn/classifier.js';
+import { trainAndSave } from '../train/model-config.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../train/trainer.js';
 
 export const DEFAULT_MODEL_NAME = 'default';
@@ -17,9 +16,7 @@ export async function trainDefaultModel(runsDir: string, data = 'mnist'): Promis
   const splits = loadData(data);
   const settings = { ...DEFAULT_SETTINGS, hidden: [128], optimizer: 'adam' as const, optimizerOptions: { lr: 0.001 }, epochs: 2, batchSize: 64, seed: 1 };
   const run = new TrainingRun({ kernels: await createKernels(), data: splits, settings });
-  const result = await run.run();
-  const config = modelConfigFor(splits, settings, result.best_epoch, { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds });
   const dir = join(runsDir, DEFAULT_MODEL_NAME);
-  await new Classifier(config, run.model).save(dir);
+  const { result } = await trainAndSave(run, dir);
   return { dir, testAccuracy: result.test.accuracy };
 }

@@ -3,12 +3,13 @@
  * runs folder, plus one given explicitly. A model's id is its folder name, restricted to a safe
  * alphabet, so an id can never name a path outside the folders the server was given.
  */
+import { validateModelConfig } from '../io/model-config.js';
+import { describeModel, mlpOf, summarizeModel } from '../io/model-spec.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import type { Dataset } from '../data/dataset.js';
 import { CONFIG_FILE, modelFolderModified, WEIGHTS_FILE } from '../io/model-files.js';
-import type { ModelConfig } from '../io/model-config.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed, mostConfidentlyWrong } from '../train/evaluate.js';
 
@@ -31,9 +32,11 @@ export interface ModelSummary {
   default: boolean;
   /** [height, width] of the images the model reads. */
   inputShape: [number, number];
-  hidden: number[];
   classes: number;
-  activation: string;
+  /** The model in a few words: `784-128-10` for an MLP, else its layer list. */
+  network: string;
+  /** The MLP's hidden sizes and activation, or null for any other network. */
+  mlp: { hidden: number[]; activation: string } | null;
   params: number;
   testAccuracy: number | null;
   /** When the weights were written (ISO time). */
@@ -101,19 +104,17 @@ export class ModelRegistry {
     const summaries: ModelSummary[] = [];
     for (const [id, { dir, mtime }] of found) {
       try {
-        const config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as ModelConfig;
-        const sizes = [config.inputShape[0] * config.inputShape[1], ...config.hidden, config.classes];
-        let params = 0;
-        for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i] * sizes[i + 1] + sizes[i + 1];
+        const path = join(dir, CONFIG_FILE);
+        const config = validateModelConfig(JSON.parse(await readFile(path, 'utf8')), path);
         const accuracy = config.metrics?.test_accuracy;
         summaries.push({
           id,
           default: false,
           inputShape: config.inputShape,
-          hidden: config.hidden,
           classes: config.classes,
-          activation: config.activation,
-          params,
+          network: describeModel(config.model),
+          mlp: mlpOf(config.model),
+          params: summarizeModel(config.model).params,
           testAccuracy: typeof accuracy === 'number' ? accuracy : null,
           modified: mtime.toISOString(),
         });

@@ -3,6 +3,9 @@
  * with it), writing a model folder under the runs folder, with its events kept in order so a page
  * that subscribes late (or reconnects) still sees the whole curve.
  */
+import { parseLayers, presetLayers, UnknownPresetError } from '../io/layer-text.js';
+import { buildModelSpec, LayerSpecError, type LayerSpec } from '../io/model-spec.js';
+import { HttpError } from './errors.js';
 import { describeModel } from '../io/model-spec.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,14 +13,18 @@ import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { modelConfigFor } from '../train/model-config.js';
-import { Classifier } from '../nn/classifier.js';
+import { trainAndSave } from '../train/model-config.js';
 import type { OptimizerName } from '../optim/index.js';
 import { DEFAULT_SETTINGS, TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
 
 export interface RunRequest {
+  /** An MLP's hidden sizes and activation, used when neither `layers` nor `preset` is given. */
   hidden: number[];
   activation: Activation;
+  /** Any network, as `digitlab train --layers` takes it (the output layer is added). */
+  layers?: string;
+  /** A named layer list (`digitlab presets`). */
+  preset?: string;
   optimizer: OptimizerName;
   lr: number;
   epochs: number;
@@ -112,6 +119,7 @@ export class RunManager {
 
   start(request: RunRequest): RunInfo {
     if (this.closing) throw Object.assign(new Error('the server is shutting down'), { statusCode: 503 });
+    this.layersOf(request); // a bad layer list is the request's fault, answered before anything starts
     const running = [...this.runs.values()].filter((r) => r.status === 'running').length;
     if (running >= this.maxConcurrent) throw new TooManyRunsError(this.maxConcurrent);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -165,6 +173,26 @@ export class RunManager {
     if (event.type === 'done' || event.type === 'stopped' || event.type === 'failed') run.listeners.clear();
   }
 
+  /**
+   * The layer list a request asks for (null for an MLP of `hidden`), checked against the server's
+   * images and classes; a list that does not parse or fit is an HttpError 400 naming the layer.
+   */
+  private layersOf(request: RunRequest): LayerSpec[] | null {
+    if (request.layers !== undefined && request.preset !== undefined) throw new HttpError(400, 'give layers or preset, not both');
+    const field = request.preset !== undefined ? 'preset' : 'layers';
+    try {
+      const layers = request.preset !== undefined ? presetLayers(request.preset) : request.layers !== undefined ? parseLayers(request.layers) : null;
+      if (layers) {
+        const train = this.data().train;
+        buildModelSpec([1, train.height, train.width], layers, train.classes);
+      }
+      return layers;
+    } catch (error) {
+      if (error instanceof LayerSpecError || error instanceof UnknownPresetError) throw new HttpError(400, `${field}: ${error.message}`);
+      throw error;
+    }
+  }
+
   private async train(run: Run): Promise<void> {
     const { request } = run;
     const dir = join(this.runsDir, run.id);
@@ -176,6 +204,7 @@ export class RunManager {
       ...DEFAULT_SETTINGS,
       hidden: request.hidden,
       activation: request.activation,
+      ...(this.layersOf(request) ? { layers: this.layersOf(request) as LayerSpec[] } : {}),
       optimizer: request.optimizer,
       optimizerOptions: { lr: request.lr },
       epochs: request.epochs,
@@ -202,9 +231,7 @@ export class RunManager {
     training.on('checkpoint', (e) => (lastCheckpoint = e));
     training.on('epochEnd', (e) => this.publish(run, { type: 'epoch', data: { ...e } }));
     try {
-      const result = await training.run();
-      const config = modelConfigFor(data, settings, result.best_epoch, { test_accuracy: result.test.accuracy, test_loss: result.test.loss, seconds: result.seconds }, { trainImages: data.train.count });
-      await new Classifier(config, training.model).save(dir);
+      const { result } = await trainAndSave(training, dir, { extra: { trainImages: data.train.count } });
       await writeFileAtomic(join(dir, 'result.json'), JSON.stringify({ test_accuracy: result.test.accuracy, epochs: result.epochs }, null, 2) + '\n');
       run.status = 'done';
       this.publish(run, { type: 'done', data: { model: run.id, testAccuracy: result.test.accuracy, testLoss: result.test.loss, seconds: result.seconds } });

@@ -4,7 +4,7 @@
  * rung it waits (Atomics.wait on a shared flag) for the scheduler's verdict, so a pruned trial stops
  * exactly at the rung and never trains a batch of the next epoch.
  */
-import { modelConfigFor } from '../train/model-config.js';
+import { trainAndSave } from '../train/model-config.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,7 +12,6 @@ import { createKernels, type KernelBackend, type KernelOptions } from '../core/i
 import type { Kernels } from '../core/kernels.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { loadData } from '../data/source.js';
-import { Classifier } from '../nn/classifier.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import { TrainingAbortedError, TrainingRun, type EpochRecord } from '../train/trainer.js';
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
@@ -90,9 +89,12 @@ async function runTrial(input: TrialInput): Promise<void> {
   });
 
   const trainStarted = performance.now();
+  const modelDir = join(input.dir, 'model');
   let result;
+  let config;
+  let saveSeconds;
   try {
-    result = await run.run();
+    ({ result, config, saveSeconds } = await trainAndSave(run, modelDir, { skipDiverged: true }));
   } catch (error) {
     if (error instanceof TrainingAbortedError) {
       post({ type: pruned ? 'pruned' : 'stopped', timings: { load: loadSeconds, train: (performance.now() - trainStarted) / 1000 } });
@@ -100,20 +102,7 @@ async function runTrial(input: TrialInput): Promise<void> {
     }
     throw error;
   }
-  const trainSeconds = (performance.now() - trainStarted) / 1000;
-  const saveStarted = performance.now();
-  let modelDir: string | null = null;
-  if (!result.diverged) {
-    modelDir = join(input.dir, 'model');
-    const config = modelConfigFor(data, input.settings, result.best_epoch, {
-      test_accuracy: result.test.accuracy,
-      test_loss: result.test.loss,
-      converged_epoch: result.converged_epoch,
-      seconds_to_converge: result.seconds_to_converge,
-      seconds: result.seconds,
-    });
-    await new Classifier(config, run.model).save(modelDir);
-  }
+  const trainSeconds = (performance.now() - trainStarted) / 1000 - saveSeconds;
   post({
     type: 'done',
     result: {
@@ -127,9 +116,9 @@ async function runTrial(input: TrialInput): Promise<void> {
       seconds: result.seconds,
       diverged: result.diverged,
       confusion: result.test.confusion,
-      modelDir,
+      modelDir: config ? modelDir : null,
     },
-    timings: { load: loadSeconds, train: trainSeconds, save: (performance.now() - saveStarted) / 1000 },
+    timings: { load: loadSeconds, train: trainSeconds, save: saveSeconds },
   });
 }
 

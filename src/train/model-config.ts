@@ -1,7 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { DatasetSplits } from '../data/dataset.js';
 import type { ModelConfig } from '../io/model-config.js';
-import type { TrainSettings } from './trainer.js';
+import { saveModel } from '../io/model-files.js';
+import type { TrainingRun, TrainResult } from './trainer.js';
+import { modelSpecFor, type TrainSettings } from './settings.js';
 
 /**
  * The config.json of a model trained on `data` with `settings`: the architecture, the data's
@@ -16,12 +18,11 @@ export function modelConfigFor(
 ): ModelConfig {
   const train = data.train;
   return {
-    format: 'digitlab-mlp',
-    version: 1,
+    format: 'digitlab',
+    version: 2,
+    model: modelSpecFor(settings, train),
     inputShape: [train.height, train.width],
     classes: train.classes,
-    hidden: settings.hidden,
-    activation: settings.activation,
     normalization: { pixelMax: train.pixelMax },
     ...(train.classNames ? { labels: [...train.classNames] } : {}),
     training: { data: absoluteSource(data.source), validation: data.validation.count, ...extra, ...settings, best_epoch: bestEpoch },
@@ -58,4 +59,32 @@ export function modelData(config: ModelConfig, given: string | undefined, fallba
   if (given !== undefined) return { spec: given, origin: 'given' };
   const recorded = recordedData(config);
   return recorded ? { ...recorded, origin: 'recorded' } : { spec: fallback, origin: 'default' };
+}
+
+/** What config.json records of a finished run's results. */
+export function resultMetrics(result: TrainResult): Record<string, unknown> {
+  return {
+    test_accuracy: result.test.accuracy,
+    test_loss: result.test.loss,
+    converged_epoch: result.converged_epoch,
+    seconds_to_converge: result.seconds_to_converge,
+    seconds: result.seconds,
+  };
+}
+
+/**
+ * Trains `run` to its end and saves the model it ends with as a folder (config.json with the
+ * architecture, data, settings and metrics; model.safetensors), which `digitlab train`, the server's
+ * runs, its first-start model and each study trial all do. A diverged run is not saved when
+ * `skipDiverged` (its config is then null). A stopped run throws TrainingAbortedError and saves nothing.
+ */
+export async function trainAndSave(
+  run: TrainingRun, dir: string, options: { extra?: Record<string, unknown>; skipDiverged?: boolean } = {},
+): Promise<{ result: TrainResult; config: ModelConfig | null; saveSeconds: number }> {
+  const result = await run.run();
+  if (result.diverged && options.skipDiverged) return { result, config: null, saveSeconds: 0 };
+  const started = performance.now();
+  const config = modelConfigFor(run.data, run.settings, result.best_epoch, resultMetrics(result), options.extra);
+  await saveModel(dir, config, run.model.toTensors());
+  return { result, config, saveSeconds: (performance.now() - started) / 1000 };
 }

@@ -82,7 +82,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
    * smaller (one batch an epoch).
    */
   readonly batchSize: number;
-  private readonly settings: TrainSettings;
+  readonly settings: TrainSettings;
 
   constructor(private readonly options: TrainRunOptions) {
     super();
@@ -93,6 +93,11 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     this.batchSize = Math.min(settings.batchSize, train.count);
     this.model = Sequential.create(kernels, modelSpecFor(settings, train), settings.seed);
     this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), optimizerOptionsFor(settings));
+  }
+
+  /** The data the run trains, validates and tests on. */
+  get data(): DatasetSplits {
+    return this.options.data;
   }
 
   async run(): Promise<TrainResult> {

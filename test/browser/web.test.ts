@@ -12,7 +12,7 @@ import { createKernels } from '../../src/core/index.js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
 import { FASHION_MNIST_CLASSES } from '../../src/data/known-sets.js';
 import { loadData } from '../../src/data/source.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { readDigits } from '../../src/read/read.js';
 import { createServer, type DigitServer } from '../../src/serve/server.js';
@@ -40,10 +40,10 @@ before(async () => {
   const settings = { ...DEFAULT_SETTINGS, hidden: [128], optimizer: 'adam' as const, optimizerOptions: { lr: 0.001 }, epochs: 2, seed: 1 };
   const run = new TrainingRun({ kernels: await createKernels(), data, settings });
   const result = await run.run();
-  const config: ModelConfig = {
+  const config: ModelConfig = modelConfigFromV1({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [128], activation: 'relu',
     normalization: { pixelMax: data.train.pixelMax }, metrics: { test_accuracy: result.test.accuracy },
-  };
+  });
   // the same network under Fashion-MNIST's class names, saved first so that 'small' is the newest
   const named = join(runsDir, 'named');
   await new Classifier({ ...config, labels: [...FASHION_MNIST_CLASSES] }, run.model).save(named);

@@ -28,7 +28,9 @@ describe('digitlab train', () => {
     assert.ok(json.test_accuracy > 0.9, `test accuracy ${json.test_accuracy}`);
     assert.match(result.stderr, /101,770 parameters/);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    assert.deepEqual(config.hidden, [128]);
+    assert.equal(config.format, 'digitlab');
+    assert.equal(config.version, 2);
+    assert.deepEqual(config.model.layers.map((l: { type: string; out?: number }) => (l.out ? `${l.type} ${l.out}` : l.type)), ['linear 128', 'relu', 'linear 10']);
 
     const evaluated = digitlab(['eval', '--model', out, '--data', data, '--validation', '2000', '--json']);
     assert.equal(evaluated.status, 0, evaluated.stderr);

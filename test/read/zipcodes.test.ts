@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { readDigits } from '../../src/read/read.js';
 import { segmentDigits } from '../../src/read/segment.js';
@@ -25,10 +25,10 @@ before(async () => {
   const run = new TrainingRun({ kernels: await createKernels(), data, settings });
   const result = await run.run();
   testAccuracy = result.test.accuracy;
-  const config: ModelConfig = {
+  const config: ModelConfig = modelConfigFromV1({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [128], activation: 'relu',
     normalization: { pixelMax: data.train.pixelMax }, metrics: { test_accuracy: testAccuracy },
-  };
+  });
   await new Classifier(config, run.model).save(modelDir);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { defaultLr } from '../../src/optim/index.js';
 import { createServer, type DigitServer } from '../../src/serve/server.js';
@@ -23,10 +23,10 @@ before(async () => {
   const settings = { ...DEFAULT_SETTINGS, hidden: [64], epochs: 1, seed: 1 };
   const run = new TrainingRun({ kernels: await createKernels(), data, settings });
   const result = await run.run();
-  const config: ModelConfig = {
+  const config: ModelConfig = modelConfigFromV1({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [64], activation: 'relu',
     normalization: { pixelMax: 255 }, metrics: { test_accuracy: result.test.accuracy },
-  };
+  });
   await new Classifier(config, run.model).save(join(runsDir, 'm64'));
   server = await createServer({ runsDir, studiesDir: join(dir, 'studies') });
   url = await server.listen(0);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import type { Kernels } from '../../src/core/kernels.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { Mlp } from '../../src/nn/mlp.js';
 import { createServer, type DigitServer } from '../../src/serve/server.js';
@@ -23,10 +23,10 @@ const servers: DigitServer[] = [];
 let kernels: Kernels;
 
 async function saveModel(id: string, training?: Record<string, unknown>): Promise<void> {
-  const config: ModelConfig = {
+  const config: ModelConfig = modelConfigFromV1({
     format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden: [8], activation: 'relu',
     normalization: { pixelMax: 255 }, ...(training ? { training } : {}),
-  };
+  });
   const mlp = Mlp.create(kernels, { inputs: 784, hidden: [8], classes: 10, activation: 'relu' }, 1);
   await new Classifier(config, mlp).save(join(runsDir, id));
 }

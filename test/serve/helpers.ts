@@ -5,13 +5,13 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createKernels } from '../../src/core/index.js';
-import type { ModelConfig } from '../../src/io/model-config.js';
+import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { Mlp } from '../../src/nn/mlp.js';
 
 export async function saveUntrainedModel(dir: string, hidden: number[] = [16]): Promise<void> {
   const mlp = Mlp.create(await createKernels({ threads: 1 }), { inputs: 784, hidden, classes: 10, activation: 'relu' }, 1);
-  const config: ModelConfig = { format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden, activation: 'relu', normalization: { pixelMax: 255 } };
+  const config: ModelConfig = modelConfigFromV1({ format: 'digitlab-mlp', version: 1, inputShape: [28, 28], classes: 10, hidden, activation: 'relu', normalization: { pixelMax: 255 } });
   await new Classifier(config, mlp).save(dir);
 }
 

@@ -42,7 +42,7 @@ interface ModelSummary {
   id: string;
   default: boolean;
   inputShape: [number, number];
-  hidden: number[];
+  network: string;
   classes: number;
   testAccuracy: number | null;
 }
@@ -54,8 +54,7 @@ async function refreshModels(choose?: string): Promise<void> {
   const current = choose ?? model?.id ?? models.find((m) => m.default)?.id;
   select.replaceChildren(
     ...models.map((m) => {
-      const layers = [m.inputShape[0] * m.inputShape[1], ...m.hidden, m.classes].join('-');
-      const option = new Option(`${m.id} (${layers}${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`})`, m.id);
+      const option = new Option(`${m.id} (${m.network}${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`})`, m.id);
       option.selected = m.id === current;
       return option;
     }),

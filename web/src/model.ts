@@ -2,7 +2,7 @@
  * A model in the page: config.json and model.safetensors fetched from the server, run on the same
  * WebAssembly kernels as Node. (The Node Classifier reads folders from disk; this is its browser twin.)
  */
-import { loadBrowserKernels, decodeSafetensors, Mlp, Predictor, type Prediction } from '../../src/browser.js';
+import { loadBrowserKernels, decodeSafetensors, modelSpecFromJson, Predictor, Sequential, type Prediction } from '../../src/browser.js';
 import type { Kernels, ModelConfig, DigitPredictor } from '../../src/browser.js';
 import { accessHeaders } from './access.js';
 
@@ -21,9 +21,9 @@ export class BrowserModel implements DigitPredictor {
   private constructor(
     readonly id: string,
     readonly config: ModelConfig,
-    mlp: Mlp,
+    model: Sequential,
   ) {
-    this.predictor = new Predictor(mlp);
+    this.predictor = new Predictor(model);
   }
 
   static async load(id: string): Promise<BrowserModel> {
@@ -32,14 +32,9 @@ export class BrowserModel implements DigitPredictor {
     if (!response.ok) throw new Error(`${info.files.weights}: HTTP ${response.status}`);
     const decoded = decodeSafetensors(new Uint8Array(await response.arrayBuffer()), info.files.weights);
     const config = info.config;
-    const mlp = new Mlp(await kernels(), {
-      inputs: config.inputShape[0] * config.inputShape[1],
-      hidden: config.hidden,
-      classes: config.classes,
-      activation: config.activation,
-    });
-    mlp.loadTensors([...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data })));
-    return new BrowserModel(id, config, mlp);
+    const model = new Sequential(await kernels(), modelSpecFromJson(config.model, 'model'));
+    model.loadTensors([...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data, dtype: tensor.dtype === 'I64' ? 'I64' as const : 'F32' as const })));
+    return new BrowserModel(id, config, model);
   }
 
   /** [height, width] of the images the model reads. */

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Dataset } from '../../data/dataset.js';
+import { modelConfigToJson, validateModelConfig } from '../../io/model-config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../../io/model-files.js';
 import type { Classifier } from '../../nn/classifier.js';
 import type { ModelRegistry } from '../models.js';
@@ -17,7 +18,9 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelRegistry,
   app.get<{ Params: { id: string } }>('/api/models/:id', { schema: { params: idParams } }, async (request) => {
     const { id } = request.params;
     const dir = await models.dir(id);
-    const config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as unknown;
+    // as version 2 whatever the file's version, so the page builds every model from one form
+    const path = join(dir, CONFIG_FILE);
+    const config = modelConfigToJson(validateModelConfig(JSON.parse(await readFile(path, 'utf8')), path));
     const base = `/api/models/${encodeURIComponent(id)}/files`;
     return { id, config, files: { config: `${base}/${CONFIG_FILE}`, weights: `${base}/${WEIGHTS_FILE}` } };
   });

@@ -1,6 +1,7 @@
 /** Training runs: start one, follow it as server-sent events, stop it. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { PRESETS } from '../../io/layer-text.js';
 import { defaultLr, OPTIMIZER_NAMES } from '../../optim/index.js';
 import { SECURITY_HEADERS } from '../http.js';
 import type { RunManager, RunRequest } from '../runs.js';
@@ -12,6 +13,8 @@ const runBody = {
   properties: {
     hidden: { type: 'array', maxItems: 4, items: { type: 'integer', minimum: 1, maximum: 2048 } },
     activation: { type: 'string', enum: ['relu', 'sigmoid', 'tanh'] },
+    layers: { type: 'string', minLength: 1, maxLength: 2000 },
+    preset: { type: 'string', enum: Object.keys(PRESETS) },
     optimizer: { type: 'string', enum: [...OPTIMIZER_NAMES] },
     lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
     epochs: { type: 'integer', minimum: 1, maximum: 100 },
@@ -30,6 +33,8 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunManager, stream
     const run = runs.start({
       hidden: body.hidden ?? [128],
       activation: body.activation ?? 'relu',
+      ...(body.layers !== undefined ? { layers: body.layers } : {}),
+      ...(body.preset !== undefined ? { preset: body.preset } : {}),
       optimizer: body.optimizer ?? 'adam',
       lr: body.lr ?? defaultLr(body.optimizer ?? 'adam'),
       epochs: body.epochs ?? 3,
