@@ -230,7 +230,7 @@ export function packPanel(transB: bool, n: i32, k: i32, b: usize, ldb: i32, j0: 
  * of k it loads 4 A vectors and 2 B vectors (14 registers, the same balance as the packed kernel), and
  * it reduces the lanes once at the end. Odd columns and leftover rows take single dot products.
  */
-function gemmDot(
+export function gemmDot(
   m: i32, n: i32, k: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32,
 ): void {
   const rowBytesA = <usize>lda << 2;

@@ -27,7 +27,7 @@
 // as these loads reach up to 7 floats beyond the lanes they keep. Horizontal strides above 1 gather
 // lane by lane. col2im adds back through the same segments (load, add the masked lanes, store).
 import { activate } from './activations';
-import { multiplyPanel, packA, packPanel } from './gemm';
+import { gemmDot, multiplyPanel, packA, packPanel } from './gemm';
 
 // Fields of a geometry block (int32 at g + 4·field), the order of src/core/ops/spatial.ts.
 const BATCH = 0;
@@ -123,10 +123,38 @@ const PASS_WEIGHT_GRAD = 2;
   return panelOffset(g, pass) + (<usize>(rows * TILE_COLS) << 2);
 }
 
+/**
+ * Whether the weight gradient runs as dot products over "virtual" positions instead (stride 1, small
+ * output counts such as a first layer's 6). With the positions of a sample taken as q = oh·Wp + ow for
+ * ow < Wp (the padded width), kernel element k = (c, kh, kw) reads padded[c·plane + kh·Wp + kw + q]: a
+ * contiguous row for every k, kw and kw + 1 one float apart. So dW[o, (c, kh, ·)] = dyv[o, ·] · those KW
+ * rows is gemm.ts's dot-product kernel (B rows 1 float apart), with dyv = dy_n widened to OH × Wp by
+ * zeros, and nothing is unfolded; the price is the Wp − OW zero positions per row. Chosen when its
+ * estimated work (dot products of 4×2 tiles and single ones: ~2.3 instructions per 4 multiply-adds) is
+ * below the panel path's (14 per 32 on whole 4×8 tiles, plus ~10 per unfolded 8-lane row).
+ * Zero gradients meet real inputs at the extra positions: x must be finite (0·∞ is NaN).
+ */
+// @ts-ignore: decorator
+@inline function weightGradByDots(g: usize): bool {
+  const KW = field(g, KERNEL_W);
+  if (field(g, STRIDE_H) != 1 || field(g, STRIDE_W) != 1 || KW > SLACK) return false;
+  const O = <f64>field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const P = <f64>positions(g);
+  const virtual = <f64>(field(g, OUT_HEIGHT) * (field(g, WIDTH) + 2 * field(g, PAD_W)));
+  const dots = O * <f64>K * virtual * (2.3 / 4);
+  const panels = <f64>(roundUp(field(g, OUT_CHANNELS), TILE_ROWS) * roundUp(K, TILE_COLS)) * P * (14.0 / 32) +
+    <f64>(roundUp(K, TILE_COLS) / TILE_COLS) * P * 10;
+  return dots < panels;
+}
+
 /** Bytes of scratch one thread needs for a convolution pass (0 forward, 1 input grad, 2 weight grad). */
 export function conv2dScratchBytes(g: usize, pass: i32): usize {
   const O = field(g, OUT_CHANNELS);
   const K = columnLength(g);
+  if (pass == PASS_WEIGHT_GRAD && weightGradByDots(g)) {
+    return packedOffset(g) + (<usize>(O * field(g, OUT_HEIGHT) * (field(g, WIDTH) + 2 * field(g, PAD_W))) << 2);
+  }
   let floats: i32;
   if (pass == PASS_FORWARD) floats = roundUp(O, TILE_ROWS) * roundUp(positions(g), TILE_COLS);
   else if (pass == PASS_INPUT_GRAD) floats = roundUp(K, TILE_ROWS) * TILE_COLS;
@@ -258,35 +286,107 @@ function kernelSegments(g: usize, k0: i32, cols: i32, table: usize): i32 {
   return count;
 }
 
-/** dst[0..8) = the 8 lanes the segments read from `base` (lanes in no segment are 0). */
+/** Lane masks of segment s (half 0: lanes 0–3, 1: lanes 4–7) and its source offset. */
 // @ts-ignore: decorator
-@inline function gather(base: usize, table: usize, count: i32, dst: usize): void {
-  let lo = f32x4.splat(0);
-  let hi = f32x4.splat(0);
-  for (let s = 0; s < count; s++) {
-    const entry = table + <usize>s * SEGMENT_BYTES;
-    const src = base + <usize>(load<i32>(entry, 32) << 2);
-    lo = v128.bitselect(v128.load(src), lo, v128.load(entry));
-    hi = v128.bitselect(v128.load(src, 16), hi, v128.load(entry, 16));
+@inline function segmentMask(table: usize, s: i32, half: i32): v128 {
+  return v128.load(table + <usize>(s * SEGMENT_BYTES + half * 16));
+}
+
+// @ts-ignore: decorator
+@inline function segmentSource(table: usize, s: i32): usize {
+  return <usize>(load<i32>(table + <usize>(s * SEGMENT_BYTES + 32)) << 2);
+}
+
+/**
+ * dst[0..8) = the 8 lanes the segments read from `base` (lanes in no segment are 0). `segments` is a
+ * constant at each call site: 1 to 3 keeps those segments' masks and sources in registers (m0..s2, read
+ * once per panel by the caller), 0 reads all `count` from the table.
+ */
+// @ts-ignore: decorator
+@inline function gather(
+  segments: i32, base: usize, table: usize, count: i32, dst: usize,
+  m0: v128, n0: v128, s0: usize, m1: v128, n1: v128, s1: usize, m2: v128, n2: v128, s2: usize,
+): void {
+  let lo: v128, hi: v128;
+  if (segments == 0) {
+    lo = f32x4.splat(0);
+    hi = f32x4.splat(0);
+    for (let s = 0; s < count; s++) {
+      const src = base + segmentSource(table, s);
+      lo = v128.or(lo, v128.and(v128.load(src), segmentMask(table, s, 0)));
+      hi = v128.or(hi, v128.and(v128.load(src, 16), segmentMask(table, s, 1)));
+    }
+  } else {
+    lo = v128.and(v128.load(base + s0), m0);
+    hi = v128.and(v128.load(base + s0, 16), n0);
+    if (segments >= 2) {
+      lo = v128.or(lo, v128.and(v128.load(base + s1), m1));
+      hi = v128.or(hi, v128.and(v128.load(base + s1, 16), n1));
+    }
+    if (segments >= 3) {
+      lo = v128.or(lo, v128.and(v128.load(base + s2), m2));
+      hi = v128.or(hi, v128.and(v128.load(base + s2, 16), n2));
+    }
   }
   v128.store(dst, lo);
   v128.store(dst, hi, 16);
 }
 
-/** Adds the 8 lanes at `values` to where the segments read from `base`. */
+/** Adds the 8 lanes at `values` to where the segments read from `base` (`segments` as for gather). */
 // @ts-ignore: decorator
-@inline function scatterAdd(base: usize, table: usize, count: i32, values: usize): void {
+@inline function scatterAdd(
+  segments: i32, base: usize, table: usize, count: i32, values: usize,
+  m0: v128, n0: v128, s0: usize, m1: v128, n1: v128, s1: usize, m2: v128, n2: v128, s2: usize,
+): void {
   const lo = v128.load(values);
   const hi = v128.load(values, 16);
-  for (let s = 0; s < count; s++) {
-    const entry = table + <usize>s * SEGMENT_BYTES;
-    const dst = base + <usize>(load<i32>(entry, 32) << 2);
-    v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, v128.load(entry))));
-    v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, v128.load(entry, 16))), 16);
+  if (segments == 0) {
+    for (let s = 0; s < count; s++) {
+      const dst = base + segmentSource(table, s);
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, segmentMask(table, s, 0))));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, segmentMask(table, s, 1))), 16);
+    }
+  } else {
+    // one segment after the other: their 8-float windows may overlap, and each must see the last's sums
+    let dst = base + s0;
+    v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m0)));
+    v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n0)), 16);
+    if (segments >= 2) {
+      dst = base + s1;
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m1)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n1)), 16);
+    }
+    if (segments >= 3) {
+      dst = base + s2;
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m2)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n2)), 16);
+    }
   }
 }
 
 // ---- convolution ----------------------------------------------------------------------------------
+
+/** panel[k] = gather(padded + offset of kernel element k) for k < K: the stride-1 unfolding. */
+// @ts-ignore: decorator
+@inline function unfoldRows(segments: i32, g: usize, origin: usize, table: usize, count: i32, panel: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  let row = panel;
+  for (let c = 0; c < C; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      let base = origin + (<usize>(c * plane + kh * Wp) << 2);
+      for (let kw = 0; kw < KW; kw++) {
+        gather(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+        base += 4;
+        row += 32;
+      }
+    }
+  }
+}
 
 /**
  * Unfolds output positions j0 .. j0 + cols − 1 of the padded sample into panel[k][0..8) (k < K; lanes
@@ -300,16 +400,10 @@ function unfoldPositions(g: usize, pad: usize, j0: i32, cols: i32, table: usize,
   let row = panel;
   if (field(g, STRIDE_W) == 1) {
     const count = positionSegments(g, j0, cols, table);
-    for (let c = 0; c < C; c++) {
-      for (let kh = 0; kh < KH; kh++) {
-        let base = origin + (<usize>(c * plane + kh * Wp) << 2);
-        for (let kw = 0; kw < KW; kw++) {
-          gather(base, table, count, row);
-          base += 4;
-          row += 32;
-        }
-      }
-    }
+    if (count == 1) unfoldRows(1, g, origin, table, count, panel);
+    else if (count == 2) unfoldRows(2, g, origin, table, count, panel);
+    else if (count == 3) unfoldRows(3, g, origin, table, count, panel);
+    else unfoldRows(0, g, origin, table, count, panel);
   } else {
     positionSources(g, j0, cols, table);
     for (let c = 0; c < C; c++) {
@@ -386,6 +480,30 @@ function biasActivationRows(src: usize, ld: i32, b: usize, rows: i32, cols: i32,
   }
 }
 
+/** Adds strip[k] back to where unfoldRows reads kernel element k from, for k < K: the stride-1 col2im. */
+// @ts-ignore: decorator
+@inline function foldRows(segments: i32, g: usize, origin: usize, table: usize, count: i32, strip: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  // Kernel rows innermost: the next window is Wp floats on, while the windows of kw and kw + 1 are 1 float
+  // apart and would reload what the store just before wrote (a stall of a dozen cycles each).
+  for (let c = 0; c < C; c++) {
+    for (let kw = 0; kw < KW; kw++) {
+      let base = origin + (<usize>(c * plane + kw) << 2);
+      let row = strip + (<usize>((c * KH * KW + kw) * TILE_COLS) << 2);
+      for (let kh = 0; kh < KH; kh++) {
+        scatterAdd(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+        base += <usize>Wp << 2;
+        row += <usize>(KW * TILE_COLS) << 2;
+      }
+    }
+  }
+}
+
 /** dx[n] = col2im(Wᵀ · dy_n) for n in [n0, n1): dy [N, O, OH, OW], w [O, K], dx [N, C, H, W] (overwritten). */
 export function conv2dInputGrad(g: usize, dy: usize, w: usize, dx: usize, n0: i32, n1: i32, scratch: usize): void {
   const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
@@ -417,16 +535,10 @@ export function conv2dInputGrad(g: usize, dy: usize, w: usize, dx: usize, n0: i3
       let row = strip;
       if (stride1) {
         const count = positionSegments(g, j0, cols, table);
-        for (let c = 0; c < C; c++) {
-          for (let kh = 0; kh < KH; kh++) {
-            let base = origin + (<usize>(c * plane + kh * Wp) << 2);
-            for (let kw = 0; kw < KW; kw++) {
-              scatterAdd(base, table, count, row);
-              base += 4;
-              row += 32;
-            }
-          }
-        }
+        if (count == 1) foldRows(1, g, origin, table, count, strip);
+        else if (count == 2) foldRows(2, g, origin, table, count, strip);
+        else if (count == 3) foldRows(3, g, origin, table, count, strip);
+        else foldRows(0, g, origin, table, count, strip);
       } else {
         positionSources(g, j0, cols, table);
         for (let c = 0; c < C; c++) {
@@ -447,12 +559,35 @@ export function conv2dInputGrad(g: usize, dy: usize, w: usize, dx: usize, n0: i3
   }
 }
 
+/** panel[p] = gather(padded + offset of position p) for p < P: the unfolding of the weight gradient. */
+// @ts-ignore: decorator
+@inline function unfoldPositionRows(
+  segments: i32, origin: usize, OH: i32, OW: i32, rowStep: i32, SW: i32, table: usize, count: i32, panel: usize,
+): void {
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  let row = panel;
+  for (let oh = 0; oh < OH; oh++) {
+    let base = origin + (<usize>(oh * rowStep) << 2);
+    for (let ow = 0; ow < OW; ow++) {
+      gather(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+      base += <usize>SW << 2;
+      row += 32;
+    }
+  }
+}
+
 /**
  * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_{n0 ≤ n < n1} Σ_p dy_n (both overwritten):
  * x [N, C, H, W], dy [N, O, OH, OW], dw [O, K], db [O]. Samples are added in order, each one's sum over
  * positions first.
  */
 export function conv2dWeightGrad(g: usize, x: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize): void {
+  if (weightGradByDots(g)) {
+    weightGradDots(g, x, dy, dw, db, n0, n1, scratch);
+    return;
+  }
   const O = field(g, OUT_CHANNELS);
   const K = columnLength(g);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
@@ -479,15 +614,10 @@ export function conv2dWeightGrad(g: usize, x: usize, dy: usize, dw: usize, db: u
     for (let k0 = 0; k0 < K; k0 += TILE_COLS) {
       const count = kernelSegments(g, k0, min(TILE_COLS, K - k0), table);
       // panel[p][l] = cols_n[k0 + l, p]
-      let row = panel;
-      for (let oh = 0; oh < OH; oh++) {
-        let base = origin + (<usize>(oh * rowStep) << 2);
-        for (let ow = 0; ow < OW; ow++) {
-          gather(base, table, count, row);
-          base += <usize>SW << 2;
-          row += 32;
-        }
-      }
+      if (count == 1) unfoldPositionRows(1, origin, OH, OW, rowStep, SW, table, count, panel);
+      else if (count == 2) unfoldPositionRows(2, origin, OH, OW, rowStep, SW, table, count, panel);
+      else if (count == 3) unfoldPositionRows(3, origin, OH, OW, rowStep, SW, table, count, panel);
+      else unfoldPositionRows(0, origin, OH, OW, rowStep, SW, table, count, panel);
       multiplyPanel(O4, TILE_COLS, P, 1, packed, panel, first ? 0 : 1, sum + (<usize>k0 << 2), K8, spare);
     }
     for (let o = 0; o < O; o++) {
@@ -497,6 +627,48 @@ export function conv2dWeightGrad(g: usize, x: usize, dy: usize, dw: usize, db: u
     }
   }
   for (let o = 0; o < O; o++) memory.copy(dw + (<usize>(o * K) << 2), sum + (<usize>(o * K8) << 2), <usize>K << 2);
+}
+
+/** conv2dWeightGrad as dot products over virtual positions (see weightGradByDots), summing into dw directly. */
+function weightGradDots(g: usize, x: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const P = OH * OW;
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const virtual = OH * Wp;
+  const plane = paddedPlane(g);
+  const pad = scratch;
+  const origin = paddedOrigin(g, pad);
+  const widened = scratch + packedOffset(g);
+  clearPadded(g, pad);
+  memory.fill(widened, 0, <usize>(O * virtual) << 2);
+  const sampleIn = <usize>(C * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  const sampleOut = <usize>(O * P) << 2;
+  const rowBytes = <usize>OW << 2;
+  for (let n = n0; n < n1; n++) {
+    const first = n == n0;
+    const dyn = dy + <usize>n * sampleOut;
+    fillPadded(g, x + <usize>n * sampleIn, pad);
+    for (let o = 0; o < O; o++) {
+      for (let oh = 0; oh < OH; oh++) {
+        memory.copy(widened + (<usize>(o * virtual + oh * Wp) << 2), dyn + (<usize>(o * P + oh * OW) << 2), rowBytes);
+      }
+    }
+    // dw[o, (c, kh, kw)] (+)= Σ_q widened[o, q] · padded[c, kh, kw + q]: KW rows of B, one float apart
+    for (let c = 0; c < C; c++) {
+      for (let kh = 0; kh < KH; kh++) {
+        gemmDot(O, KW, virtual, 1, widened, virtual, origin + (<usize>(c * plane + kh * Wp) << 2), 1,
+          first ? 0 : 1, dw + (<usize>((c * KH + kh) * KW) << 2), K);
+      }
+    }
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
 }
 
 /** Σ of `count` floats at `src`: four lanes, then the lanes added, then the leftovers one by one. */
