@@ -26,6 +26,8 @@
 // one unaligned 8-float load and a bitselect per segment. The padded copy has SLACK floats on each side,
 // as these loads reach up to 7 floats beyond the lanes they keep. Horizontal strides above 1 gather
 // lane by lane. col2im adds back through the same segments (load, add the masked lanes, store).
+// The weight gradient of a layer with few outputs (a first layer) runs instead as gemm.ts's dot
+// products over padded-width positions, with nothing unfolded (weightGradByDots).
 import { activate } from './activations';
 import { gemmDot, multiplyPanel, packA, packPanel } from './gemm';
 

@@ -8,6 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { createReferenceKernels, createWasmKernels, type Kernels } from '../src/core/index.js';
 import { conv2dGeometry, type Conv2dGeometry } from '../src/core/geometry2d.js';
+import { gemmGflops } from './gemm-speed.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -114,4 +115,8 @@ for (const { label } of backends) {
   const ms = step.reduce((sum, [name, pass]) => sum + (results.get(`${name}|${pass}|${label}`) ?? NaN), 0);
   console.log(`  ${label.padEnd(widths[2])}  ${ms.toFixed(2)} ms  (${Math.round((batch * 1000) / ms)} samples/s; PyTorch+oneDNN whole step ≈ ${(batch / 15).toFixed(1)} ms)`);
 }
+// The machines are shared: a GEMM measured in the same run tells how much of a core this run had
+// (bench/results/latest.md has 47 GFLOPS for it on an idle machine, relaxed SIMD, 1 thread).
+const single = backends.find((b) => b.kernels.name !== 'reference' && b.kernels.threads === 1);
+if (single) console.log(`\nfor scale: GEMM 128×784×800 NN on ${single.label} ${gemmGflops(single.kernels, false, false, 128, 784, 800, seconds).toFixed(1)} GFLOPS in this run`);
 for (const { kernels } of backends) await kernels.close();
