@@ -8,7 +8,7 @@ export const SIGMOID: i32 = 2;
 export const TANH: i32 = 3;
 
 // @ts-ignore: decorator
-@inline function activate(activation: i32, x: v128): v128 {
+@inline export function activate(activation: i32, x: v128): v128 {
   if (activation == RELU) return f32x4.max(x, f32x4.splat(0));
   if (activation == SIGMOID) return sigmoid4(x);
   if (activation == TANH) return tanh4(x);

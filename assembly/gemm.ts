@@ -16,6 +16,8 @@
 // 3. The micro-kernel keeps a 4×8 tile of C in 8 f32x4 accumulators; each step p broadcasts 4 A values
 //    and loads 2 B vectors: 14 of the 16 registers, no spills. (Wider tiles spill and run at half speed;
 //    V8 already unrolls the k loop, so it is not unrolled by hand.)
+//    multiplyPanel runs it over one panel against every row block of packed A; the convolutions
+//    (assembly/spatial.ts) call it on panels they unfold from their input themselves.
 // 4. Outputs narrower than 16 columns or shorter than 4 rows would waste most of a 4×8 tile: they are
 //    computed as dot products along k instead (gemmDot), after transposing operands that do not run
 //    along k.
@@ -93,7 +95,7 @@ function transpose(src: usize, rows: i32, cols: i32, ld: i32, dst: usize): void 
  * packed[i/4][p][i%4] = op(A)[i, p] for i < m (rows up to the next multiple of 4 are zero).
  * A is [m, k] (rows contiguous along p) or, when transA, [k, m] (4 consecutive i contiguous).
  */
-function packA(transA: bool, m: i32, k: i32, a: usize, lda: i32, packed: usize): void {
+export function packA(transA: bool, m: i32, k: i32, a: usize, lda: i32, packed: usize): void {
   const kk = <usize>k;
   for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
     const dst = packed + ((<usize>i0 * kk) << 2);
@@ -145,7 +147,7 @@ function packA(transA: bool, m: i32, k: i32, a: usize, lda: i32, packed: usize):
  * panel[p][c] = op(B)[p, j0 + c] for c < 8 (columns at or beyond n are zero).
  * B is [k, n] (8 consecutive j contiguous) or, when transB, [n, k] (each column j contiguous along p).
  */
-function packPanel(transB: bool, n: i32, k: i32, b: usize, ldb: i32, j0: i32, panel: usize): void {
+export function packPanel(transB: bool, n: i32, k: i32, b: usize, ldb: i32, j0: i32, panel: usize): void {
   const full = j0 + TILE_COLS <= n;
   if (full && !transB) {
     const rowBytes = <usize>ldb << 2;
@@ -228,7 +230,7 @@ function packPanel(transB: bool, n: i32, k: i32, b: usize, ldb: i32, j0: i32, pa
  * of k it loads 4 A vectors and 2 B vectors (14 registers, the same balance as the packed kernel), and
  * it reduces the lanes once at the end. Odd columns and leftover rows take single dot products.
  */
-function gemmDot(
+export function gemmDot(
   m: i32, n: i32, k: i32, alpha: f32, a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32,
 ): void {
   const rowBytesA = <usize>lda << 2;
@@ -353,62 +355,73 @@ export function gemm(
   const panel = packedA + ((rowsPadded * kk) << 2);
   const spare = panel + ((<usize>TILE_COLS * kk) << 2);
   packA(transA, m, k, a, lda, packedA);
-  const alphaV = f32x4.splat(alpha);
-  const rowBytes = <usize>ldc << 2;
-
   for (let j0 = 0; j0 < n; j0 += TILE_COLS) {
     packPanel(transB, n, k, b, ldb, j0, panel);
-    const fullCols = j0 + TILE_COLS <= n;
-    for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-      let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-      let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let pa = packedA + ((<usize>i0 * kk) << 2);
-      let pb = panel;
-      const paEnd = pa + (kk << 4);
-      while (pa < paEnd) {
-        const b0 = v128.load(pb);
-        const b1 = v128.load(pb, 16);
-        let av = v128.load32_splat(pa);
-        c00 = madd(av, b0, c00);
-        c01 = madd(av, b1, c01);
-        av = v128.load32_splat(pa, 4);
-        c10 = madd(av, b0, c10);
-        c11 = madd(av, b1, c11);
-        av = v128.load32_splat(pa, 8);
-        c20 = madd(av, b0, c20);
-        c21 = madd(av, b1, c21);
-        av = v128.load32_splat(pa, 12);
-        c30 = madd(av, b0, c30);
-        c31 = madd(av, b1, c31);
-        pa += 16;
-        pb += 32;
-      }
-      const dst = c + <usize>i0 * rowBytes + (<usize>j0 << 2);
-      if (fullCols && i0 + TILE_ROWS <= m) {
-        storeRow(dst, c00, c01, alphaV, beta);
-        storeRow(dst + rowBytes, c10, c11, alphaV, beta);
-        storeRow(dst + 2 * rowBytes, c20, c21, alphaV, beta);
-        storeRow(dst + 3 * rowBytes, c30, c31, alphaV, beta);
-      } else {
-        // an edge tile: spill it to the spare tile, then store only the rows and columns that exist
-        v128.store(spare, c00);
-        v128.store(spare, c01, 16);
-        v128.store(spare, c10, 32);
-        v128.store(spare, c11, 48);
-        v128.store(spare, c20, 64);
-        v128.store(spare, c21, 80);
-        v128.store(spare, c30, 96);
-        v128.store(spare, c31, 112);
-        const rows = min(TILE_ROWS, m - i0);
-        const cols = min(TILE_COLS, n - j0);
-        for (let r = 0; r < rows; r++) {
-          for (let q = 0; q < cols; q++) {
-            const out = dst + <usize>r * rowBytes + (<usize>q << 2);
-            const value = alpha * load<f32>(spare + (<usize>(r * TILE_COLS + q) << 2));
-            store<f32>(out, beta == 0 ? value : value + beta * load<f32>(out));
-          }
+    multiplyPanel(m, min(TILE_COLS, n - j0), k, alpha, packedA, panel, beta, c + (<usize>j0 << 2), ldc, spare);
+  }
+}
+
+/**
+ * C[0..m, 0..cols) = alpha · packedA · panel + beta · C for one panel of op(B) (cols ≤ 8 of its columns,
+ * packed by packPanel or laid out the same way), packedA as packA leaves it; C has leading dimension ldc
+ * and starts at the panel's first column. `spare` holds one 4×8 tile (128 bytes). The convolutions of
+ * assembly/spatial.ts pack their own panels and call this directly.
+ */
+export function multiplyPanel(
+  m: i32, cols: i32, k: i32, alpha: f32, packedA: usize, panel: usize, beta: f32, c: usize, ldc: i32, spare: usize,
+): void {
+  const kk = <usize>k;
+  const alphaV = f32x4.splat(alpha);
+  const rowBytes = <usize>ldc << 2;
+  const fullCols = cols == TILE_COLS;
+  for (let i0 = 0; i0 < m; i0 += TILE_ROWS) {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let pa = packedA + ((<usize>i0 * kk) << 2);
+    let pb = panel;
+    const paEnd = pa + (kk << 4);
+    while (pa < paEnd) {
+      const b0 = v128.load(pb);
+      const b1 = v128.load(pb, 16);
+      let av = v128.load32_splat(pa);
+      c00 = madd(av, b0, c00);
+      c01 = madd(av, b1, c01);
+      av = v128.load32_splat(pa, 4);
+      c10 = madd(av, b0, c10);
+      c11 = madd(av, b1, c11);
+      av = v128.load32_splat(pa, 8);
+      c20 = madd(av, b0, c20);
+      c21 = madd(av, b1, c21);
+      av = v128.load32_splat(pa, 12);
+      c30 = madd(av, b0, c30);
+      c31 = madd(av, b1, c31);
+      pa += 16;
+      pb += 32;
+    }
+    const dst = c + <usize>i0 * rowBytes;
+    if (fullCols && i0 + TILE_ROWS <= m) {
+      storeRow(dst, c00, c01, alphaV, beta);
+      storeRow(dst + rowBytes, c10, c11, alphaV, beta);
+      storeRow(dst + 2 * rowBytes, c20, c21, alphaV, beta);
+      storeRow(dst + 3 * rowBytes, c30, c31, alphaV, beta);
+    } else {
+      // an edge tile: spill it to the spare tile, then store only the rows and columns that exist
+      v128.store(spare, c00);
+      v128.store(spare, c01, 16);
+      v128.store(spare, c10, 32);
+      v128.store(spare, c11, 48);
+      v128.store(spare, c20, 64);
+      v128.store(spare, c21, 80);
+      v128.store(spare, c30, 96);
+      v128.store(spare, c31, 112);
+      const rows = min(TILE_ROWS, m - i0);
+      for (let r = 0; r < rows; r++) {
+        for (let q = 0; q < cols; q++) {
+          const out = dst + <usize>r * rowBytes + (<usize>q << 2);
+          const value = alpha * load<f32>(spare + (<usize>(r * TILE_COLS + q) << 2));
+          store<f32>(out, beta == 0 ? value : value + beta * load<f32>(out));
         }
       }
     }

@@ -5,6 +5,11 @@ export { gemm, gemmScratchBytes } from './gemm';
 export { biasActivation, activationBackward, biasGradient } from './activations';
 export { softmax, softmaxCrossEntropy } from './softmax';
 export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
+export {
+  conv2dScratchBytes, conv2dForward, conv2dInputGrad, conv2dWeightGrad, accumulate,
+  maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward, activationForward, dropout,
+  batchnormForwardTraining, batchnormForwardEval, batchnormBackwardTraining, batchnormBackwardEval,
+} from './spatial';
 export { indexNonzeros, indexPixels, scalePixels, indexColumns, sparseGemmNN, sparseGemmTN, toPanels, fromPanels } from './sparse';
 
 /**
@@ -13,7 +18,7 @@ export { indexNonzeros, indexPixels, scalePixels, indexColumns, sparseGemmNN, sp
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 7;
+  return 8;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

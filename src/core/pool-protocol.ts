@@ -23,6 +23,8 @@ export const ARGUMENTS = 16;
  */
 export const POOL_KERNELS = [
   'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
+  'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxpool2dForward', 'maxpool2dBackward', 'avgpool2dForward',
+  'avgpool2dBackward',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 

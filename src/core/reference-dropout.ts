@@ -15,7 +15,7 @@
 import type { Random } from './random.js';
 import { checkArrays, type FloatArray } from './geometry2d.js';
 
-function checkProbability(p: number, kernel: string): void {
+export function checkProbability(p: number, kernel: string): void {
   if (!(p >= 0 && p < 1)) throw new RangeError(`${kernel}: the drop probability must be in [0, 1), got ${p}`);
 }
 

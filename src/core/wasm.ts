@@ -11,7 +11,7 @@ import { bindActivations, type ActivationExports } from './ops/activations.js';
 import { bindGemm, type GemmBlockKernels, type GemmExports } from './ops/gemm.js';
 import { bindOptimizers, type OptimizerExports } from './ops/optimizers.js';
 import { bindSoftmax, type SoftmaxExports } from './ops/softmax.js';
-import { spatialReference } from './ops/spatial.js';
+import { bindSpatial, type SpatialExports } from './ops/spatial.js';
 import { bindSparse, DEFAULT_SPARSE_DENSITY_LIMIT, type SparseExports } from './ops/sparse.js';
 import { KernelPool } from './pool.js';
 import {
@@ -26,10 +26,10 @@ export {
 } from './wasm-api.js';
 
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 7;
+const ABI_VERSION = 8;
 
 /** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
-interface KernelExports extends GemmExports, SparseExports, ActivationExports, SoftmaxExports, OptimizerExports {
+interface KernelExports extends GemmExports, SparseExports, ActivationExports, SoftmaxExports, OptimizerExports, SpatialExports {
   abiVersion(): number;
   heapBase(): number;
 }
@@ -136,6 +136,6 @@ export function instantiateWasmKernels(
     ...bindActivations(rt, wasm),
     ...bindSoftmax(rt, wasm),
     ...bindOptimizers(rt, wasm),
-    ...spatialReference,
+    ...bindSpatial(rt, wasm),
   };
 }

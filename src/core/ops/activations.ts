@@ -70,7 +70,7 @@ export const activationReference: ActivationKernels = {
 /** Activation codes of assembly/activations.ts. */
 const ACTIVATION_CODES: Record<Activation, number> = { identity: 0, relu: 1, sigmoid: 2, tanh: 3 };
 
-function activationCode(activation: Activation): number {
+export function activationCode(activation: Activation): number {
   const code = ACTIVATION_CODES[activation];
   if (code === undefined) throw new KernelArgumentError(`unknown activation ${String(activation)}`);
   return code;

@@ -4,16 +4,27 @@
  * tensors. The formulas and shapes are written at each reference (src/core/reference-conv2d.ts,
  * reference-pool2d.ts, reference-batchnorm.ts, reference-dropout.ts); geometries come from
  * src/core/geometry2d.ts, which checks them once.
+ *
+ * The WebAssembly binding (assembly/spatial.ts) passes a geometry as a block of 13 int32 in the kernel
+ * memory. The convolutions and the pools split the batch across the pool's threads, each thread with
+ * its own scratch; the weight gradient's threads each sum their samples into their own dw and db, and
+ * those are added in thread order, so results do not depend on timing. Forward and input gradient give
+ * the same bits on any number of threads; the weight gradient the same bits on a given number.
  */
+import { conv2dGeometry, pool2dGeometry, type Conv2dGeometry, type Geometry2d } from '../geometry2d.js';
+import { Operation } from '../pool-protocol.js';
 import type { BatchnormGeometry } from '../reference-batchnorm.js';
 import {
   batchnormBackwardEval, batchnormBackwardTraining, batchnormForwardEval, batchnormForwardTraining,
 } from '../reference-batchnorm.js';
 import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../reference-conv2d.js';
-import { dropoutBackward, dropoutForward } from '../reference-dropout.js';
-import type { Conv2dGeometry, Geometry2d } from '../geometry2d.js';
+import { checkProbability, dropoutBackward, dropoutForward, dropoutScale } from '../reference-dropout.js';
 import { avgpool2dBackward, avgpool2dForward, maxpool2dBackward, maxpool2dForward } from '../reference-pool2d.js';
-import { activationReference, type Activation } from './activations.js';
+import { KernelArgumentError } from '../wasm-api.js';
+import {
+  asArgumentError, checkLength, PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MACS, splitPoint, type WasmRuntime,
+} from '../wasm-runtime.js';
+import { activationCode, activationReference, type Activation } from './activations.js';
 
 export interface SpatialKernels {
   /**
@@ -83,3 +94,278 @@ export const spatialReference: SpatialKernels = {
 };
 
 const ZERO = new Float32Array(1);
+
+/** The exports of assembly/spatial.ts (g: a geometry block, see GEOMETRY_FIELDS; pointers are byte offsets). */
+export interface SpatialExports {
+  conv2dScratchBytes(g: number, pass: number): number;
+  conv2dForward(g: number, x: number, w: number, b: number, y: number, activation: number, n0: number, n1: number, scratch: number): void;
+  conv2dInputGrad(g: number, dy: number, w: number, dx: number, n0: number, n1: number, scratch: number): void;
+  conv2dWeightGrad(g: number, x: number, dy: number, dw: number, db: number, n0: number, n1: number, scratch: number): void;
+  accumulate(dst: number, src: number, length: number): void;
+  maxpool2dForward(g: number, x: number, y: number, indices: number, n0: number, n1: number): void;
+  maxpool2dBackward(g: number, dy: number, indices: number, dx: number, n0: number, n1: number): void;
+  avgpool2dForward(g: number, x: number, y: number, n0: number, n1: number): void;
+  avgpool2dBackward(g: number, dy: number, dx: number, n0: number, n1: number): void;
+  activationForward(activation: number, x: number, y: number, count: number): void;
+  dropout(input: number, keep: number, scale: number, out: number, count: number): void;
+  batchnormForwardTraining(n: number, c: number, s: number, x: number, gamma: number, beta: number, eps: number, momentum: number,
+    runningMean: number, runningVar: number, y: number, mean: number, invStd: number): void;
+  batchnormForwardEval(n: number, c: number, s: number, x: number, gamma: number, beta: number, eps: number,
+    runningMean: number, runningVar: number, y: number): void;
+  batchnormBackwardTraining(n: number, c: number, s: number, x: number, dy: number, gamma: number, mean: number, invStd: number,
+    dx: number, dgamma: number, dbeta: number): void;
+  batchnormBackwardEval(n: number, c: number, s: number, x: number, dy: number, gamma: number, eps: number,
+    runningMean: number, runningVar: number, dx: number, dgamma: number, dbeta: number): void;
+}
+
+/** The order of a geometry block's int32 fields (the constants at the top of assembly/spatial.ts). */
+const GEOMETRY_FIELDS = [
+  'batch', 'channels', 'height', 'width', 'outChannels', 'kernelH', 'kernelW',
+  'strideH', 'strideW', 'padH', 'padW', 'outHeight', 'outWidth',
+] as const;
+
+/** The convolution passes of conv2dScratchBytes. */
+const Pass = { forward: 0, inputGrad: 1, weightGrad: 2 } as const;
+
+/** Elements of a padded sample above which a convolution is refused (its scratch would pass 1 GiB). */
+const MAX_PADDED_SAMPLE = 1 << 28;
+
+const convSizes = (g: Conv2dGeometry) => ({
+  input: g.batch * g.channels * g.height * g.width,
+  weight: g.outChannels * g.channels * g.kernelH * g.kernelW,
+  output: g.batch * g.outChannels * g.outHeight * g.outWidth,
+  macs: g.batch * g.outChannels * g.outHeight * g.outWidth * g.channels * g.kernelH * g.kernelW,
+});
+
+/**
+ * Throws a KernelArgumentError naming `kernel` unless `g` is what geometry2d.ts builds from its own
+ * sizes (the kernels index without checking, so an inconsistent geometry would reach other arrays).
+ */
+function checkGeometry(kernel: string, g: Conv2dGeometry, pool: 'maxpool2d' | 'avgpool2d' | null): void {
+  let expected: Geometry2d | undefined;
+  try {
+    const input = { batch: g.batch, channels: g.channels, height: g.height, width: g.width };
+    const window = { kernel: [g.kernelH, g.kernelW] as const, stride: [g.strideH, g.strideW] as const };
+    expected = pool === null
+      ? conv2dGeometry({ ...input, outChannels: g.outChannels }, { ...window, padding: [g.padH, g.padW] })
+      : pool2dGeometry(pool, input, window);
+  } catch (error) {
+    throw new KernelArgumentError(`${kernel}: ${(error as Error).message.replace(/^\w+: /, '')}`);
+  }
+  for (const name of GEOMETRY_FIELDS) {
+    if (name === 'outChannels' && pool !== null) continue;
+    const want = (expected as Conv2dGeometry)[name];
+    if (g[name] !== want) {
+      throw new KernelArgumentError(
+        `${kernel}: the geometry's ${name} is ${g[name]}, its sizes give ${want}; build it with ${pool ?? 'conv2d'}Geometry`,
+      );
+    }
+  }
+  if (g.channels * (g.height + 2 * g.padH) * (g.width + 2 * g.padW) > MAX_PADDED_SAMPLE) {
+    throw new KernelArgumentError(`${kernel}: a padded sample of ${g.channels}x${g.height + 2 * g.padH}x${g.width + 2 * g.padW} is too large`);
+  }
+}
+
+function checkBatchnormGeometry(kernel: string, g: BatchnormGeometry): void {
+  checkLength(g.batch, `${kernel}: the batch size`);
+  checkLength(g.channels, `${kernel}: the channel count`);
+  checkLength(g.spatial, `${kernel}: the values per channel`);
+}
+
+export function bindSpatial(rt: WasmRuntime, wasm: SpatialExports): SpatialKernels {
+  const block = rt.reserve(4 * GEOMETRY_FIELDS.length);
+  const blockView = new Int32Array(rt.memory.buffer, block, GEOMETRY_FIELDS.length);
+
+  /** Writes g into the geometry block (outChannels = channels for a pool) and returns its offset. */
+  function geometryBlock(g: Geometry2d & { outChannels?: number }): number {
+    GEOMETRY_FIELDS.forEach((name, i) => {
+      blockView[i] = name === 'outChannels' ? (g.outChannels ?? g.channels) : g[name];
+    });
+    return block;
+  }
+
+  // scratch regions, one per thread (index 0: the calling thread), grown geometrically (never freed)
+  const scratch: number[] = [0];
+  const scratchBytes: number[] = [0];
+  rt.onThreads((threads) => {
+    while (scratch.length < threads) {
+      scratch.push(0);
+      scratchBytes.push(0);
+    }
+  });
+  function scratchFor(part: number, bytes: number): number {
+    if (bytes > scratchBytes[part]) {
+      scratchBytes[part] = Math.max(bytes, 2 * scratchBytes[part]);
+      scratch[part] = rt.reserve(scratchBytes[part]);
+    }
+    return scratch[part];
+  }
+
+  /** Runs `run(t, n0, n1)` for the parts of the batch, the calling thread taking part 0 last. */
+  function splitBatch(batch: number, parts: number, run: (part: number, n0: number, n1: number) => void): void {
+    for (let t = parts - 1; t >= 0; t--) run(t, splitPoint(batch, 1, parts, t), splitPoint(batch, 1, parts, t + 1));
+    rt.finish(parts);
+  }
+
+  function poolPointers(kernel: string, g: Geometry2d, pool: 'maxpool2d' | 'avgpool2d', input: Float32Array, inputName: string,
+    output: Float32Array, outputName: string): { gp: number; pin: number; pout: number; parts: number; outputs: number } {
+    checkGeometry(kernel, { ...g, outChannels: g.channels }, pool);
+    const inputs = g.batch * g.channels * g.height * g.width;
+    const outputs = g.batch * g.channels * g.outHeight * g.outWidth;
+    const forward = inputName === 'x';
+    const pin = rt.pointer(input, forward ? inputs : outputs, `${kernel}: ${inputName}`);
+    const pout = rt.pointer(output, forward ? outputs : inputs, `${kernel}: ${outputName}`);
+    const parts = rt.parts(inputs, PARALLEL_MIN_ELEMENTS, g.batch);
+    return { gp: geometryBlock(g), pin, pout, parts, outputs };
+  }
+
+  function batchnormRunning(kernel: string, g: BatchnormGeometry, arrays: Record<string, Float32Array>, tensors: string[]): number[] {
+    checkBatchnormGeometry(kernel, g);
+    const size = g.batch * g.channels * g.spatial;
+    return Object.entries(arrays).map(([name, array]) => rt.pointer(array, tensors.includes(name) ? size : g.channels, `${kernel}: ${name}`));
+  }
+
+  return {
+    conv2dForward(g, x, w, b, y, activation) {
+      checkGeometry('conv2dForward', g, null);
+      const s = convSizes(g);
+      const px = rt.pointer(x, s.input, 'conv2dForward: x');
+      const pw = rt.pointer(w, s.weight, 'conv2dForward: w');
+      const pb = rt.pointer(b, g.outChannels, 'conv2dForward: b');
+      const py = rt.pointer(y, s.output, 'conv2dForward: y');
+      const code = activationCode(activation);
+      const gp = geometryBlock(g);
+      const bytes = wasm.conv2dScratchBytes(gp, Pass.forward);
+      const parts = rt.parts(s.macs, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, bytes));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dForward, gp, px, pw, pb, py, code, n0, n1, work[t]);
+        else wasm.conv2dForward(gp, px, pw, pb, py, code, n0, n1, work[t]);
+      });
+    },
+
+    conv2dInputGrad(g, dy, w, dx) {
+      checkGeometry('conv2dInputGrad', g, null);
+      const s = convSizes(g);
+      const pdy = rt.pointer(dy, s.output, 'conv2dInputGrad: dy');
+      const pw = rt.pointer(w, s.weight, 'conv2dInputGrad: w');
+      const pdx = rt.pointer(dx, s.input, 'conv2dInputGrad: dx');
+      const gp = geometryBlock(g);
+      const bytes = wasm.conv2dScratchBytes(gp, Pass.inputGrad);
+      const parts = rt.parts(s.macs, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, bytes));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dInputGrad, gp, pdy, pw, pdx, n0, n1, work[t]);
+        else wasm.conv2dInputGrad(gp, pdy, pw, pdx, n0, n1, work[t]);
+      });
+    },
+
+    conv2dWeightGrad(g, x, dy, dw, db) {
+      checkGeometry('conv2dWeightGrad', g, null);
+      const s = convSizes(g);
+      const px = rt.pointer(x, s.input, 'conv2dWeightGrad: x');
+      const pdy = rt.pointer(dy, s.output, 'conv2dWeightGrad: dy');
+      const pdw = rt.pointer(dw, s.weight, 'conv2dWeightGrad: dw');
+      const pdb = rt.pointer(db, g.outChannels, 'conv2dWeightGrad: db');
+      const gp = geometryBlock(g);
+      // the working area, then (threads after the first) that thread's partial dw [O, K] and db [O]
+      const bytes = Math.ceil(wasm.conv2dScratchBytes(gp, Pass.weightGrad) / 16) * 16;
+      const partialDb = bytes + 4 * s.weight;
+      const parts = rt.parts(s.macs, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, t === 0 ? bytes : partialDb + 4 * g.outChannels));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dWeightGrad, gp, px, pdy, work[t] + bytes, work[t] + partialDb, n0, n1, work[t]);
+        else wasm.conv2dWeightGrad(gp, px, pdy, pdw, pdb, n0, n1, work[t]);
+      });
+      for (let t = 1; t < parts; t++) {
+        wasm.accumulate(pdw, work[t] + bytes, s.weight);
+        wasm.accumulate(pdb, work[t] + partialDb, g.outChannels);
+      }
+    },
+
+    maxpool2dForward(g, x, y, indices) {
+      const { gp, pin, pout, parts, outputs } = poolPointers('maxpool2dForward', g, 'maxpool2d', x, 'x', y, 'y');
+      const pi = rt.pointer(indices, outputs, 'maxpool2dForward: indices');
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.maxpool2dForward, gp, pin, pout, pi, n0, n1);
+        else wasm.maxpool2dForward(gp, pin, pout, pi, n0, n1);
+      });
+    },
+
+    maxpool2dBackward(g, dy, indices, dx) {
+      const { gp, pin, pout, parts, outputs } = poolPointers('maxpool2dBackward', g, 'maxpool2d', dy, 'dy', dx, 'dx');
+      const pi = rt.pointer(indices, outputs, 'maxpool2dBackward: indices');
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.maxpool2dBackward, gp, pin, pi, pout, n0, n1);
+        else wasm.maxpool2dBackward(gp, pin, pi, pout, n0, n1);
+      });
+    },
+
+    avgpool2dForward(g, x, y) {
+      const { gp, pin, pout, parts } = poolPointers('avgpool2dForward', g, 'avgpool2d', x, 'x', y, 'y');
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.avgpool2dForward, gp, pin, pout, n0, n1);
+        else wasm.avgpool2dForward(gp, pin, pout, n0, n1);
+      });
+    },
+
+    avgpool2dBackward(g, dy, dx) {
+      const { gp, pin, pout, parts } = poolPointers('avgpool2dBackward', g, 'avgpool2d', dy, 'dy', dx, 'dx');
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.avgpool2dBackward, gp, pin, pout, n0, n1);
+        else wasm.avgpool2dBackward(gp, pin, pout, n0, n1);
+      });
+    },
+
+    activationForward(activation, x, y, count) {
+      checkLength(count, 'activationForward: count');
+      const code = activationCode(activation);
+      const px = rt.pointer(x, count, 'activationForward: x');
+      const py = rt.pointer(y, count, 'activationForward: y');
+      if (px !== py) rt.distinct(px, py, 4 * count, 'activationForward');
+      wasm.activationForward(code, px, py, count);
+    },
+
+    batchnormForwardTraining(g, x, gamma, beta, eps, momentum, runningMean, runningVar, y, mean, invStd) {
+      const kernel = 'batchnormForwardTraining';
+      const p = batchnormRunning(kernel, g, { x, gamma, beta, runningMean, runningVar, y, mean, invStd }, ['x', 'y']);
+      if (g.batch * g.spatial < 2) {
+        throw new KernelArgumentError(
+          `${kernel}: each channel needs more than one value to normalize, got ${g.batch * g.spatial}; use a batch of 2 or more`,
+        );
+      }
+      wasm.batchnormForwardTraining(g.batch, g.channels, g.spatial, p[0], p[1], p[2], eps, momentum, p[3], p[4], p[5], p[6], p[7]);
+    },
+
+    batchnormForwardEval(g, x, gamma, beta, eps, runningMean, runningVar, y) {
+      const p = batchnormRunning('batchnormForwardEval', g, { x, gamma, beta, runningMean, runningVar, y }, ['x', 'y']);
+      wasm.batchnormForwardEval(g.batch, g.channels, g.spatial, p[0], p[1], p[2], eps, p[3], p[4], p[5]);
+    },
+
+    batchnormBackwardTraining(g, x, dy, gamma, mean, invStd, dx, dgamma, dbeta) {
+      const p = batchnormRunning('batchnormBackwardTraining', g, { x, dy, gamma, mean, invStd, dx, dgamma, dbeta }, ['x', 'dy', 'dx']);
+      wasm.batchnormBackwardTraining(g.batch, g.channels, g.spatial, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
+    },
+
+    batchnormBackwardEval(g, x, dy, gamma, eps, runningMean, runningVar, dx, dgamma, dbeta) {
+      const p = batchnormRunning(
+        'batchnormBackwardEval', g, { x, dy, gamma, runningMean, runningVar, dx, dgamma, dbeta }, ['x', 'dy', 'dx'],
+      );
+      wasm.batchnormBackwardEval(g.batch, g.channels, g.spatial, p[0], p[1], p[2], eps, p[3], p[4], p[5], p[6], p[7]);
+    },
+
+    dropoutForward(x, keep, p, y, count) {
+      checkLength(count, 'dropoutForward: count');
+      asArgumentError(() => checkProbability(p, 'dropoutForward'));
+      wasm.dropout(rt.pointer(x, count, 'dropoutForward: x'), rt.pointer(keep, count, 'dropoutForward: keep'), dropoutScale(p),
+        rt.pointer(y, count, 'dropoutForward: y'), count);
+    },
+
+    dropoutBackward(dy, keep, p, dx, count) {
+      checkLength(count, 'dropoutBackward: count');
+      asArgumentError(() => checkProbability(p, 'dropoutBackward'));
+      wasm.dropout(rt.pointer(dy, count, 'dropoutBackward: dy'), rt.pointer(keep, count, 'dropoutBackward: keep'), dropoutScale(p),
+        rt.pointer(dx, count, 'dropoutBackward: dx'), count);
+    },
+  };
+}

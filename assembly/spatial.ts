@@ -1,0 +1,1038 @@
+// The spatial kernels on NCHW float32 tensors: 2-D convolution (forward with bias and activation,
+// input gradient, weight gradient), max and average pooling, batch normalization, dropout and the
+// element-wise activation. Formulas and shapes: src/core/reference-conv2d.ts, reference-pool2d.ts,
+// reference-batchnorm.ts, reference-dropout.ts; the contract: src/core/ops/spatial.ts.
+//
+//   x, dx [N, C, H, W]   w, dw [O, C, KH, KW]   b, db [O]   y, dy [N, O, OH, OW]
+//   K = C·KH·KW (one column of the unfolded input),  P = OH·OW (output positions per sample)
+//
+// A geometry is 13 int32 at `g` (GEOMETRY below, written by the binding). Pointers are byte offsets.
+// The convolutions and the pools work on samples [n0, n1) only, so the binding can give each thread a
+// range of samples; every sample is computed the same way whatever its range, so results do not depend
+// on the split (the weight gradient sums its range's samples; the binding adds the ranges in order).
+//
+// Convolution as GEMM (im2col): with cols_n [K, P] the unfolded sample n,
+//   forward       y_n = W [O, K] · cols_n,          then y_n = act(y_n + b) row by row
+//   input grad    dcols = Wᵀ [K, O] · dy_n [O, P],  then dx_n = col2im(dcols), summing overlaps
+//   weight grad   dW = Σ_n dy_n · cols_nᵀ [P, K],    db = Σ_n Σ_p dy_n
+// The products run on assembly/gemm.ts's 4×8 micro-kernel (multiplyPanel) over panels of 8 columns.
+// cols is never stored whole: each 8-column panel is unfolded straight into the packed layout the
+// micro-kernel reads (panel[p][0..8), 32 bytes per step p) and multiplied while it is in L1.
+//
+// The unfolding reads a zero-padded copy of the sample, [C, H + 2·PH, W + 2·PW], so it needs no bounds
+// checks. Its 8 lanes then read runs of contiguous memory: output positions along an output row (when
+// the horizontal stride is 1) or kernel columns along a kernel row. A panel is described by a table of
+// such runs ("segments": the source of lane 0 and a lane mask), and each of its rows is gathered with
+// one unaligned 8-float load and a bitselect per segment. The padded copy has SLACK floats on each side,
+// as these loads reach up to 7 floats beyond the lanes they keep. Horizontal strides above 1 gather
+// lane by lane. col2im adds back through the same segments (load, add the masked lanes, store).
+// The weight gradient of a layer with few outputs (a first layer) runs instead as gemm.ts's dot
+// products over padded-width positions, with nothing unfolded (weightGradByDots).
+import { activate } from './activations';
+import { gemmDot, multiplyPanel, packA, packPanel } from './gemm';
+
+// Fields of a geometry block (int32 at g + 4·field), the order of src/core/ops/spatial.ts.
+const BATCH = 0;
+const CHANNELS = 1;
+const HEIGHT = 2;
+const WIDTH = 3;
+const OUT_CHANNELS = 4;
+const KERNEL_H = 5;
+const KERNEL_W = 6;
+const STRIDE_H = 7;
+const STRIDE_W = 8;
+const PAD_H = 9;
+const PAD_W = 10;
+const OUT_HEIGHT = 11;
+const OUT_WIDTH = 12;
+
+// @ts-ignore: decorator
+@inline function field(g: usize, index: i32): i32 {
+  return load<i32>(g + (<usize>index << 2));
+}
+
+const TILE_ROWS = 4;
+const TILE_COLS = 8;
+/** Floats of slack on each side of a padded sample (a segment's load reaches up to 7 beyond its lanes). */
+const SLACK = 8;
+/** One segment: the lane masks of lanes 0–3 and 4–7, then the source offset of lane 0 (in floats). */
+const SEGMENT_BYTES = 48;
+/** A panel has at most 8 segments (one per lane); the per-lane sources of strided gathers fit too. */
+const TABLE_BYTES = 8 * SEGMENT_BYTES;
+const SPARE_BYTES = 4 * TILE_ROWS * TILE_COLS;
+const LANE_INDEX = memory.data<i32>([0, 1, 2, 3, 4, 5, 6, 7]);
+
+// @ts-ignore: decorator
+@inline function roundUp(value: i32, unit: i32): i32 {
+  return (value + unit - 1) / unit * unit;
+}
+
+// ---- scratch layout -------------------------------------------------------------------------------
+// Every convolution's scratch starts with the padded sample, the segment table and a spare tile; then
+//   forward       packed W [O4/4][K][4] | panel [K][8] | y_n before bias [O4][P8]
+//   input grad    packed Wᵀ [K4/4][O][4] | panel of dy_n [O][8] | dcols strip [K4][8]
+//   weight grad   packed dy_n [O4/4][P][4] | panel of cols_nᵀ [P][8] | dW sum [O4][K8]
+// with O4, K4 rounded up to 4 and P8, K8 to 8 (the packed operands' zero rows and columns give whole
+// tiles, so the micro-kernel never takes its edge path).
+
+const PASS_FORWARD = 0;
+const PASS_INPUT_GRAD = 1;
+const PASS_WEIGHT_GRAD = 2;
+
+// @ts-ignore: decorator
+@inline function paddedPlane(g: usize): i32 {
+  return (field(g, HEIGHT) + 2 * field(g, PAD_H)) * (field(g, WIDTH) + 2 * field(g, PAD_W));
+}
+
+// @ts-ignore: decorator
+@inline function paddedBytes(g: usize): usize {
+  return <usize>roundUp(2 * SLACK + field(g, CHANNELS) * paddedPlane(g), 4) << 2;
+}
+
+// @ts-ignore: decorator
+@inline function columnLength(g: usize): i32 {
+  return field(g, CHANNELS) * field(g, KERNEL_H) * field(g, KERNEL_W);
+}
+
+// @ts-ignore: decorator
+@inline function positions(g: usize): i32 {
+  return field(g, OUT_HEIGHT) * field(g, OUT_WIDTH);
+}
+
+/** Byte offsets of the pass-specific regions: packed A, panel, output (after pad, table and spare). */
+// @ts-ignore: decorator
+@inline function packedOffset(g: usize): usize {
+  return paddedBytes(g) + TABLE_BYTES + SPARE_BYTES;
+}
+
+// @ts-ignore: decorator
+@inline function panelOffset(g: usize, pass: i32): usize {
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  let floats: i32;
+  if (pass == PASS_FORWARD) floats = roundUp(O, TILE_ROWS) * K;
+  else if (pass == PASS_INPUT_GRAD) floats = roundUp(K, TILE_ROWS) * O;
+  else floats = roundUp(O, TILE_ROWS) * positions(g);
+  return packedOffset(g) + (<usize>floats << 2);
+}
+
+// @ts-ignore: decorator
+@inline function outputOffset(g: usize, pass: i32): usize {
+  let rows: i32;
+  if (pass == PASS_FORWARD) rows = columnLength(g);
+  else if (pass == PASS_INPUT_GRAD) rows = field(g, OUT_CHANNELS);
+  else rows = positions(g);
+  return panelOffset(g, pass) + (<usize>(rows * TILE_COLS) << 2);
+}
+
+/**
+ * Whether the weight gradient runs as dot products over "virtual" positions instead (stride 1, small
+ * output counts such as a first layer's 6). With the positions of a sample taken as q = oh·Wp + ow for
+ * ow < Wp (the padded width), kernel element k = (c, kh, kw) reads padded[c·plane + kh·Wp + kw + q]: a
+ * contiguous row for every k, kw and kw + 1 one float apart. So dW[o, (c, kh, ·)] = dyv[o, ·] · those KW
+ * rows is gemm.ts's dot-product kernel (B rows 1 float apart), with dyv = dy_n widened to OH × Wp by
+ * zeros, and nothing is unfolded; the price is the Wp − OW zero positions per row. Chosen when its
+ * estimated work (dot products of 4×2 tiles and single ones: ~2.3 instructions per 4 multiply-adds) is
+ * below the panel path's (14 per 32 on whole 4×8 tiles, plus ~10 per unfolded 8-lane row).
+ * Zero gradients meet real inputs at the extra positions: x must be finite (0·∞ is NaN).
+ */
+// @ts-ignore: decorator
+@inline function weightGradByDots(g: usize): bool {
+  const KW = field(g, KERNEL_W);
+  if (field(g, STRIDE_H) != 1 || field(g, STRIDE_W) != 1 || KW > SLACK) return false;
+  const O = <f64>field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const P = <f64>positions(g);
+  const virtual = <f64>(field(g, OUT_HEIGHT) * (field(g, WIDTH) + 2 * field(g, PAD_W)));
+  const dots = O * <f64>K * virtual * (2.3 / 4);
+  const panels = <f64>(roundUp(field(g, OUT_CHANNELS), TILE_ROWS) * roundUp(K, TILE_COLS)) * P * (14.0 / 32) +
+    <f64>(roundUp(K, TILE_COLS) / TILE_COLS) * P * 10;
+  return dots < panels;
+}
+
+/** Bytes of scratch one thread needs for a convolution pass (0 forward, 1 input grad, 2 weight grad). */
+export function conv2dScratchBytes(g: usize, pass: i32): usize {
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  if (pass == PASS_WEIGHT_GRAD && weightGradByDots(g)) {
+    return packedOffset(g) + (<usize>(O * field(g, OUT_HEIGHT) * (field(g, WIDTH) + 2 * field(g, PAD_W))) << 2);
+  }
+  let floats: i32;
+  if (pass == PASS_FORWARD) floats = roundUp(O, TILE_ROWS) * roundUp(positions(g), TILE_COLS);
+  else if (pass == PASS_INPUT_GRAD) floats = roundUp(K, TILE_ROWS) * TILE_COLS;
+  else floats = roundUp(O, TILE_ROWS) * roundUp(K, TILE_COLS);
+  return outputOffset(g, pass) + (<usize>floats << 2);
+}
+
+// ---- padded samples -------------------------------------------------------------------------------
+
+/** The padded plane's first interior element, for channel c: pad + SLACK + c·plane + PH·Wp + PW. */
+// @ts-ignore: decorator
+@inline function paddedOrigin(g: usize, pad: usize): usize {
+  return pad + (<usize>SLACK << 2);
+}
+
+/** Copies sample `src` [C, H, W] into the interior of the padded copy (its border stays as it is). */
+function fillPadded(g: usize, src: usize, pad: usize): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const Wp = W + 2 * PW;
+  const plane = paddedPlane(g);
+  const origin = paddedOrigin(g, pad);
+  const rowBytes = <usize>W << 2;
+  for (let c = 0; c < C; c++) {
+    let dst = origin + (<usize>(c * plane + PH * Wp + PW) << 2);
+    let from = src + <usize>(c * H) * rowBytes;
+    for (let h = 0; h < H; h++) {
+      memory.copy(dst, from, rowBytes);
+      dst += <usize>Wp << 2;
+      from += rowBytes;
+    }
+  }
+}
+
+/** The interior of the padded copy back into sample `dst` [C, H, W]. */
+function readPadded(g: usize, pad: usize, dst: usize): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const Wp = W + 2 * PW;
+  const plane = paddedPlane(g);
+  const origin = paddedOrigin(g, pad);
+  const rowBytes = <usize>W << 2;
+  for (let c = 0; c < C; c++) {
+    let from = origin + (<usize>(c * plane + PH * Wp + PW) << 2);
+    let to = dst + <usize>(c * H) * rowBytes;
+    for (let h = 0; h < H; h++) {
+      memory.copy(to, from, rowBytes);
+      from += <usize>Wp << 2;
+      to += rowBytes;
+    }
+  }
+}
+
+// ---- segments -------------------------------------------------------------------------------------
+
+/** Segment `s` of `table`: lanes [from, to) read source offset src + lane (floats from the base). */
+// @ts-ignore: decorator
+@inline function putSegment(table: usize, s: i32, src: i32, from: i32, to: i32): void {
+  const entry = table + <usize>s * SEGMENT_BYTES;
+  const lo = i32x4.splat(from);
+  const hi = i32x4.splat(to);
+  const lanes0 = v128.load(LANE_INDEX);
+  const lanes1 = v128.load(LANE_INDEX, 16);
+  v128.store(entry, v128.and(i32x4.ge_s(lanes0, lo), i32x4.lt_s(lanes0, hi)));
+  v128.store(entry, v128.and(i32x4.ge_s(lanes1, lo), i32x4.lt_s(lanes1, hi)), 16);
+  store<i32>(entry, src - from, 32);
+}
+
+/**
+ * The segments of output positions j0 .. j0 + cols − 1 (horizontal stride 1): a run per output row,
+ * lane l of the run at row oh, column ow reading oh·SH·Wp + ow (plus the kernel offset of the row).
+ */
+function positionSegments(g: usize, j0: i32, cols: i32, table: usize): i32 {
+  const OW = field(g, OUT_WIDTH);
+  const rowStep = field(g, STRIDE_H) * (field(g, WIDTH) + 2 * field(g, PAD_W));
+  let oh = j0 / OW;
+  let ow = j0 - oh * OW;
+  let lane = 0;
+  let count = 0;
+  while (lane < cols) {
+    const run = min(cols - lane, OW - ow);
+    putSegment(table, count++, oh * rowStep + ow, lane, lane + run);
+    lane += run;
+    ow = 0;
+    oh++;
+  }
+  return count;
+}
+
+/** Per-lane sources of output positions j0 .. j0 + cols − 1, for any stride (int32 at table + 4·lane). */
+function positionSources(g: usize, j0: i32, cols: i32, table: usize): void {
+  const OW = field(g, OUT_WIDTH);
+  const SW = field(g, STRIDE_W);
+  const rowStep = field(g, STRIDE_H) * (field(g, WIDTH) + 2 * field(g, PAD_W));
+  let oh = j0 / OW;
+  let ow = j0 - oh * OW;
+  for (let lane = 0; lane < cols; lane++) {
+    store<i32>(table + (<usize>lane << 2), oh * rowStep + ow * SW);
+    if (++ow == OW) {
+      ow = 0;
+      oh++;
+    }
+  }
+}
+
+/**
+ * The segments of kernel elements k0 .. k0 + cols − 1 (k = (c·KH + kh)·KW + kw): a run per kernel row,
+ * lane l reading c·plane + kh·Wp + kw (plus the position's offset).
+ */
+function kernelSegments(g: usize, k0: i32, cols: i32, table: usize): i32 {
+  const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  let c = k0 / (KH * KW);
+  let kh = (k0 - c * KH * KW) / KW;
+  let kw = k0 - (c * KH + kh) * KW;
+  let lane = 0;
+  let count = 0;
+  while (lane < cols) {
+    const run = min(cols - lane, KW - kw);
+    putSegment(table, count++, c * plane + kh * Wp + kw, lane, lane + run);
+    lane += run;
+    kw = 0;
+    if (++kh == KH) {
+      kh = 0;
+      c++;
+    }
+  }
+  return count;
+}
+
+/** Lane masks of segment s (half 0: lanes 0–3, 1: lanes 4–7) and its source offset. */
+// @ts-ignore: decorator
+@inline function segmentMask(table: usize, s: i32, half: i32): v128 {
+  return v128.load(table + <usize>(s * SEGMENT_BYTES + half * 16));
+}
+
+// @ts-ignore: decorator
+@inline function segmentSource(table: usize, s: i32): usize {
+  return <usize>(load<i32>(table + <usize>(s * SEGMENT_BYTES + 32)) << 2);
+}
+
+/**
+ * dst[0..8) = the 8 lanes the segments read from `base` (lanes in no segment are 0). `segments` is a
+ * constant at each call site: 1 to 3 keeps those segments' masks and sources in registers (m0..s2, read
+ * once per panel by the caller), 0 reads all `count` from the table.
+ */
+// @ts-ignore: decorator
+@inline function gather(
+  segments: i32, base: usize, table: usize, count: i32, dst: usize,
+  m0: v128, n0: v128, s0: usize, m1: v128, n1: v128, s1: usize, m2: v128, n2: v128, s2: usize,
+): void {
+  let lo: v128, hi: v128;
+  if (segments == 0) {
+    lo = f32x4.splat(0);
+    hi = f32x4.splat(0);
+    for (let s = 0; s < count; s++) {
+      const src = base + segmentSource(table, s);
+      lo = v128.or(lo, v128.and(v128.load(src), segmentMask(table, s, 0)));
+      hi = v128.or(hi, v128.and(v128.load(src, 16), segmentMask(table, s, 1)));
+    }
+  } else {
+    lo = v128.and(v128.load(base + s0), m0);
+    hi = v128.and(v128.load(base + s0, 16), n0);
+    if (segments >= 2) {
+      lo = v128.or(lo, v128.and(v128.load(base + s1), m1));
+      hi = v128.or(hi, v128.and(v128.load(base + s1, 16), n1));
+    }
+    if (segments >= 3) {
+      lo = v128.or(lo, v128.and(v128.load(base + s2), m2));
+      hi = v128.or(hi, v128.and(v128.load(base + s2, 16), n2));
+    }
+  }
+  v128.store(dst, lo);
+  v128.store(dst, hi, 16);
+}
+
+/** Adds the 8 lanes at `values` to where the segments read from `base` (`segments` as for gather). */
+// @ts-ignore: decorator
+@inline function scatterAdd(
+  segments: i32, base: usize, table: usize, count: i32, values: usize,
+  m0: v128, n0: v128, s0: usize, m1: v128, n1: v128, s1: usize, m2: v128, n2: v128, s2: usize,
+): void {
+  const lo = v128.load(values);
+  const hi = v128.load(values, 16);
+  if (segments == 0) {
+    for (let s = 0; s < count; s++) {
+      const dst = base + segmentSource(table, s);
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, segmentMask(table, s, 0))));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, segmentMask(table, s, 1))), 16);
+    }
+  } else {
+    // one segment after the other: their 8-float windows may overlap, and each must see the last's sums
+    let dst = base + s0;
+    v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m0)));
+    v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n0)), 16);
+    if (segments >= 2) {
+      dst = base + s1;
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m1)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n1)), 16);
+    }
+    if (segments >= 3) {
+      dst = base + s2;
+      v128.store(dst, f32x4.add(v128.load(dst), v128.and(lo, m2)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(hi, n2)), 16);
+    }
+  }
+}
+
+// ---- convolution ----------------------------------------------------------------------------------
+
+/** panel[k] = gather(padded + offset of kernel element k) for k < K: the stride-1 unfolding. */
+// @ts-ignore: decorator
+@inline function unfoldRows(segments: i32, g: usize, origin: usize, table: usize, count: i32, panel: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  let row = panel;
+  for (let c = 0; c < C; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      let base = origin + (<usize>(c * plane + kh * Wp) << 2);
+      for (let kw = 0; kw < KW; kw++) {
+        gather(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+        base += 4;
+        row += 32;
+      }
+    }
+  }
+}
+
+/**
+ * Unfolds output positions j0 .. j0 + cols − 1 of the padded sample into panel[k][0..8) (k < K; lanes
+ * from cols on are 0): panel[k][l] = padded[c, oh·SH + kh, ow·SW + kw] for position j0 + l.
+ */
+function unfoldPositions(g: usize, pad: usize, j0: i32, cols: i32, table: usize, panel: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const origin = paddedOrigin(g, pad);
+  let row = panel;
+  if (field(g, STRIDE_W) == 1) {
+    const count = positionSegments(g, j0, cols, table);
+    if (count == 1) unfoldRows(1, g, origin, table, count, panel);
+    else if (count == 2) unfoldRows(2, g, origin, table, count, panel);
+    else if (count == 3) unfoldRows(3, g, origin, table, count, panel);
+    else unfoldRows(0, g, origin, table, count, panel);
+  } else {
+    positionSources(g, j0, cols, table);
+    for (let c = 0; c < C; c++) {
+      for (let kh = 0; kh < KH; kh++) {
+        for (let kw = 0; kw < KW; kw++) {
+          const base = origin + (<usize>(c * plane + kh * Wp + kw) << 2);
+          v128.store(row, f32x4.splat(0));
+          v128.store(row, f32x4.splat(0), 16);
+          for (let l = 0; l < cols; l++) {
+            store<f32>(row + (<usize>l << 2), load<f32>(base + (<usize>load<i32>(table + (<usize>l << 2)) << 2)));
+          }
+          row += 32;
+        }
+      }
+    }
+  }
+}
+
+/** The padded copy's border (and slack) is 0 and stays so: only interiors are written after this. */
+// @ts-ignore: decorator
+@inline function clearPadded(g: usize, pad: usize): void {
+  memory.fill(pad, 0, paddedBytes(g));
+}
+
+/**
+ * y[n] = act(W · cols_n + b) for n in [n0, n1): x [N, C, H, W], w [O, K], b [O], y [N, O, OH, OW],
+ * activation as in assembly/activations.ts.
+ */
+export function conv2dForward(g: usize, x: usize, w: usize, b: usize, y: usize, activation: i32, n0: i32, n1: i32, scratch: usize): void {
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const P = positions(g);
+  const O4 = roundUp(O, TILE_ROWS);
+  const P8 = roundUp(P, TILE_COLS);
+  const pad = scratch;
+  const table = pad + paddedBytes(g);
+  const spare = table + TABLE_BYTES;
+  const packed = scratch + packedOffset(g);
+  const panel = scratch + panelOffset(g, PASS_FORWARD);
+  const out = scratch + outputOffset(g, PASS_FORWARD);
+  packA(false, O, K, w, K, packed);
+  clearPadded(g, pad);
+  const sampleIn = <usize>(field(g, CHANNELS) * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  const sampleOut = <usize>(O * P) << 2;
+  for (let n = n0; n < n1; n++) {
+    fillPadded(g, x + <usize>n * sampleIn, pad);
+    for (let j0 = 0; j0 < P; j0 += TILE_COLS) {
+      unfoldPositions(g, pad, j0, min(TILE_COLS, P - j0), table, panel);
+      multiplyPanel(O4, TILE_COLS, K, 1, packed, panel, 0, out + (<usize>j0 << 2), P8, spare);
+    }
+    biasActivationRows(out, P8, b, O, P, activation, y + <usize>n * sampleOut);
+  }
+}
+
+/**
+ * dst[o, p] = act(src[o, p] + b[o]) for o < rows, p < cols; src has rows of `ld` floats, dst of cols.
+ * The last cols mod 4 go through the same vector code one lane at a time.
+ */
+function biasActivationRows(src: usize, ld: i32, b: usize, rows: i32, cols: i32, activation: i32, dst: usize): void {
+  const vectorEnd = <usize>(cols & ~3) << 2;
+  const end = <usize>cols << 2;
+  for (let o = 0; o < rows; o++) {
+    const from = src + (<usize>(o * ld) << 2);
+    const to = dst + (<usize>(o * cols) << 2);
+    const bias = v128.load32_splat(b + (<usize>o << 2));
+    let offset: usize = 0;
+    for (; offset < vectorEnd; offset += 16) {
+      v128.store(to + offset, activate(activation, f32x4.add(v128.load(from + offset), bias)));
+    }
+    for (; offset < end; offset += 4) {
+      const value = f32x4.add(f32x4.splat(load<f32>(from + offset)), bias);
+      store<f32>(to + offset, f32x4.extract_lane(activate(activation, value), 0));
+    }
+  }
+}
+
+/** Adds strip[k] back to where unfoldRows reads kernel element k from, for k < K: the stride-1 col2im. */
+// @ts-ignore: decorator
+@inline function foldRows(segments: i32, g: usize, origin: usize, table: usize, count: i32, strip: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  // Kernel rows innermost: the next window is Wp floats on, while the windows of kw and kw + 1 are 1 float
+  // apart and would reload what the store just before wrote (a stall of a dozen cycles each).
+  for (let c = 0; c < C; c++) {
+    for (let kw = 0; kw < KW; kw++) {
+      let base = origin + (<usize>(c * plane + kw) << 2);
+      let row = strip + (<usize>((c * KH * KW + kw) * TILE_COLS) << 2);
+      for (let kh = 0; kh < KH; kh++) {
+        scatterAdd(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+        base += <usize>Wp << 2;
+        row += <usize>(KW * TILE_COLS) << 2;
+      }
+    }
+  }
+}
+
+/** dx[n] = col2im(Wᵀ · dy_n) for n in [n0, n1): dy [N, O, OH, OW], w [O, K], dx [N, C, H, W] (overwritten). */
+export function conv2dInputGrad(g: usize, dy: usize, w: usize, dx: usize, n0: i32, n1: i32, scratch: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const P = positions(g);
+  const K4 = roundUp(K, TILE_ROWS);
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const plane = paddedPlane(g);
+  const stride1 = field(g, STRIDE_W) == 1;
+  const pad = scratch;
+  const origin = paddedOrigin(g, pad);
+  const table = pad + paddedBytes(g);
+  const spare = table + TABLE_BYTES;
+  const packed = scratch + packedOffset(g);
+  const panel = scratch + panelOffset(g, PASS_INPUT_GRAD);
+  const strip = scratch + outputOffset(g, PASS_INPUT_GRAD);
+  packA(true, K, O, w, K, packed);
+  const sampleIn = <usize>(C * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  const sampleOut = <usize>(O * P) << 2;
+  for (let n = n0; n < n1; n++) {
+    clearPadded(g, pad);
+    const dyn = dy + <usize>n * sampleOut;
+    for (let j0 = 0; j0 < P; j0 += TILE_COLS) {
+      const cols = min(TILE_COLS, P - j0);
+      packPanel(false, P, O, dyn, P, j0, panel);
+      multiplyPanel(K4, TILE_COLS, O, 1, packed, panel, 0, strip, TILE_COLS, spare);
+      // strip[k][l] is the gradient of padded[c, oh·SH + kh, ow·SW + kw] through position j0 + l
+      let row = strip;
+      if (stride1) {
+        const count = positionSegments(g, j0, cols, table);
+        if (count == 1) foldRows(1, g, origin, table, count, strip);
+        else if (count == 2) foldRows(2, g, origin, table, count, strip);
+        else if (count == 3) foldRows(3, g, origin, table, count, strip);
+        else foldRows(0, g, origin, table, count, strip);
+      } else {
+        positionSources(g, j0, cols, table);
+        for (let c = 0; c < C; c++) {
+          for (let kh = 0; kh < KH; kh++) {
+            for (let kw = 0; kw < KW; kw++) {
+              const base = origin + (<usize>(c * plane + kh * Wp + kw) << 2);
+              for (let l = 0; l < cols; l++) {
+                const at = base + (<usize>load<i32>(table + (<usize>l << 2)) << 2);
+                store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>l << 2)));
+              }
+              row += 32;
+            }
+          }
+        }
+      }
+    }
+    readPadded(g, pad, dx + <usize>n * sampleIn);
+  }
+}
+
+/** panel[p] = gather(padded + offset of position p) for p < P: the unfolding of the weight gradient. */
+// @ts-ignore: decorator
+@inline function unfoldPositionRows(
+  segments: i32, origin: usize, OH: i32, OW: i32, rowStep: i32, SW: i32, table: usize, count: i32, panel: usize,
+): void {
+  const m0 = segmentMask(table, 0, 0), n0 = segmentMask(table, 0, 1), s0 = segmentSource(table, 0);
+  const m1 = segmentMask(table, 1, 0), n1 = segmentMask(table, 1, 1), s1 = segmentSource(table, 1);
+  const m2 = segmentMask(table, 2, 0), n2 = segmentMask(table, 2, 1), s2 = segmentSource(table, 2);
+  let row = panel;
+  for (let oh = 0; oh < OH; oh++) {
+    let base = origin + (<usize>(oh * rowStep) << 2);
+    for (let ow = 0; ow < OW; ow++) {
+      gather(segments, base, table, count, row, m0, n0, s0, m1, n1, s1, m2, n2, s2);
+      base += <usize>SW << 2;
+      row += 32;
+    }
+  }
+}
+
+/**
+ * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_{n0 ≤ n < n1} Σ_p dy_n (both overwritten):
+ * x [N, C, H, W], dy [N, O, OH, OW], dw [O, K], db [O]. Samples are added in order, each one's sum over
+ * positions first.
+ */
+export function conv2dWeightGrad(g: usize, x: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize): void {
+  if (weightGradByDots(g)) {
+    weightGradDots(g, x, dy, dw, db, n0, n1, scratch);
+    return;
+  }
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const P = OH * OW;
+  const O4 = roundUp(O, TILE_ROWS);
+  const K8 = roundUp(K, TILE_COLS);
+  const SW = field(g, STRIDE_W);
+  const rowStep = field(g, STRIDE_H) * (field(g, WIDTH) + 2 * field(g, PAD_W));
+  const pad = scratch;
+  const origin = paddedOrigin(g, pad);
+  const table = pad + paddedBytes(g);
+  const spare = table + TABLE_BYTES;
+  const packed = scratch + packedOffset(g);
+  const panel = scratch + panelOffset(g, PASS_WEIGHT_GRAD);
+  const sum = scratch + outputOffset(g, PASS_WEIGHT_GRAD);
+  clearPadded(g, pad);
+  const sampleIn = <usize>(field(g, CHANNELS) * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  const sampleOut = <usize>(O * P) << 2;
+  for (let n = n0; n < n1; n++) {
+    const first = n == n0;
+    const dyn = dy + <usize>n * sampleOut;
+    fillPadded(g, x + <usize>n * sampleIn, pad);
+    packA(false, O, P, dyn, P, packed);
+    for (let k0 = 0; k0 < K; k0 += TILE_COLS) {
+      const count = kernelSegments(g, k0, min(TILE_COLS, K - k0), table);
+      // panel[p][l] = cols_n[k0 + l, p]
+      if (count == 1) unfoldPositionRows(1, origin, OH, OW, rowStep, SW, table, count, panel);
+      else if (count == 2) unfoldPositionRows(2, origin, OH, OW, rowStep, SW, table, count, panel);
+      else if (count == 3) unfoldPositionRows(3, origin, OH, OW, rowStep, SW, table, count, panel);
+      else unfoldPositionRows(0, origin, OH, OW, rowStep, SW, table, count, panel);
+      multiplyPanel(O4, TILE_COLS, P, 1, packed, panel, first ? 0 : 1, sum + (<usize>k0 << 2), K8, spare);
+    }
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) memory.copy(dw + (<usize>(o * K) << 2), sum + (<usize>(o * K8) << 2), <usize>K << 2);
+}
+
+/** conv2dWeightGrad as dot products over virtual positions (see weightGradByDots), summing into dw directly. */
+function weightGradDots(g: usize, x: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize): void {
+  const C = field(g, CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const O = field(g, OUT_CHANNELS);
+  const K = columnLength(g);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const P = OH * OW;
+  const Wp = field(g, WIDTH) + 2 * field(g, PAD_W);
+  const virtual = OH * Wp;
+  const plane = paddedPlane(g);
+  const pad = scratch;
+  const origin = paddedOrigin(g, pad);
+  const widened = scratch + packedOffset(g);
+  clearPadded(g, pad);
+  memory.fill(widened, 0, <usize>(O * virtual) << 2);
+  const sampleIn = <usize>(C * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  const sampleOut = <usize>(O * P) << 2;
+  const rowBytes = <usize>OW << 2;
+  for (let n = n0; n < n1; n++) {
+    const first = n == n0;
+    const dyn = dy + <usize>n * sampleOut;
+    fillPadded(g, x + <usize>n * sampleIn, pad);
+    for (let o = 0; o < O; o++) {
+      for (let oh = 0; oh < OH; oh++) {
+        memory.copy(widened + (<usize>(o * virtual + oh * Wp) << 2), dyn + (<usize>(o * P + oh * OW) << 2), rowBytes);
+      }
+    }
+    // dw[o, (c, kh, kw)] (+)= Σ_q widened[o, q] · padded[c, kh, kw + q]: KW rows of B, one float apart
+    for (let c = 0; c < C; c++) {
+      for (let kh = 0; kh < KH; kh++) {
+        gemmDot(O, KW, virtual, 1, widened, virtual, origin + (<usize>(c * plane + kh * Wp) << 2), 1,
+          first ? 0 : 1, dw + (<usize>((c * KH + kh) * KW) << 2), K);
+      }
+    }
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+}
+
+/** Σ of `count` floats at `src`: four lanes, then the lanes added, then the leftovers one by one. */
+function sumRow(src: usize, count: i32): f32 {
+  const vectorEnd = <usize>(count & ~3) << 2;
+  const end = <usize>count << 2;
+  let acc = f32x4.splat(0);
+  let offset: usize = 0;
+  for (; offset < vectorEnd; offset += 16) acc = f32x4.add(acc, v128.load(src + offset));
+  let total = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (; offset < end; offset += 4) total += load<f32>(src + offset);
+  return total;
+}
+
+/** dst[i] += src[i] for i < length (the weight gradient's ranges, added in order by the binding). */
+export function accumulate(dst: usize, src: usize, length: i32): void {
+  const vectorEnd = <usize>(length & ~3) << 2;
+  const end = <usize>length << 2;
+  let offset: usize = 0;
+  for (; offset < vectorEnd; offset += 16) v128.store(dst + offset, f32x4.add(v128.load(dst + offset), v128.load(src + offset)));
+  for (; offset < end; offset += 4) store<f32>(dst + offset, load<f32>(dst + offset) + load<f32>(src + offset));
+}
+
+// ---- pooling (no padding: every window lies inside its plane) -------------------------------------
+
+/**
+ * y = window maxima of planes [n0·C, n1·C), indices = where each is within its plane (h·W + w). A value
+ * replaces the best so far when greater, or when NaN, so the first maximum wins a tie and the last NaN
+ * wins over numbers, as in the reference.
+ */
+export function maxpool2dForward(g: usize, x: usize, y: usize, indices: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = field(g, HEIGHT) * W;
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const src = x + (<usize>(plane * planeIn) << 2);
+    let out = <usize>(plane * OH * OW) << 2;
+    for (let i = 0; i < OH; i++) {
+      for (let j = 0; j < OW; j++) {
+        const start = i * SH * W + j * SW;
+        let best = -Infinity as f32;
+        let where = start;
+        for (let p = 0; p < KH; p++) {
+          const rowStart = start + p * W;
+          for (let q = 0; q < KW; q++) {
+            const value = load<f32>(src + (<usize>(rowStart + q) << 2));
+            if (value > best || value != value) {
+              best = value;
+              where = rowStart + q;
+            }
+          }
+        }
+        store<f32>(y + out, best);
+        store<i32>(indices + out, where);
+        out += 4;
+      }
+    }
+  }
+}
+
+/**
+ * dx (overwritten) = dy routed to the maxima: for each output, in row-major order, dx[indices] += dy.
+ * An index outside its output's window is skipped (the reference never finds it there either).
+ */
+export function maxpool2dBackward(g: usize, dy: usize, indices: usize, dx: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = field(g, HEIGHT) * W;
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const dst = dx + (<usize>(plane * planeIn) << 2);
+    memory.fill(dst, 0, <usize>planeIn << 2);
+    let out = <usize>(plane * OH * OW) << 2;
+    for (let i = 0; i < OH; i++) {
+      for (let j = 0; j < OW; j++) {
+        const where = load<i32>(indices + out);
+        // where = start + p·W + q with p < KH, q < KW exactly when it lies in the window
+        let offset = where - (i * SH * W + j * SW);
+        let inside = false;
+        for (let p = 0; p < KH; p++) {
+          if (<u32>offset < <u32>KW) inside = true;
+          offset -= W;
+        }
+        if (inside) {
+          const at = dst + (<usize>where << 2);
+          store<f32>(at, load<f32>(at) + load<f32>(dy + out));
+        }
+        out += 4;
+      }
+    }
+  }
+}
+
+/** y = window means of planes [n0·C, n1·C): the window's sum, divided by KH·KW. */
+export function avgpool2dForward(g: usize, x: usize, y: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = field(g, HEIGHT) * W;
+  const count = <f32>(KH * KW);
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const src = x + (<usize>(plane * planeIn) << 2);
+    let out = y + (<usize>(plane * OH * OW) << 2);
+    for (let i = 0; i < OH; i++) {
+      for (let j = 0; j < OW; j++) {
+        let sum: f32 = 0;
+        let row = src + (<usize>(i * SH * W + j * SW) << 2);
+        for (let p = 0; p < KH; p++) {
+          for (let q = 0; q < KW; q++) sum += load<f32>(row + (<usize>q << 2));
+          row += <usize>W << 2;
+        }
+        store<f32>(out, sum / count);
+        out += 4;
+      }
+    }
+  }
+}
+
+/** dx (overwritten) = (Σ dy over the windows containing each input) / (KH·KW), windows in row-major order. */
+export function avgpool2dBackward(g: usize, dy: usize, dx: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = field(g, HEIGHT) * W;
+  const count = f32x4.splat(<f32>(KH * KW));
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const dst = dx + (<usize>(plane * planeIn) << 2);
+    memory.fill(dst, 0, <usize>planeIn << 2);
+    let out = dy + (<usize>(plane * OH * OW) << 2);
+    for (let i = 0; i < OH; i++) {
+      for (let j = 0; j < OW; j++) {
+        const value = load<f32>(out);
+        let row = dst + (<usize>(i * SH * W + j * SW) << 2);
+        for (let p = 0; p < KH; p++) {
+          for (let q = 0; q < KW; q++) {
+            const at = row + (<usize>q << 2);
+            store<f32>(at, load<f32>(at) + value);
+          }
+          row += <usize>W << 2;
+        }
+        out += 4;
+      }
+    }
+    divideBy(dst, planeIn, count);
+  }
+}
+
+/** v[i] /= divisor for i < length (a lane at a time for the last length mod 4). */
+function divideBy(v: usize, length: i32, divisor: v128): void {
+  const vectorEnd = <usize>(length & ~3) << 2;
+  const end = <usize>length << 2;
+  let offset: usize = 0;
+  for (; offset < vectorEnd; offset += 16) v128.store(v + offset, f32x4.div(v128.load(v + offset), divisor));
+  for (; offset < end; offset += 4) store<f32>(v + offset, load<f32>(v + offset) / f32x4.extract_lane(divisor, 0));
+}
+
+// ---- element-wise ---------------------------------------------------------------------------------
+
+/** y[i] = act(x[i]) for i < count (y may be x); the last count mod 4 through the same vector code. */
+export function activationForward(activation: i32, x: usize, y: usize, count: i32): void {
+  const vectorEnd = <usize>(count & ~3) << 2;
+  const end = <usize>count << 2;
+  let offset: usize = 0;
+  for (; offset < vectorEnd; offset += 16) v128.store(y + offset, activate(activation, v128.load(x + offset)));
+  for (; offset < end; offset += 4) {
+    store<f32>(y + offset, f32x4.extract_lane(activate(activation, f32x4.splat(load<f32>(x + offset))), 0));
+  }
+}
+
+/**
+ * out[i] = in[i] · (keep[i] ≠ 0 ? scale : 0) for i < count, scale = 1 / (1 − p) rounded to float32 by
+ * the caller: dropout forward (x → y) and backward (dy → dx) alike. Multiplying by 0 keeps NaN a NaN.
+ */
+export function dropout(input: usize, keep: usize, scale: f32, out: usize, count: i32): void {
+  const vectorCount = count & ~3;
+  const factor = f32x4.splat(scale);
+  let i = 0;
+  for (; i < vectorCount; i += 4) {
+    const bytes = v128.load32_zero(keep + <usize>i);
+    const kept = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(bytes)), i32x4.splat(0));
+    const at = <usize>i << 2;
+    v128.store(out + at, f32x4.mul(v128.load(input + at), v128.and(factor, kept)));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 2;
+    store<f32>(out + at, load<f32>(input + at) * (load<u8>(keep + <usize>i) != 0 ? scale : 0));
+  }
+}
+
+// ---- batch normalization: x, y, dx, dy [N, C, S]; per-channel arrays [C] ---------------------------
+// Channel sums run in float64 (as the reference's), over N runs of S contiguous values; the element-wise
+// passes run in float32 with coefficients computed in float64.
+
+/** Σ_n Σ_s f(x[n, c, s]) in float64, with f the identity or (· − mu)² (`squares`). */
+// @ts-ignore: decorator
+@inline function channelSum(x: usize, N: i32, C: i32, S: i32, c: i32, squares: bool, mu: f64): f64 {
+  const vectorEnd = <usize>(S & ~3) << 2;
+  const end = <usize>S << 2;
+  const center = f64x2.splat(mu);
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let tail: f64 = 0;
+  for (let n = 0; n < N; n++) {
+    const run = x + (<usize>((n * C + c) * S) << 2);
+    let offset: usize = 0;
+    for (; offset < vectorEnd; offset += 16) {
+      const v = v128.load(run + offset);
+      let low = f64x2.promote_low_f32x4(v);
+      let high = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+      if (squares) {
+        low = f64x2.sub(low, center);
+        high = f64x2.sub(high, center);
+        low = f64x2.mul(low, low);
+        high = f64x2.mul(high, high);
+      }
+      acc0 = f64x2.add(acc0, low);
+      acc1 = f64x2.add(acc1, high);
+    }
+    for (; offset < end; offset += 4) {
+      const value = <f64>load<f32>(run + offset);
+      tail += squares ? (value - mu) * (value - mu) : value;
+    }
+  }
+  const acc = f64x2.add(acc0, acc1);
+  return (f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1)) + tail;
+}
+
+/** out[n, c, s] = (x[n, c, s] − center)·scale + shift over channel c, in float32. */
+// @ts-ignore: decorator
+@inline function channelAffine(x: usize, out: usize, N: i32, C: i32, S: i32, c: i32, center: f32, scale: f32, shift: f32): void {
+  const vectorEnd = <usize>(S & ~3) << 2;
+  const end = <usize>S << 2;
+  const centerV = f32x4.splat(center);
+  const scaleV = f32x4.splat(scale);
+  const shiftV = f32x4.splat(shift);
+  for (let n = 0; n < N; n++) {
+    const at = <usize>((n * C + c) * S) << 2;
+    let offset: usize = 0;
+    for (; offset < vectorEnd; offset += 16) {
+      const v = v128.load(x + at + offset);
+      v128.store(out + at + offset, f32x4.add(f32x4.mul(f32x4.sub(v, centerV), scaleV), shiftV));
+    }
+    for (; offset < end; offset += 4) store<f32>(out + at + offset, (load<f32>(x + at + offset) - center) * scale + shift);
+  }
+}
+
+/** Training forward (see src/core/reference-batchnorm.ts): batch statistics, y, mean, invStd, running statistics. */
+export function batchnormForwardTraining(
+  N: i32, C: i32, S: i32, x: usize, gamma: usize, beta: usize, eps: f64, momentum: f64,
+  runningMean: usize, runningVar: usize, y: usize, mean: usize, invStd: usize,
+): void {
+  const M = <f64>N * <f64>S;
+  for (let c = 0; c < C; c++) {
+    const at = <usize>c << 2;
+    const mu = channelSum(x, N, C, S, c, false, 0) / M;
+    const variance = channelSum(x, N, C, S, c, true, mu) / M;
+    const inv = 1 / Math.sqrt(variance + eps);
+    store<f32>(mean + at, <f32>mu);
+    store<f32>(invStd + at, <f32>inv);
+    store<f32>(runningMean + at, <f32>((1 - momentum) * <f64>load<f32>(runningMean + at) + momentum * mu));
+    store<f32>(runningVar + at, <f32>((1 - momentum) * <f64>load<f32>(runningVar + at) + momentum * variance * M / (M - 1)));
+    channelAffine(x, y, N, C, S, c, <f32>mu, <f32>(<f64>load<f32>(gamma + at) * inv), load<f32>(beta + at));
+  }
+}
+
+/** Evaluation forward: y = (x − runningMean)·γ/√(runningVar + ε) + β. */
+export function batchnormForwardEval(
+  N: i32, C: i32, S: i32, x: usize, gamma: usize, beta: usize, eps: f64, runningMean: usize, runningVar: usize, y: usize,
+): void {
+  for (let c = 0; c < C; c++) {
+    const at = <usize>c << 2;
+    const inv = 1 / Math.sqrt(<f64>load<f32>(runningVar + at) + eps);
+    channelAffine(x, y, N, C, S, c, load<f32>(runningMean + at), <f32>(<f64>load<f32>(gamma + at) * inv), load<f32>(beta + at));
+  }
+}
+
+/** [Σ dy, Σ dy·(x − center)·inv] over channel c, in float64. */
+// @ts-ignore: decorator
+@inline function gradientSums(x: usize, dy: usize, N: i32, C: i32, S: i32, c: i32, center: f64, inv: f64): v128 {
+  const vectorEnd = <usize>(S & ~3) << 2;
+  const end = <usize>S << 2;
+  const centerV = f64x2.splat(center);
+  let sumDy = f64x2.splat(0);
+  let sumDyX = f64x2.splat(0);
+  let tailDy: f64 = 0;
+  let tailDyX: f64 = 0;
+  for (let n = 0; n < N; n++) {
+    const at = <usize>((n * C + c) * S) << 2;
+    let offset: usize = 0;
+    for (; offset < vectorEnd; offset += 16) {
+      const xv = v128.load(x + at + offset);
+      const gv = v128.load(dy + at + offset);
+      const g0 = f64x2.promote_low_f32x4(gv);
+      const g1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(gv, gv, 2, 3, 0, 1));
+      const x0 = f64x2.sub(f64x2.promote_low_f32x4(xv), centerV);
+      const x1 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(xv, xv, 2, 3, 0, 1)), centerV);
+      sumDy = f64x2.add(sumDy, f64x2.add(g0, g1));
+      sumDyX = f64x2.add(sumDyX, f64x2.add(f64x2.mul(g0, x0), f64x2.mul(g1, x1)));
+    }
+    for (; offset < end; offset += 4) {
+      const g = <f64>load<f32>(dy + at + offset);
+      tailDy += g;
+      tailDyX += g * (<f64>load<f32>(x + at + offset) - center);
+    }
+  }
+  const total = (f64x2.extract_lane(sumDy, 0) + f64x2.extract_lane(sumDy, 1)) + tailDy;
+  const totalX = ((f64x2.extract_lane(sumDyX, 0) + f64x2.extract_lane(sumDyX, 1)) + tailDyX) * inv;
+  return f64x2.replace_lane(f64x2.splat(total), 1, totalX);
+}
+
+/**
+ * Training backward: dβ = Σ dy, dγ = Σ dy·x̂ and dx = (γ·invStd/M)·(M·dy − dβ − x̂·dγ), written
+ * dx = a·dy − (b + (x − μ)·e) with a = γ·invStd, b = a·dβ/M, e = a·invStd·dγ/M.
+ */
+export function batchnormBackwardTraining(
+  N: i32, C: i32, S: i32, x: usize, dy: usize, gamma: usize, mean: usize, invStd: usize, dx: usize, dgamma: usize, dbeta: usize,
+): void {
+  const M = <f64>N * <f64>S;
+  const vectorEnd = <usize>(S & ~3) << 2;
+  const end = <usize>S << 2;
+  for (let c = 0; c < C; c++) {
+    const at = <usize>c << 2;
+    const mu = load<f32>(mean + at);
+    const inv = <f64>load<f32>(invStd + at);
+    const sums = gradientSums(x, dy, N, C, S, c, mu, inv);
+    const sumDy = f64x2.extract_lane(sums, 0);
+    const sumDyXhat = f64x2.extract_lane(sums, 1);
+    const a64 = <f64>load<f32>(gamma + at) * inv;
+    const a = <f32>a64;
+    const b = <f32>(a64 * sumDy / M);
+    const e = <f32>(a64 * inv * sumDyXhat / M);
+    const aV = f32x4.splat(a), bV = f32x4.splat(b), eV = f32x4.splat(e), muV = f32x4.splat(mu);
+    for (let n = 0; n < N; n++) {
+      const start = <usize>((n * C + c) * S) << 2;
+      let offset: usize = 0;
+      for (; offset < vectorEnd; offset += 16) {
+        const xv = v128.load(x + start + offset);
+        const gv = v128.load(dy + start + offset);
+        v128.store(dx + start + offset, f32x4.sub(f32x4.mul(aV, gv), f32x4.add(bV, f32x4.mul(f32x4.sub(xv, muV), eV))));
+      }
+      for (; offset < end; offset += 4) {
+        const xs = load<f32>(x + start + offset);
+        store<f32>(dx + start + offset, a * load<f32>(dy + start + offset) - (b + (xs - mu) * e));
+      }
+    }
+    store<f32>(dgamma + at, <f32>sumDyXhat);
+    store<f32>(dbeta + at, <f32>sumDy);
+  }
+}
+
+/** Evaluation backward: dβ = Σ dy, dγ = Σ dy·(x − runningMean)·inv, dx = dy·γ·inv with inv = 1/√(runningVar + ε). */
+export function batchnormBackwardEval(
+  N: i32, C: i32, S: i32, x: usize, dy: usize, gamma: usize, eps: f64, runningMean: usize, runningVar: usize,
+  dx: usize, dgamma: usize, dbeta: usize,
+): void {
+  for (let c = 0; c < C; c++) {
+    const at = <usize>c << 2;
+    const inv = 1 / Math.sqrt(<f64>load<f32>(runningVar + at) + eps);
+    const sums = gradientSums(x, dy, N, C, S, c, <f64>load<f32>(runningMean + at), inv);
+    channelAffine(dy, dx, N, C, S, c, 0, <f32>(<f64>load<f32>(gamma + at) * inv), 0);
+    store<f32>(dgamma + at, <f32>f64x2.extract_lane(sums, 1));
+    store<f32>(dbeta + at, <f32>f64x2.extract_lane(sums, 0));
+  }
+}

@@ -1,0 +1,122 @@
+// Milliseconds per call of the convolution kernels on the shapes of LeNet-5 and of the `cnn` preset at
+// batch 128: the TypeScript reference, and WebAssembly on 1 and 2 threads. Then the convolutions of one
+// LeNet-5 training step (both forwards and weight gradients, the second layer's input gradient; the
+// first layer's input gradient is never needed), against the 128 / 15000 s ≈ 8.5 ms of PyTorch with
+// oneDNN at ~15k samples/s.
+//
+//   npx tsx bench/conv-speed.ts [--batch N] [--seconds S] [--no-reference]
+import { cpus, loadavg } from 'node:os';
+import { createReferenceKernels, createWasmKernels, type Kernels } from '../src/core/index.js';
+import { conv2dGeometry, type Conv2dGeometry } from '../src/core/geometry2d.js';
+import { gemmGflops } from './gemm-speed.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const batch = option('--batch', 128);
+const seconds = option('--seconds', 0.5);
+const withReference = !args.includes('--no-reference');
+
+interface Layer {
+  name: string;
+  geometry: Conv2dGeometry;
+}
+
+const layer = (name: string, channels: number, size: number, outChannels: number, kernel: number, padding: number): Layer => ({
+  name,
+  geometry: conv2dGeometry({ batch, channels, height: size, width: size, outChannels },
+    { kernel: [kernel, kernel], padding: [padding, padding] }),
+});
+
+const layers = [
+  layer('LeNet-5 conv1 1→6 5x5 pad 2, 28x28', 1, 28, 6, 5, 2),
+  layer('LeNet-5 conv2 6→16 5x5, 14x14', 6, 14, 16, 5, 0),
+  layer('cnn conv1 1→24 5x5, 28x28', 1, 28, 24, 5, 0),
+  layer('cnn conv2 24→32 3x3, 12x12', 24, 12, 32, 3, 0),
+];
+
+type Pass = 'forward' | 'inputGrad' | 'weightGrad';
+const passes: Pass[] = ['forward', 'inputGrad', 'weightGrad'];
+
+/** The arrays of one layer in `kernels`' memory, filled with values in [−1, 1). */
+function arrays(kernels: Kernels, g: Conv2dGeometry) {
+  const filled = (length: number) => {
+    const array = kernels.allocF32(length);
+    for (let i = 0; i < length; i++) array[i] = Math.random() * 2 - 1;
+    return array;
+  };
+  return {
+    x: filled(g.batch * g.channels * g.height * g.width),
+    w: filled(g.outChannels * g.channels * g.kernelH * g.kernelW),
+    b: filled(g.outChannels),
+    y: filled(g.batch * g.outChannels * g.outHeight * g.outWidth),
+    dx: kernels.allocF32(g.batch * g.channels * g.height * g.width),
+    dw: kernels.allocF32(g.outChannels * g.channels * g.kernelH * g.kernelW),
+    db: kernels.allocF32(g.outChannels),
+  };
+}
+
+/** Best-of milliseconds of one pass, timed for about `budget` seconds after a warm-up call. */
+function time(kernels: Kernels, g: Conv2dGeometry, pass: Pass, budget: number): number {
+  const a = arrays(kernels, g);
+  const run = () => {
+    if (pass === 'forward') kernels.conv2dForward(g, a.x, a.w, a.b, a.y, 'relu');
+    else if (pass === 'inputGrad') kernels.conv2dInputGrad(g, a.y, a.w, a.dx);
+    else kernels.conv2dWeightGrad(g, a.x, a.y, a.dw, a.db);
+  };
+  run();
+  let best = Infinity;
+  const deadline = performance.now() + budget * 1000;
+  do {
+    const start = performance.now();
+    run();
+    best = Math.min(best, performance.now() - start);
+  } while (performance.now() < deadline);
+  return best;
+}
+
+const macs = (g: Conv2dGeometry) => g.batch * g.outChannels * g.outHeight * g.outWidth * g.channels * g.kernelH * g.kernelW;
+
+const backends: { label: string; kernels: Kernels }[] = [];
+if (withReference) backends.push({ label: 'reference', kernels: createReferenceKernels() });
+for (const threads of [1, 2]) {
+  const kernels = await createWasmKernels({ threads });
+  backends.push({ label: `${kernels.name} ×${threads}`, kernels });
+}
+
+console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, Node ${process.version}`);
+console.log(`batch ${batch}; ms per call (best of ${seconds} s; the reference once or twice); GFLOPS in brackets\n`);
+const header = ['layer', 'pass', ...backends.map((b) => b.label)];
+const rows: string[][] = [];
+const results = new Map<string, number>();
+for (const { name, geometry } of layers) {
+  for (const pass of passes) {
+    const row = [name, pass];
+    for (const { label, kernels } of backends) {
+      const ms = time(kernels, geometry, pass, label === 'reference' ? 0 : seconds);
+      results.set(`${name}|${pass}|${label}`, ms);
+      row.push(`${ms.toFixed(ms < 10 ? 3 : 1)} (${((2 * macs(geometry)) / (ms * 1e6)).toFixed(1)})`);
+    }
+    rows.push(row);
+  }
+}
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+console.log(line(header));
+for (const row of rows) console.log(line(row));
+
+// a LeNet-5 training step's convolutions
+const step: [string, Pass][] = [[layers[0].name, 'forward'], [layers[0].name, 'weightGrad'],
+  [layers[1].name, 'forward'], [layers[1].name, 'inputGrad'], [layers[1].name, 'weightGrad']];
+console.log('\nLeNet-5 training step, convolutions only (conv1 forward + weight grad, conv2 forward + input grad + weight grad):');
+for (const { label } of backends) {
+  const ms = step.reduce((sum, [name, pass]) => sum + (results.get(`${name}|${pass}|${label}`) ?? NaN), 0);
+  console.log(`  ${label.padEnd(widths[2])}  ${ms.toFixed(2)} ms  (${Math.round((batch * 1000) / ms)} samples/s; PyTorch+oneDNN whole step ≈ ${(batch / 15).toFixed(1)} ms)`);
+}
+// The machines are shared: a GEMM measured in the same run tells how much of a core this run had
+// (bench/results/latest.md has 47 GFLOPS for it on an idle machine, relaxed SIMD, 1 thread).
+const single = backends.find((b) => b.kernels.name !== 'reference' && b.kernels.threads === 1);
+if (single) console.log(`\nfor scale: GEMM 128×784×800 NN on ${single.label} ${gemmGflops(single.kernels, false, false, 128, 784, 800, seconds).toFixed(1)} GFLOPS in this run`);
+for (const { kernels } of backends) await kernels.close();
