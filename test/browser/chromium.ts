@@ -3,6 +3,7 @@
  * browser tests: headless, with a fresh profile, no network chatter, and every console error and
  * uncaught page error collected so a test can assert there were none.
  */
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +65,27 @@ export async function launchChromium(options: { width?: number; height?: number 
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Drags the mouse through `points` (fractions of the canvas) as one stroke. */
+export async function strokeOn(page: Page, selector: string, points: Array<[number, number]>): Promise<void> {
+  const box = await page.locator(selector).boundingBox();
+  assert.ok(box);
+  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
+  await page.mouse.up();
+}
+
+/**
+ * Polls `condition` from Node until it holds. (The page's content security policy forbids eval, which
+ * page.waitForFunction relies on for its predicate.)
+ */
+export async function waitUntil(condition: () => Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

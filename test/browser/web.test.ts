@@ -21,7 +21,7 @@ import { parseStudySpec } from '../../src/study/spec.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../../src/train/trainer.js';
 import { writeSmallIdx } from '../cli/helpers.js';
 import { makeZipCodes } from '../fixtures/make_zipcodes.js';
-import { launchChromium, type BrowserSession } from './chromium.js';
+import { launchChromium, strokeOn, waitUntil, type BrowserSession } from './chromium.js';
 
 const WEB_ROOT = join(import.meta.dirname, '..', '..', 'dist', 'web');
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-web-'));
@@ -81,29 +81,7 @@ async function openPage(hash: string): Promise<void> {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
 }
 
-/** Drags the mouse through `points` (fractions of the canvas) as one stroke. */
-async function stroke(selector: string, points: Array<[number, number]>): Promise<void> {
-  const { page } = browser;
-  const box = await page.locator(selector).boundingBox();
-  assert.ok(box);
-  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
-  await page.mouse.move(...at(points[0]));
-  await page.mouse.down();
-  for (const point of points.slice(1)) await page.mouse.move(...at(point), { steps: 8 });
-  await page.mouse.up();
-}
-
-/**
- * Polls `condition` from Node until it holds. (The page's content security policy forbids eval, which
- * page.waitForFunction relies on for its predicate.)
- */
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const stroke = (selector: string, points: Array<[number, number]>) => strokeOn(browser.page, selector, points);
 
 const textOf = (selector: string) => browser.page.textContent(selector).then((text) => text ?? '');
 

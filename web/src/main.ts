@@ -3,7 +3,7 @@
  * codes segmented and read with the same library as `digitlab read`, a training dashboard fed by
  * server-sent events, the study explorer and the gallery of mistakes.
  */
-import { preprocessDigit, readDigits } from '../../src/browser.js';
+import { preprocessDigit, PRESETS, readDigits } from '../../src/browser.js';
 import { adoptAccessToken } from './access.js';
 import { lineChart, scatterChart } from './charts.js';
 import { BrowserModel, getJson } from './model.js';
@@ -185,13 +185,28 @@ function drawCurves(epochs: EpochRecord[], progress: Array<[number, number]>): v
   ], { x: 'epoch', y: 'accuracy' });
 }
 
+// the network choices: an MLP, each preset, or any layer list; the fields that do not apply are off
+const networkSelect = $<HTMLSelectElement>('train-network');
+for (const [name, preset] of Object.entries(PRESETS)) {
+  networkSelect.insertBefore(new Option(`${name}: ${preset.layers}`, `preset:${name}`), networkSelect.options[1]);
+}
+networkSelect.addEventListener('change', () => {
+  const mlp = networkSelect.value === 'mlp';
+  const form = $<HTMLFormElement>('train-form');
+  for (const name of ['hidden', 'activation']) (form.elements.namedItem(name) as HTMLInputElement).disabled = !mlp;
+  $<HTMLInputElement>('train-layers').disabled = networkSelect.value !== 'layers';
+});
+
 $('train-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target as HTMLFormElement);
-  const text = String(form.get('hidden')).trim();
+  const text = String(form.get('hidden') ?? '').trim();
+  const network = String(form.get('network'));
+  const architecture = network === 'mlp'
+    ? { hidden: text === '' ? [] : text.split(',').map((v) => Number(v.trim())), activation: form.get('activation') }
+    : network === 'layers' ? { layers: String(form.get('layers') ?? '').trim() } : { preset: network.replace(/^preset:/, '') };
   const body = {
-    hidden: text === '' ? [] : text.split(',').map((v) => Number(v.trim())),
-    activation: form.get('activation'),
+    ...architecture,
     optimizer: form.get('optimizer'),
     lr: Number(form.get('lr')),
     epochs: Number(form.get('epochs')),
