@@ -5,6 +5,8 @@ import { presetsCommand, trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
 import { readCommand } from './read.js';
 import { studyCommand } from './study.js';
+import { UsageError } from './output.js';
+import { TrainingAbortedError } from '../train/trainer.js';
 
 const VERSION = '0.1.0';
 
@@ -47,12 +49,12 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     const e = error as Error;
-    if (e?.name === 'TrainingAbortedError') {
+    if (error instanceof TrainingAbortedError) {
       process.stderr.write(`digitlab: ${e.message}\n`);
       return 130;
     }
     process.stderr.write(`digitlab: error: ${e?.message ?? String(error)}\n`);
     if (process.env.DIGITLAB_DEBUG) process.stderr.write(`${e?.stack}\n`);
-    return e?.name === 'UsageError' ? 2 : 1;
+    return error instanceof UsageError ? 2 : 1;
   }
 }

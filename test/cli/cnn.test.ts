@@ -68,6 +68,17 @@ describe('digitlab with convolutional networks', () => {
     assert.deepEqual(names, ['conv2d', 'batchnorm', 'relu', 'maxpool2d', 'dropout', 'flatten', 'linear', 'relu', 'linear']);
   });
 
+  it('still reads a version-1 model folder (hidden + activation)', () => {
+    const png = join(dir, 'four.png');
+    writeFileBytes(png, encodeGrayscalePng(Uint8Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 255 : 0)), 4, 4));
+    const v1 = join(import.meta.dirname, '..', 'fixtures', 'io', 'model-v1');
+    const predicted = digitlab(['predict', '--model', v1, png, '--json']);
+    assert.equal(predicted.status, 0, predicted.stderr);
+    const prediction = JSON.parse(predicted.stdout);
+    const first = Array.isArray(prediction) ? prediction[0] : prediction;
+    assert.equal(first.probabilities.length, 2);
+  });
+
   it('names the layer and the fix for a bad list, and refuses mixing --layers with --hidden', () => {
     const bad = digitlab(['train', '--layers', 'conv 6 5x5, relu, maxpol 2', '--data', data, '--epochs', '1']);
     assert.equal(bad.status, 2, bad.stderr);
