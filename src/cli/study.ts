@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { openStudy, type StudyResults } from '../study/results.js';
-import { formatTextTable, trialTable, writeReport } from '../study/report.js';
+import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
 import { StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
 import { parseStudySpec, StudySpecError } from '../study/spec.js';
 import { STUDY_DATABASE } from '../study/storage.js';
@@ -160,6 +160,12 @@ function printTable(results: StudyResults, out: Output): void {
 function printSummary(results: StudyResults, out: Output): void {
   printTable(results, out);
   out.print('');
+  if (hasNetworks(results) && results.designs.length > 0) {
+    // Network designs by kind, with each one's whole layer list (the trial table names them only).
+    out.print('CNN vs MLP:');
+    for (const line of formatTextTable(kindTable(results))) out.print(`  ${line}`);
+    out.print('');
+  }
   for (const line of results.summary.recommendation) out.print(`- ${line}`);
 }
 

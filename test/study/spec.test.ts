@@ -93,7 +93,7 @@ space: { layers: [1, 2, 3], nodes: [16, 32, 64, 128], lr: [0.001, 0.01] }
     assert.equal(specError(BASE + 'seeds: [1, 1]\n').field, 'seeds');
     assert.equal(specError(BASE + 'search: random\n').field, 'budget.trials');
     assert.match(specError('name: t\nspace: { layers: [1], nodes: [8] }\n').message, /epochs: is required/);
-    assert.match(specError('epochs: 2\nspace: { layers: [1] }\n').message, /needs hidden .* or both layers and nodes/);
+    assert.match(specError('epochs: 2\nspace: { layers: [1] }\n').message, /needs hidden .*, both layers and nodes .*, or network/);
     const yaml = specError('epochs: 2\nspace: [\n');
     assert.match(yaml.message, /not valid YAML or JSON/);
     assert.equal(typeof yaml.line, 'number');
