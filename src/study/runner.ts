@@ -43,6 +43,8 @@ export interface TrialProgress {
   label: string;
   epochs: number;
   params: number;
+  /** Multiply-adds of one image's forward pass: what an epoch's time goes with. */
+  multiplyAdds: number;
 }
 
 export interface StudyEvents {
@@ -121,7 +123,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         number: row.number,
         label: designName(row) + (spec.seeds.length > 1 ? ` seed ${row.seed}` : ''),
         epochs: spec.epochs,
-        params: sizeOf(row as TrialRow & TrialPlan).params,
+        ...sizeOf(row as TrialRow & TrialPlan),
       });
 
       // A trial whose rung verdict was recorded just before the process died is pruned, not rerun.
