@@ -532,6 +532,7 @@ export function htmlReport(results: StudyResults): string {
   const charts = reportCharts(results);
   const { summary } = results;
   const statusClass = (status: string) => (status.startsWith('pruned') ? 'pruned' : status);
+  const headOf = (header: string[]) => header.map((h) => `<th${LEFT_COLUMNS.has(h) ? ' class="name"' : ''}>${escapeHtml(h)}</th>`).join('');
   const cellsOf = (header: string[], row: string[]) =>
     row.map((cell, i) => `<td${LEFT_COLUMNS.has(header[i]) ? ' class="name"' : ''}>${escapeHtml(cell)}</td>`).join('');
   const rows = table.rows
@@ -541,7 +542,7 @@ export function htmlReport(results: StudyResults): string {
   const kindSection = kinds
     ? `<h2>CNN vs MLP</h2>
 <p class="note">Each design by kind (CNN: convolutions or pooling; MLP: only flat layers), with what it costs: parameters, multiply-adds of one image's forward pass, seconds per epoch.</p>
-<table id="kinds"><thead><tr>${kinds.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
+<table id="kinds"><thead><tr>${headOf(kinds.header)}</tr></thead>
 <tbody>
 ${kinds.rows.map((row) => `<tr>${cellsOf(kinds.header, row)}</tr>`).join('\n')}
 </tbody></table>
@@ -561,7 +562,7 @@ ${kinds.rows.map((row) => `<tr>${cellsOf(kinds.header, row)}</tr>`).join('\n')}
   table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
   th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
   th { background: #f4f4f4; }
-  td:nth-child(4), td:last-child, td.name { text-align: left; }
+  td:nth-child(4), td:last-child, .name { text-align: left; }
   #kinds td:last-child { white-space: normal; }
   tr.pruned td, tr.pending td, tr.running td { color: #888; }
   tr.diverged td, tr.failed td { color: #b00; }
@@ -576,7 +577,7 @@ ${kinds.rows.map((row) => `<tr>${cellsOf(kinds.header, row)}</tr>`).join('\n')}
 <h2>Recommendation</h2>
 <ul id="recommendation">${(summary.recommendation.length ? summary.recommendation : ['No trial has finished yet.']).map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
 <h2>Trials</h2>
-<table id="trials"><thead><tr>${table.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
+<table id="trials"><thead><tr>${headOf(table.header)}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
