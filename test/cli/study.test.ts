@@ -168,6 +168,10 @@ space:
     const text = digitlab(['study', 'show', out]);
     assert.match(text.stdout, /CNN vs MLP:/);
     assert.match(text.stdout, new RegExp(`1\\s+CNN\\s+${cnnText}\\s+adam`));
+    // The same spec again is the same study: nothing left to train.
+    const rerun = digitlab(['study', 'run', spec, '--out', out]);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.match(rerun.stderr, /continuing the study: 2 of 2 trials already finished; 0 to run/);
   });
 
   it('fails before any training when a network does not fit the images, naming the design, line and field', () => {
