@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { openStudy, type StudyResults } from '../study/results.js';
-import { formatTextTable, trialTable, writeReport } from '../study/report.js';
+import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
 import { StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
 import { parseStudySpec, StudySpecError } from '../study/spec.js';
 import { STUDY_DATABASE } from '../study/storage.js';
@@ -35,7 +35,8 @@ interface Running extends TrialProgress {
  * Progress of a study on stderr: one line per running trial and an overall line with the ETA. A
  * terminal redraws the block in place; logs and CI get a line at each epoch's end.
  *
- * The ETA assumes an epoch costs time in proportion to the network's parameters, with the rate
+ * The ETA assumes an epoch costs time in proportion to the network's multiply-adds per image (an
+ * MLP's are about its parameters; a convolution reuses each weight at every position), with the rate
  * measured from the epochs finished so far, shared over the workers.
  */
 class StudyProgress {
@@ -46,7 +47,7 @@ class StudyProgress {
   private finished = 0;
   private workers = 1;
   private secondsMeasured = 0;
-  private paramEpochsMeasured = 0;
+  private costMeasured = 0;
   private drawnLines = 0;
   private lastDraw = 0;
 
@@ -74,7 +75,7 @@ class StudyProgress {
       trial.fraction = 0;
       trial.valAccuracy = record.val_accuracy;
       this.secondsMeasured += record.seconds;
-      this.paramEpochsMeasured += trial.params;
+      this.costMeasured += trial.multiplyAdds;
       if (this.tty) this.draw(true);
       else {
         this.out.info(
@@ -109,12 +110,12 @@ class StudyProgress {
   }
 
   private eta(): string {
-    if (this.paramEpochsMeasured === 0) return 'ETA estimating';
+    if (this.costMeasured === 0) return 'ETA estimating';
     let remaining = 0;
-    for (const t of this.pending.values()) remaining += t.params * t.epochs;
-    for (const t of this.running.values()) remaining += t.params * Math.max(0, t.epochs - t.epoch - t.fraction);
+    for (const t of this.pending.values()) remaining += t.multiplyAdds * t.epochs;
+    for (const t of this.running.values()) remaining += t.multiplyAdds * Math.max(0, t.epochs - t.epoch - t.fraction);
     const lanes = Math.max(1, Math.min(this.workers, this.pending.size + this.running.size));
-    return `ETA ${duration((remaining * this.secondsMeasured) / this.paramEpochsMeasured / lanes)}`;
+    return `ETA ${duration((remaining * this.secondsMeasured) / this.costMeasured / lanes)}`;
   }
 
   private overall(): string {
@@ -160,6 +161,12 @@ function printTable(results: StudyResults, out: Output): void {
 function printSummary(results: StudyResults, out: Output): void {
   printTable(results, out);
   out.print('');
+  if (hasNetworks(results) && results.designs.length > 0) {
+    // Network designs by kind, with each one's whole layer list (the trial table names them only).
+    out.print('CNN vs MLP:');
+    for (const line of formatTextTable(kindTable(results))) out.print(`  ${line}`);
+    out.print('');
+  }
   for (const line of results.summary.recommendation) out.print(`- ${line}`);
 }
 

@@ -1,6 +1,7 @@
 /**
  * The study report: a Markdown summary and an HTML page of Vega-Lite charts (loss curves, accuracy
- * against parameters, layers × nodes heatmaps, optimizers on one architecture, the Pareto front).
+ * against parameters, layers × nodes heatmaps, optimizers on one architecture, the Pareto front, and
+ * for studies with network designs, CNNs against MLPs by parameters and by training time).
  * Vega, Vega-Lite and vega-embed are copied next to the page from the installed packages, so the
  * report opens offline, from the file system, with nothing fetched.
  */
@@ -8,7 +9,10 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic.js';
-import { designKey, designName, type DesignResult, type StudyResults, type TrialResult } from './results.js';
+import { formatLayers, mlpLayers, type MlpActivation } from '../io/model-spec.js';
+import {
+  architectureName, architectureTitle, bestByKind, designKey, designName, optimizerComparison, type DesignResult, type StudyResults, type TrialResult,
+} from './results.js';
 
 export const REPORT_HTML = 'report.html';
 export const REPORT_MARKDOWN = 'report.md';
@@ -41,13 +45,23 @@ function nodesText(t: Pick<TrialResult, 'hidden' | 'nodes'>): string {
   return t.nodes !== null ? String(t.nodes) : t.hidden.join('-');
 }
 
-/** Every trial as a table row: the same table in the terminal, the Markdown and the HTML. */
+/** Whether the study has network designs (then its tables name each design's kind and network). */
+export function hasNetworks(results: Pick<StudyResults, 'trials'>): boolean {
+  return results.trials.some((t) => t.network !== null);
+}
+
+/**
+ * Every trial as a table row: the same table in the terminal, the Markdown and the HTML. An MLP-only
+ * study shows each design as layers × nodes; a study with networks as its kind and network (the
+ * preset's name or the layer text; an MLP's hidden sizes).
+ */
 export function trialTable(results: StudyResults): TrialTable {
-  const header = ['#', 'layers', 'nodes', 'optimizer', 'lr', 'seed', 'params', 'size', 'best val acc', 'test acc', 'conv. epoch', 'conv. s', 'train s', 'status'];
+  const networks = hasNetworks(results);
+  const shape = networks ? ['kind', 'network'] : ['layers', 'nodes'];
+  const header = ['#', ...shape, 'optimizer', 'lr', 'seed', 'params', 'size', 'best val acc', 'test acc', 'conv. epoch', 'conv. s', 'train s', 'status'];
   const rows = results.trials.map((t) => [
     String(t.number),
-    String(t.layers),
-    nodesText(t),
+    ...(networks ? [t.kind, architectureName(t)] : [String(t.layers), nodesText(t)]),
     t.optimizer,
     String(t.lr),
     String(t.seed),
@@ -63,9 +77,12 @@ export function trialTable(results: StudyResults): TrialTable {
   return { header, rows, timingColumns: [11, 12] };
 }
 
+/** Columns of names, aligned left (numbers align right). */
+const LEFT_COLUMNS = new Set(['optimizer', 'status', 'design', 'kind', 'network', 'layers (before the output layer)']);
+
 /** A table as aligned plain text: names left-aligned, numbers right-aligned. */
 export function formatTextTable(table: { header: string[]; rows: string[][] }): string[] {
-  const left = new Set(['optimizer', 'status', 'design']);
+  const left = LEFT_COLUMNS;
   const widths = table.header.map((h, i) => Math.max(h.length, ...table.rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (left.has(table.header[i]) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(table.header), ...table.rows.map(line)];
@@ -89,6 +106,46 @@ function designRows(designs: DesignResult[]): string[][] {
   ]);
 }
 const DESIGN_HEADER = ['design', 'params', 'size', 'best val acc (mean ± sd)', 'test acc (mean ± sd)', 'train s', 'conv. s', 'runs'];
+
+/** A design's layers before the output layer in the `--layers` grammar: a network's text, or an MLP's linear and activation layers. */
+export function layerText(d: Pick<DesignResult, 'hidden' | 'network' | 'activation'>): string {
+  return d.network ? d.network.layers : formatLayers(mlpLayers(d.hidden, d.activation as MlpActivation));
+}
+
+/** Seconds per epoch: training time over the epochs trained. */
+function secondsPerEpoch(d: DesignResult, trials: TrialResult[]): number | null {
+  const runs = trials.filter((t) => d.trials.includes(t.number) && t.status === 'done' && t.epochsRun > 0 && t.seconds !== null);
+  return runs.length ? runs.reduce((sum, t) => sum + (t.seconds as number) / t.epochsRun, 0) / runs.length : null;
+}
+
+/**
+ * CNN and MLP designs side by side, the kind with the best design first and each kind's designs by
+ * accuracy: what the networks cost (parameters, multiply-adds per image, time) for what they reach.
+ */
+export function kindTable(results: StudyResults): { header: string[]; rows: string[][] } {
+  const best = bestByKind(results.designs);
+  const kindOrder = (['CNN', 'MLP'] as const).filter((k) => best[k]).sort((a, b) => best[b]!.bestValAccuracy.mean - best[a]!.bestValAccuracy.mean);
+  const designs = [...results.designs].sort(
+    (a, b) => kindOrder.indexOf(a.kind) - kindOrder.indexOf(b.kind) || b.bestValAccuracy.mean - a.bestValAccuracy.mean || a.params - b.params,
+  );
+  const header = ['kind', 'design', 'params', 'multiply-adds', 'size', 'best val acc', 'test acc', 's / epoch', 'train s', 'layers (before the output layer)'];
+  const rows = designs.map((d) => {
+    const perEpoch = secondsPerEpoch(d, results.trials);
+    return [
+      d.kind,
+      d.label,
+      d.params.toLocaleString('en-US'),
+      d.multiplyAdds === null ? '–' : d.multiplyAdds.toLocaleString('en-US'),
+      bytesText(d.bytes),
+      `${pct(d.bestValAccuracy.mean)}${d.runs > 1 ? ` ± ${(d.bestValAccuracy.std * 100).toFixed(2)}` : ''}`,
+      `${pct(d.testAccuracy.mean)}${d.runs > 1 ? ` ± ${(d.testAccuracy.std * 100).toFixed(2)}` : ''}`,
+      perEpoch === null ? '–' : perEpoch.toFixed(2),
+      d.seconds.mean.toFixed(1),
+      layerText(d),
+    ];
+  });
+  return { header, rows };
+}
 
 function describeData(results: StudyResults): string {
   const s = results.spec;
@@ -124,6 +181,17 @@ export function markdownReport(results: StudyResults): string {
     ...markdownTable(DESIGN_HEADER, designRows(summary.pareto)),
     '',
   ];
+  if (hasNetworks(results)) {
+    const kinds = kindTable(results);
+    lines.push(
+      '## CNN vs MLP',
+      '',
+      'Each design by kind (CNN: convolutions or pooling; MLP: only flat layers), with what it costs: parameters, multiply-adds of one image\'s forward pass, seconds per epoch.',
+      '',
+      ...markdownTable(kinds.header, kinds.rows),
+      '',
+    );
+  }
   const pruned = results.trials.filter((t) => t.prunedReason);
   if (pruned.length) lines.push('## Pruned trials', '', ...pruned.map((t) => `- #${t.number} ${designLabelOf(t)}: ${t.prunedReason}`), '');
   const failed = results.trials.filter((t) => t.status === 'failed');
@@ -169,6 +237,9 @@ function missingReason(trials: TrialResult[]): string {
 function percentText(value: number, runs: number): string {
   return `${value.toFixed(2)}%` + (runs > 1 ? ` (mean of ${runs} seeds)` : '');
 }
+
+/** The kinds, in legend order. */
+const KINDS = ['MLP', 'CNN'];
 
 /** Axis labels a little apart, so neighbours never touch (Vega drops the ones that would). */
 const CHART_CONFIG = { axis: { labelSeparation: 6 }, legend: { labelLimit: 280 } };
@@ -243,11 +314,13 @@ export function reportCharts(results: StudyResults): ReportChart[] {
     },
   });
 
+  const networks = hasNetworks(results);
   const designs = results.designs.map((d) => {
     const name = names.get(d) as string;
     const valAccuracy = d.bestValAccuracy.mean * 100;
     return {
       design: name,
+      kind: d.kind,
       layers: d.layers,
       optimizer: d.optimizer,
       params: d.params,
@@ -282,7 +355,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
           mark: { type: 'point', filled: true, size: 80 },
           encoding: {
             y: { field: 'valAccuracy', type: 'quantitative', title: accuracyTitle },
-            shape: { field: 'layers', type: 'nominal', title: 'hidden layers' },
+            shape: networks ? { field: 'kind', type: 'nominal', title: 'kind', scale: { domain: KINDS } } : { field: 'layers', type: 'nominal', title: 'hidden layers' },
             description: { field: 'summary' },
             tooltip: [{ field: 'design' }, { field: 'params', format: ',' }, { field: 'valAccuracy', format: '.2f', title: accuracyTitle }, { field: 'runs', title: 'seeds' }],
           },
@@ -363,9 +436,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
   }
 
   // Optimizers on the architecture trained with the most of them (no chart when no architecture had two).
-  const byArchitecture = new Map<string, DesignResult[]>();
-  for (const d of results.designs) byArchitecture.set(JSON.stringify(d.hidden), [...(byArchitecture.get(JSON.stringify(d.hidden)) ?? []), d]);
-  const compared = [...byArchitecture.values()].filter((list) => new Set(list.map((d) => d.optimizer)).size > 1).sort((a, b) => b.length - a.length)[0];
+  const compared = optimizerComparison(results.designs);
   if (compared) {
     const comparedKeys = new Set(compared.flatMap((d) => d.trials));
     const optimizerCurves = results.trials
@@ -373,7 +444,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
       .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, accuracy: e.val_accuracy * 100 })));
     charts.push({
       id: 'optimizers',
-      title: `Optimizers on ${compared[0].hidden.join('-') || 'no hidden layer'}`,
+      title: `Optimizers on ${architectureTitle(compared[0])}`,
       note: 'Validation accuracy per epoch of each optimizer on the same architecture' + (severalSeeds ? ' (mean over seeds; the band spans ± one standard deviation).' : '.'),
       spec: {
         width, height: 280,
@@ -414,6 +485,36 @@ export function reportCharts(results: StudyResults): ReportChart[] {
       },
     },
   });
+  if (networks) {
+    // CNNs against MLPs: the same designs by size and by training time, a colour per kind.
+    const panel = (x: Record<string, unknown>) => ({
+      width: 300, height: 280,
+      mark: { type: 'point', filled: true, size: 90, opacity: 0.85 },
+      encoding: {
+        x,
+        y: { field: 'valAccuracy', type: 'quantitative', scale: { zero: false }, title: accuracyTitle },
+        color: { field: 'kind', type: 'nominal', title: 'kind', scale: { domain: KINDS, range: ['#1f77b4', '#d62728'] } },
+        description: { field: 'summary' },
+        tooltip: [{ field: 'design' }, { field: 'kind' }, { field: 'valAccuracy', format: '.2f', title: accuracyTitle }, { field: 'params', format: ',' }, { field: 'seconds', format: '.1f', title: 'training s' }],
+      },
+    });
+    const kinds = new Set(results.designs.map((d) => d.kind));
+    charts.push({
+      id: 'cnn-vs-mlp',
+      title: 'CNN vs MLP',
+      note: 'Mean best validation accuracy of each design against its parameters (left) and its training time (right), coloured by kind: ' +
+        'CNNs have convolutions or pooling, MLPs only flat layers.' +
+        (kinds.size < 2 ? ` This study has ${[...kinds][0] ?? 'no'} designs only so far.` : ''),
+      spec: {
+        data: { values: designs },
+        hconcat: [
+          panel({ field: 'params', type: 'quantitative', scale: { type: 'log' }, title: 'parameters', axis: { format: '~s' } }),
+          panel({ field: 'seconds', type: 'quantitative', scale: { zero: false }, title: 'training time (s)' }),
+        ],
+        resolve: { scale: { color: 'shared' } },
+      },
+    });
+  }
   return charts.map((chart) => ({ ...chart, spec: { ...chart.spec, config: CHART_CONFIG } }));
 }
 
@@ -431,9 +532,22 @@ export function htmlReport(results: StudyResults): string {
   const charts = reportCharts(results);
   const { summary } = results;
   const statusClass = (status: string) => (status.startsWith('pruned') ? 'pruned' : status);
+  const headOf = (header: string[]) => header.map((h) => `<th${LEFT_COLUMNS.has(h) ? ' class="name"' : ''}>${escapeHtml(h)}</th>`).join('');
+  const cellsOf = (header: string[], row: string[]) =>
+    row.map((cell, i) => `<td${LEFT_COLUMNS.has(header[i]) ? ' class="name"' : ''}>${escapeHtml(cell)}</td>`).join('');
   const rows = table.rows
-    .map((row) => `<tr class="${statusClass(row[row.length - 1])}">${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+    .map((row) => `<tr class="${statusClass(row[row.length - 1])}">${cellsOf(table.header, row)}</tr>`)
     .join('\n');
+  const kinds = hasNetworks(results) ? kindTable(results) : null;
+  const kindSection = kinds
+    ? `<h2>CNN vs MLP</h2>
+<p class="note">Each design by kind (CNN: convolutions or pooling; MLP: only flat layers), with what it costs: parameters, multiply-adds of one image's forward pass, seconds per epoch.</p>
+<table id="kinds"><thead><tr>${headOf(kinds.header)}</tr></thead>
+<tbody>
+${kinds.rows.map((row) => `<tr>${cellsOf(kinds.header, row)}</tr>`).join('\n')}
+</tbody></table>
+`
+    : '';
   const sections = charts
     .map((c) => `<section><h2>${escapeHtml(c.title)}</h2><p class="note">${escapeHtml(c.note)}</p><div class="chart" id="${c.id}"></div></section>`)
     .join('\n');
@@ -448,7 +562,8 @@ export function htmlReport(results: StudyResults): string {
   table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
   th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
   th { background: #f4f4f4; }
-  td:nth-child(4), td:last-child { text-align: left; }
+  td:nth-child(4), td:last-child, .name { text-align: left; }
+  #kinds td:last-child { white-space: normal; }
   tr.pruned td, tr.pending td, tr.running td { color: #888; }
   tr.diverged td, tr.failed td { color: #b00; }
   .note { color: #555; margin: 0.2em 0 0.6em; }
@@ -462,11 +577,11 @@ export function htmlReport(results: StudyResults): string {
 <h2>Recommendation</h2>
 <ul id="recommendation">${(summary.recommendation.length ? summary.recommendation : ['No trial has finished yet.']).map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
 <h2>Trials</h2>
-<table id="trials"><thead><tr>${table.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
+<table id="trials"><thead><tr>${headOf(table.header)}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
-${sections}
+${kindSection}${sections}
 <script src="${ASSETS}/vega.min.js"></script>
 <script src="${ASSETS}/vega-lite.min.js"></script>
 <script src="${ASSETS}/vega-embed.min.js"></script>

@@ -6,13 +6,22 @@
  */
 import { resolve } from 'node:path';
 import type { EpochRecord } from '../train/trainer.js';
-import type { StudySpec } from './spec.js';
-import { StudyStore, type StudyRow, type TrialStatus } from './storage.js';
+import { parseLayers } from '../io/layer-text.js';
+import { networkName, type StudyNetwork, type StudySpec } from './spec.js';
+import { StudyStore, weightedLayers, type StudyRow, type TrialStatus } from './storage.js';
+
+/** What kind of model a design is: a CNN has convolutions or pooling, an MLP only flat layers. */
+export type ModelKind = 'MLP' | 'CNN';
 
 export interface TrialResult {
   number: number;
   status: TrialStatus;
+  /** The MLP's hidden layers (empty for a network design). */
   hidden: number[];
+  /** The network of a network design (its canonical layer text and preset), null for an MLP. */
+  network: StudyNetwork | null;
+  kind: ModelKind;
+  /** Hidden layers of an MLP; for a network, its layers with weights (conv, linear) before the output. */
   layers: number;
   /** The width of every hidden layer when they are all equal (null otherwise, or with none). */
   nodes: number | null;
@@ -23,6 +32,8 @@ export interface TrialResult {
   schedule: string | null;
   seed: number;
   params: number | null;
+  /** Multiply-adds of one image's forward pass (null for studies recorded before they were). */
+  multiplyAdds: number | null;
   bytes: number | null;
   /** The highest validation accuracy of any epoch. */
   bestValAccuracy: number | null;
@@ -59,12 +70,15 @@ export interface Spread {
 export interface DesignResult {
   label: string;
   hidden: number[];
+  network: StudyNetwork | null;
+  kind: ModelKind;
   layers: number;
   nodes: number | null;
   activation: string;
   optimizer: string;
   lr: number;
   params: number;
+  multiplyAdds: number | null;
   bytes: number;
   /** Trials of this design that trained to the end (not pruned, not diverged). */
   runs: number;
@@ -123,6 +137,7 @@ export function openStudy(path: string): StudyResults {
     }
     const timings = new Map<number, Record<string, number>>();
     for (const { trial_id, phase, seconds } of store.timings()) timings.set(trial_id, { ...timings.get(trial_id), [phase]: seconds });
+    const multiplyAdds = store.paramOfAll('multiply_adds');
     const trials = store.trials().map((row): TrialResult => {
       const history = epochs.get(row.id) ?? [];
       const valAccuracies = history.map((e) => e.val_accuracy);
@@ -131,8 +146,10 @@ export function openStudy(path: string): StudyResults {
         number: row.number,
         status: row.status,
         hidden: row.hidden,
-        layers: row.hidden.length,
-        nodes: row.hidden.length > 0 && row.hidden.every((n) => n === row.hidden[0]) ? row.hidden[0] : null,
+        network: row.network,
+        kind: row.network ? networkKind(row.network.layers) : 'MLP',
+        layers: row.network ? weightedLayers(row.network.layers) : row.hidden.length,
+        nodes: !row.network && row.hidden.length > 0 && row.hidden.every((n) => n === row.hidden[0]) ? row.hidden[0] : null,
         activation: row.activation,
         optimizer: row.optimizer,
         lr: row.lr,
@@ -140,6 +157,7 @@ export function openStudy(path: string): StudyResults {
         schedule: row.schedule,
         seed: row.seed,
         params: row.params,
+        multiplyAdds: typeof multiplyAdds.get(row.id) === 'number' ? (multiplyAdds.get(row.id) as number) : null,
         bytes: row.bytes,
         bestValAccuracy: valAccuracies.length ? Math.max(...valAccuracies) : null,
         bestValLoss: valLosses.length ? Math.min(...valLosses) : null,
@@ -182,12 +200,52 @@ export function spread(values: number[]): Spread {
   return { mean, std: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values), n };
 }
 
-export function designKey(t: Pick<TrialResult, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'>): string {
-  return JSON.stringify([t.hidden, t.activation, t.optimizer, t.lr, t.options, t.schedule]);
+/** CNN when the layer list has a convolution or a pooling layer, else MLP. */
+export function networkKind(layerText: string): ModelKind {
+  return parseLayers(layerText).some((l) => l.type === 'conv2d' || l.type === 'maxpool2d' || l.type === 'avgpool2d') ? 'CNN' : 'MLP';
 }
 
-export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'>): string {
-  return `${t.hidden.length === 0 ? 'linear' : t.hidden.join('-')} ${t.optimizer} lr ${t.lr}`;
+type DesignFields = Pick<TrialResult, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'> & { network?: StudyNetwork | null };
+
+export function designKey(t: DesignFields): string {
+  const key: unknown[] = [t.hidden, t.activation, t.optimizer, t.lr, t.options, t.schedule];
+  if (t.network) key.push(t.network.layers);
+  return JSON.stringify(key);
+}
+
+/** The architecture alone: an MLP's hidden sizes (`800`, `512-256`, `linear`), a network's preset or layer text. */
+export function architectureName(t: Pick<TrialResult, 'hidden'> & { network?: StudyNetwork | null }): string {
+  if (t.network) return networkName(t.network);
+  return t.hidden.length === 0 ? 'linear' : t.hidden.join('-');
+}
+
+export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'> & { network?: StudyNetwork | null }): string {
+  return `${architectureName(t)} ${t.optimizer} lr ${t.lr}`;
+}
+
+/** How an architecture is named in a sentence or a title. */
+export function architectureTitle(d: Pick<DesignResult, 'hidden' | 'network'>): string {
+  return d.network ? networkName(d.network) : d.hidden.join('-') || 'no hidden layer';
+}
+
+/** The designs of the architecture trained with the most optimizers (null when none had two). */
+export function optimizerComparison(designs: DesignResult[]): DesignResult[] | null {
+  const byArchitecture = new Map<string, DesignResult[]>();
+  for (const d of designs) {
+    const key = JSON.stringify([d.hidden, d.network?.layers ?? null]);
+    byArchitecture.set(key, [...(byArchitecture.get(key) ?? []), d]);
+  }
+  return [...byArchitecture.values()].filter((list) => new Set(list.map((d) => d.optimizer)).size > 1).sort((a, b) => b.length - a.length)[0] ?? null;
+}
+
+/** The most accurate design of each kind (by mean best validation accuracy, then fewer parameters). */
+export function bestByKind(designs: DesignResult[]): Partial<Record<ModelKind, DesignResult>> {
+  const best: Partial<Record<ModelKind, DesignResult>> = {};
+  for (const d of designs) {
+    const current = best[d.kind];
+    if (!current || d.bestValAccuracy.mean > current.bestValAccuracy.mean || (d.bestValAccuracy.mean === current.bestValAccuracy.mean && d.params < current.params)) best[d.kind] = d;
+  }
+  return best;
 }
 
 /**
@@ -231,12 +289,15 @@ export function summarizeTrials(trials: TrialResult[]): { designs: DesignResult[
     designs.push({
       label: designName(first),
       hidden: first.hidden,
+      network: first.network,
+      kind: first.kind,
       layers: first.layers,
       nodes: first.nodes,
       activation: first.activation,
       optimizer: first.optimizer,
       lr: first.lr,
       params: first.params ?? 0,
+      multiplyAdds: first.multiplyAdds,
       bytes: first.bytes ?? 0,
       runs: complete.length,
       trials: group.map((t) => t.number),
@@ -291,29 +352,39 @@ export function summarizeTrials(trials: TrialResult[]): { designs: DesignResult[
     }
     // Depth: the best of each layer count among designs with the best design's optimizer.
     const byDepth = new Map<number, DesignResult>();
-    for (const d of designs.filter((d) => d.optimizer === best.optimizer && d.lr === best.lr)) {
+    for (const d of designs.filter((d) => !d.network && d.optimizer === best.optimizer && d.lr === best.lr)) {
       const current = byDepth.get(d.layers);
       if (!current || d.bestValAccuracy.mean > current.bestValAccuracy.mean) byDepth.set(d.layers, d);
     }
     if (byDepth.size > 1) {
       const depthText = [...byDepth.entries()].sort((a, b) => a[0] - b[0]).map(([layers, d]) => {
-        const sameDepth = designs.filter((x) => x.layers === layers && x.optimizer === best.optimizer && x.lr === best.lr && x.secondsToConverge);
+        const sameDepth = designs.filter((x) => !x.network && x.layers === layers && x.optimizer === best.optimizer && x.lr === best.lr && x.secondsToConverge);
         const meanConverge = sameDepth.length ? sameDepth.reduce((s, x) => s + x.secondsToConverge!.mean, 0) / sameDepth.length : null;
         return `${layers} hidden layer${layers === 1 ? '' : 's'} ${pct(d.bestValAccuracy.mean)}` + (meanConverge === null ? '' : ` (converging in ${meanConverge.toFixed(1)} s on average)`);
       });
       recommendation.push(`Best validation accuracy by depth (${best.optimizer}): ${depthText.join('; ')}.`);
     }
     // Optimizers on one architecture: the architecture trained with the most optimizers.
-    const byArchitecture = new Map<string, DesignResult[]>();
-    for (const d of designs) byArchitecture.set(JSON.stringify(d.hidden), [...(byArchitecture.get(JSON.stringify(d.hidden)) ?? []), d]);
-    const compared = [...byArchitecture.values()].filter((list) => new Set(list.map((d) => d.optimizer)).size > 1).sort((a, b) => b.length - a.length)[0];
+    const compared = optimizerComparison(designs);
     if (compared) {
       const order = [...compared].sort((a, b) => b.bestValAccuracy.mean - a.bestValAccuracy.mean);
       recommendation.push(
-        `Optimizers on ${compared[0].hidden.join('-') || 'no hidden layer'}: ` +
+        `Optimizers on ${architectureTitle(compared[0])}: ` +
           order.map((d) => `${d.optimizer} (lr ${d.lr}) ${pct(d.bestValAccuracy.mean)}`).join(', ') + '.',
       );
     }
+  }
+  const kinds = bestByKind(designs);
+  if (kinds.CNN && kinds.MLP) {
+    const [cnn, mlp] = [kinds.CNN, kinds.MLP];
+    const [better, worse] = cnn.bestValAccuracy.mean >= mlp.bestValAccuracy.mean ? [cnn, mlp] : [mlp, cnn];
+    const points = (better.bestValAccuracy.mean - worse.bestValAccuracy.mean) * 100;
+    recommendation.push(
+      `CNN vs MLP: the best CNN, ${cnn.label}, reaches ${pct(cnn.bestValAccuracy.mean)} validation accuracy with ${cnn.params.toLocaleString('en-US')} parameters ` +
+        `in ${cnn.seconds.mean.toFixed(1)} s; the best MLP, ${mlp.label}, ${pct(mlp.bestValAccuracy.mean)} with ${mlp.params.toLocaleString('en-US')} parameters ` +
+        `in ${mlp.seconds.mean.toFixed(1)} s: the ${better.kind} is ${points.toFixed(2)} points ahead` +
+        (better.params < worse.params ? ` with ${(worse.params / better.params).toFixed(1)}× fewer parameters.` : '.'),
+    );
   }
   if (counts.pruned > 0) recommendation.push(`${counts.pruned} trial${counts.pruned === 1 ? ' was' : 's were'} pruned early by successive halving.`);
   if (counts.diverged > 0) recommendation.push(`${counts.diverged} trial${counts.diverged === 1 ? '' : 's'} diverged (NaN or infinite loss): a smaller learning rate is needed there.`);

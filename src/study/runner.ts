@@ -10,13 +10,15 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { dataWarnings } from '../data/checks.js';
 import type { KernelBackend } from '../core/index.js';
-import { parameterCount } from '../nn/mlp.js';
+import { parseLayers } from '../io/layer-text.js';
+import { summarizeModel } from '../io/model-spec.js';
+import { modelSpecFor } from '../train/settings.js';
 import { TypedEmitter } from '../train/events.js';
 import type { EpochRecord, TrainSettings } from '../train/trainer.js';
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 import { RungBook } from './pruning.js';
 import { designName } from './results.js';
-import { expandTrials, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
+import { checkNetworks, expandTrials, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
 import { FINISHED_STATUSES, StudyStore, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
 import { loadTrialData } from './worker.js';
 
@@ -41,6 +43,8 @@ export interface TrialProgress {
   label: string;
   epochs: number;
   params: number;
+  /** Multiply-adds of one image's forward pass: what an epoch's time goes with. */
+  multiplyAdds: number;
 }
 
 export interface StudyEvents {
@@ -53,10 +57,15 @@ export interface StudyEvents {
 }
 
 /** The settings a trial trains with. */
-export function trialSettings(spec: StudySpec, plan: Pick<TrialPlan, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule' | 'seed'>): TrainSettings {
+export function trialSettings(
+  spec: StudySpec,
+  plan: Pick<TrialPlan, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule' | 'seed'> & { network?: TrialPlan['network'] },
+): TrainSettings {
   return {
     hidden: plan.hidden,
     activation: plan.activation,
+    // A network design trains its layer list; an MLP has no `layers` key at all (as before).
+    ...(plan.network ? { layers: parseLayers(plan.network.layers) } : {}),
     optimizer: plan.optimizer,
     optimizerOptions: { ...plan.options, lr: plan.lr },
     schedule: plan.schedule,
@@ -87,13 +96,25 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
     }
     // the split every trial uses: the spec's, or the data's default, fixed here for every worker
     const validation = data.validation.count;
-    const inputs = data.train.height * data.train.width;
-    const classes = data.train.classes;
+    // Every network must fit the data's images: checked here, before the study folder or any trial.
+    checkNetworks(spec, [1, data.train.height, data.train.width], data.train.classes);
+    /** Parameters and multiply-adds of a design's model on this data (MLP or any network). */
+    const sizeOf = (plan: Parameters<typeof trialSettings>[1]) => {
+      const summary = summarizeModel(modelSpecFor(trialSettings(spec, plan), data.train));
+      return { params: summary.params, multiplyAdds: summary.multiplyAdds };
+    };
 
     mkdirSync(out, { recursive: true });
     const store = StudyStore.open(out, { create: true });
     try {
-      const created = store.initialize(spec, this.options.specText, plans, (plan) => ({ data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan) }));
+      const created = store.initialize(spec, this.options.specText, plans, (plan) => {
+        const size = sizeOf(plan);
+        return {
+          data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan),
+          ...(plan.network ? { network: plan.network.layers, preset: plan.network.preset } : {}),
+          params: size.params, multiply_adds: size.multiplyAdds,
+        };
+      });
       store.setStudyState('running');
       const rows = store.trials();
       const book = new RungBook(spec.prune.reduction, store.rungs());
@@ -102,7 +123,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         number: row.number,
         label: designName(row) + (spec.seeds.length > 1 ? ` seed ${row.seed}` : ''),
         epochs: spec.epochs,
-        params: parameterCount({ inputs, hidden: row.hidden, classes, activation: 'relu' }),
+        ...sizeOf(row as TrialRow & TrialPlan),
       });
 
       // A trial whose rung verdict was recorded just before the process died is pruned, not rerun.

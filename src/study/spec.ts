@@ -19,10 +19,15 @@
  *       lr: [0.001]
  *     - hidden: [[800], [512, 256]]   # … or explicit layer lists
  *       optimizer: [sgd, adam, adagrad, rmsprop]
+ *     - network: [lenet5, cnn]        # … or any networks: presets or `--layers` text
+ *     - network: conv {width} 5x5, relu, maxpool 2, linear 128, relu
+ *       width: [8, 16, 32]            # {width} takes each value: a family of networks
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { buildModelSpec, formatLayers, LayerSpecError, type LayerSpec } from '../io/model-spec.js';
+import { parseLayers, PRESETS, presetLayers } from '../io/layer-text.js';
 import { ACTIVATIONS } from '../nn/mlp.js';
 import { defaultLr, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName, type OptimizerName } from '../optim/index.js';
 import { parseSchedule, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
@@ -45,10 +50,25 @@ export class StudySpecError extends Error {
   }
 }
 
+/**
+ * A network design: any layer list before the output layer, from a preset or written in the
+ * `--layers` grammar (with `{width}` replaced by one value of the grid's `width`).
+ */
+export interface StudyNetwork {
+  /** The canonical layer text: `formatLayers(parseLayers(text))`. */
+  layers: string;
+  /** The preset it came from, or null when it was written out. */
+  preset: string | null;
+  /** The value `{width}` took in it (absent when the text had none). */
+  width?: number;
+}
+
 /** One grid of the search space, with every value list resolved. */
 export interface SpaceGrid {
-  /** Hidden-layer lists to try (from `hidden`, or `layers` × `nodes`). */
+  /** Hidden-layer lists to try (from `hidden`, or `layers` × `nodes`); empty in a grid of networks. */
   hidden: number[][];
+  /** Networks to try (from `network`, with `width`); absent in a grid of MLPs. */
+  networks?: StudyNetwork[];
   activation: Activation[];
   optimizer: OptimizerName[];
   /** Learning rates; null means the optimizer's default (0.01 for sgd, which has none). */
@@ -90,7 +110,10 @@ export interface TrialPlan {
   number: number;
   /** Identifies the design and seed (stable across runs of the same spec). */
   key: string;
+  /** The MLP's hidden layers; empty for a network design. */
   hidden: number[];
+  /** The network of a network design (null for an MLP). */
+  network: StudyNetwork | null;
   activation: Activation;
   optimizer: OptimizerName;
   lr: number;
@@ -103,7 +126,7 @@ const TOP_KEYS = [
   'name', 'data', 'validation', 'train_subset', 'epochs', 'batch_size', 'seeds', 'search', 'search_seed',
   'budget', 'space', 'early_stopping', 'converge_tolerance', 'converge_patience', 'prune',
 ] as const;
-const GRID_KEYS = ['layers', 'nodes', 'hidden', 'activation', 'optimizer', 'lr', 'options', 'schedule'] as const;
+const GRID_KEYS = ['layers', 'nodes', 'hidden', 'network', 'width', 'activation', 'optimizer', 'lr', 'options', 'schedule'] as const;
 
 function fieldName(path: FieldPath): string {
   let text = '';
@@ -136,6 +159,11 @@ class SpecReader {
     }
     const range = (last as Node | null)?.range;
     return range ? this.lines.linePos(range[0]).line : null;
+  }
+
+  /** The field's name and line, for an error raised later (when the data is known). */
+  where(path: FieldPath): NetworkSource {
+    return { file: this.file, field: fieldName(path), line: this.lineOf(path) };
   }
 
   fail(path: FieldPath, problem: string, atKey = false): never {
@@ -230,7 +258,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
     if (root.prune.reduction !== undefined) prune.reduction = integer(['prune', 'reduction'], root.prune.reduction, 2, 'an integer ≥ 2');
   }
 
-  if (root.space === undefined || root.space === null) reader.fail(['space'], 'is required: the designs to train (layers/nodes or hidden, optimizer, lr, …)');
+  if (root.space === undefined || root.space === null) reader.fail(['space'], 'is required: the designs to train (layers/nodes, hidden or network, optimizer, lr, …)');
   const gridValues = Array.isArray(root.space) ? root.space : [root.space];
   if (gridValues.length === 0) reader.fail(['space'], 'needs at least one grid');
   const space = gridValues.map((grid, i) => parseGrid(reader, grid, Array.isArray(root.space) ? ['space', i] : ['space'], epochs));
@@ -239,7 +267,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
 }
 
 function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: number): SpaceGrid {
-  if (!isRecord(grid)) reader.fail(path, 'a grid must be a mapping (layers, nodes or hidden, optimizer, lr, …)');
+  if (!isRecord(grid)) reader.fail(path, 'a grid must be a mapping (layers, nodes, hidden or network, optimizer, lr, …)');
   reader.checkKeys(grid, path, GRID_KEYS);
   // Each value may be one item or a list of them; `at(key, i)` is the path of the i-th item.
   const items = (key: string): Array<{ value: unknown; at: FieldPath }> => {
@@ -252,7 +280,24 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
   };
 
   let hidden: number[][];
-  if (grid.hidden !== undefined) {
+  let networks: StudyNetwork[] | undefined;
+  if (grid.network !== undefined) {
+    for (const key of ['hidden', 'layers', 'nodes', 'activation'] as const) {
+      if (grid[key] !== undefined) {
+        reader.fail(
+          [...path, key],
+          key === 'activation'
+            ? 'a network names its activations in its layer list (e.g. "conv 16 5x5, relu, …"): remove activation from this grid'
+            : `give either network (presets or layer lists) or ${key === 'hidden' ? 'hidden' : 'layers and nodes'} (an MLP), not both in one grid`,
+          true,
+        );
+      }
+    }
+    hidden = [];
+    networks = parseNetworks(reader, grid, path);
+  } else if (grid.width !== undefined) {
+    reader.fail([...path, 'width'], 'width fills {width} in a network\'s layer list: give network too (e.g. network: "conv {width} 5x5, relu, maxpool 2")', true);
+  } else if (grid.hidden !== undefined) {
     if (grid.layers !== undefined || grid.nodes !== undefined) {
       reader.fail([...path, 'hidden'], 'give either hidden (explicit layer lists) or layers and nodes, not both', true);
     }
@@ -266,7 +311,7 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     });
   } else {
     if (grid.layers === undefined || grid.nodes === undefined) {
-      reader.fail(path, 'needs hidden (e.g. [[800], [512, 256]]) or both layers and nodes (e.g. layers: [1, 2], nodes: [64, 128])');
+      reader.fail(path, 'needs hidden (e.g. [[800], [512, 256]]), both layers and nodes (e.g. layers: [1, 2], nodes: [64, 128]), or network (e.g. [lenet5, cnn])');
     }
     const layers = items('layers').map(({ value, at }) => {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) reader.fail(at, `must be a number of hidden layers (0 or more), got ${JSON.stringify(value)}`);
@@ -327,7 +372,123 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     }
   });
 
-  return { hidden, activation, optimizer, lr, options, schedule };
+  return { hidden, ...(networks ? { networks } : {}), activation, optimizer, lr, options, schedule };
+}
+
+interface NetworkSource {
+  file: string;
+  field: string;
+  line: number | null;
+}
+
+/**
+ * Where each network of a parsed spec was written. Kept beside the spec, not in it: the spec's JSON
+ * is what a rerun compares, and moving a line must not make it a different study.
+ */
+const networkSources = new WeakMap<StudyNetwork, NetworkSource>();
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/** What a network text says where it is wrong: the layer problem, and what a network may be. */
+function networkProblem(text: string, error: LayerSpecError, width: number | null): string {
+  const word = text.trim().toLowerCase();
+  if (/[\s,]/.test(word)) return (width === null ? '' : `with width ${width}: `) + error.message;
+  // One word that is no layer: most likely a preset's name, misspelt.
+  const near = Object.keys(PRESETS).find((name) => name.startsWith(word) || word.startsWith(name));
+  return `${error.message}; a network is a preset (${Object.keys(PRESETS).join(', ')}${near ? `: did you mean ${near}?` : ''}) ` +
+    'or a layer list such as "conv 16 5x5, relu, maxpool 2, linear 128, relu"';
+}
+
+/** The grid's `network` (one or a list: presets or layer text) with `{width}` filled from `width`. */
+function parseNetworks(reader: SpecReader, grid: Record<string, unknown>, path: FieldPath): StudyNetwork[] {
+  const value = grid.network;
+  const listed = Array.isArray(value);
+  const entries = (listed ? value : [value]).map((v, i) => ({ value: v, at: listed ? [...path, 'network', i] : [...path, 'network'] }));
+  if (entries.length === 0) reader.fail([...path, 'network'], 'needs at least one network: a preset (lenet5, cnn) or a layer list');
+
+  let widths: number[] | null = null;
+  if (grid.width !== undefined) {
+    const widthValue = grid.width;
+    const widthList = Array.isArray(widthValue) ? widthValue : [widthValue];
+    if (widthList.length === 0) reader.fail([...path, 'width'], 'needs at least one width');
+    widths = widthList.map((w, i) => {
+      const at = Array.isArray(widthValue) ? [...path, 'width', i] : [...path, 'width'];
+      if (typeof w !== 'number' || !Number.isInteger(w) || w < 1) reader.fail(at, `must be a positive integer (a channel or node count), got ${JSON.stringify(w)}`);
+      return w;
+    });
+    if (new Set(widths).size !== widths.length) reader.fail([...path, 'width'], `lists a width twice: ${widths.join(', ')}`);
+  }
+
+  const networks: StudyNetwork[] = [];
+  const remember = (network: StudyNetwork, at: FieldPath): StudyNetwork => {
+    networkSources.set(network, reader.where(at));
+    return network;
+  };
+  let usesWidth = false;
+  for (const { value: item, at } of entries) {
+    if (typeof item !== 'string' || item.trim() === '') {
+      reader.fail(at, `must be a preset (${Object.keys(PRESETS).join(', ')}) or a layer list such as "conv 16 5x5, relu, maxpool 2, linear 128, relu", got ${JSON.stringify(item)}`);
+    }
+    const name = item.trim().toLowerCase();
+    if (Object.hasOwn(PRESETS, name)) {
+      networks.push(remember({ layers: formatLayers(presetLayers(name)), preset: name }, at));
+      continue;
+    }
+    for (const [, inside] of item.matchAll(PLACEHOLDER)) {
+      if (inside.trim() !== 'width') reader.fail(at, `unknown placeholder {${inside}}: the only one is {width}, filled from the grid's width`);
+    }
+    if (!item.includes('{')) {
+      networks.push(remember({ layers: parseNetworkText(reader, item, at, null), preset: null }, at));
+      continue;
+    }
+    usesWidth = true;
+    if (widths === null) reader.fail(at, '{width} needs a width list in the same grid (e.g. width: [8, 16, 32])');
+    for (const width of widths) {
+      networks.push(remember({ layers: parseNetworkText(reader, item.replace(PLACEHOLDER, String(width)), at, width), preset: null, width }, at));
+    }
+  }
+  if (widths !== null && !usesWidth) {
+    reader.fail([...path, 'width'], 'no network of this grid has {width} for it to fill: write {width} where the width goes (e.g. "conv {width} 5x5, relu")', true);
+  }
+  return networks;
+}
+
+function parseNetworkText(reader: SpecReader, text: string, at: FieldPath, width: number | null): string {
+  let layers: LayerSpec[];
+  try {
+    layers = parseLayers(text);
+  } catch (error) {
+    if (!(error instanceof LayerSpecError)) throw error;
+    return reader.fail(at, networkProblem(text, error, width));
+  }
+  return formatLayers(layers);
+}
+
+/** How a network design is named: its preset, or its layer text. */
+export function networkName(network: Pick<StudyNetwork, 'layers' | 'preset'>): string {
+  return network.preset ?? network.layers;
+}
+
+/**
+ * Checks that every network of the spec fits images of `input` ([channels, height, width]) with
+ * `classes` classes, before anything trains; a StudySpecError names the design, its field and line.
+ */
+export function checkNetworks(spec: StudySpec, input: readonly [number, number, number], classes: number, data = spec.data): void {
+  for (const grid of spec.space) {
+    for (const network of grid.networks ?? []) {
+      try {
+        buildModelSpec(input, parseLayers(network.layers), classes);
+      } catch (error) {
+        if (!(error instanceof LayerSpecError)) throw error;
+        const source = networkSources.get(network) ?? { file: spec.name, field: 'space', line: null };
+        const design = network.preset ? `${network.preset} (${network.layers})` : `'${network.layers}'`;
+        throw new StudySpecError(
+          source.file, source.field, source.line,
+          `the network ${design} does not fit the ${input[1]}×${input[2]} images of ${data}: ${error.message}`,
+        );
+      }
+    }
+  }
 }
 
 export function readStudySpec(path: string): StudySpec {
@@ -341,7 +502,10 @@ export function readStudySpec(path: string): StudySpec {
 }
 
 function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
-  return JSON.stringify([design.hidden, design.activation, design.optimizer, design.lr, design.options, design.schedule]);
+  const key: unknown[] = [design.hidden, design.activation, design.optimizer, design.lr, design.options, design.schedule];
+  // An MLP's key is what it always was; a network's adds its layer text.
+  if (design.network) key.push(design.network.layers);
+  return JSON.stringify(key);
 }
 
 /**
@@ -351,12 +515,15 @@ function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
 export function expandTrials(spec: StudySpec): TrialPlan[] {
   const designs = new Map<string, Omit<TrialPlan, 'number' | 'key' | 'seed'>>();
   for (const grid of spec.space) {
-    for (const hidden of grid.hidden) {
+    const architectures: Array<{ hidden: number[]; network: StudyNetwork | null }> = grid.networks
+      ? grid.networks.map((network) => ({ hidden: [], network }))
+      : grid.hidden.map((hidden) => ({ hidden, network: null }));
+    for (const { hidden, network } of architectures) {
       for (const optimizer of grid.optimizer) {
         for (const lr of grid.lr) {
           for (const activation of grid.activation) {
             for (const schedule of grid.schedule) {
-              const design = { hidden, activation, optimizer, lr: lr ?? defaultLr(optimizer), options: grid.options, schedule };
+              const design = { hidden, network, activation, optimizer, lr: lr ?? defaultLr(optimizer), options: grid.options, schedule };
               const key = designKey(design);
               if (!designs.has(key)) designs.set(key, design);
             }

@@ -4,7 +4,10 @@
  * most the epoch in flight, and a rerun knows exactly which trials are finished.
  *
  *   studies      the spec (as written and as parsed), when it started, its state
- *   trials       one row per trial: design, seed, status, final metrics, why it was pruned
+ *   trials       one row per trial: design, seed, status, final metrics, why it was pruned; a network
+ *                design's `network` is JSON {layers, preset[, width]} (layers: the canonical layer text),
+ *                NULL for an MLP (whose design is `hidden`). Databases written before the column existed
+ *                get it (ALTER TABLE) when opened for writing, and read as all-MLP when read-only.
  *   trial_params every training setting of a trial as name/value pairs (for querying by hand)
  *   epochs       every epoch of every trial: losses, validation accuracy, seconds, learning rate
  *   rungs        successive-halving decisions: the metric, the threshold it was held to, the verdict
@@ -13,8 +16,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { parseLayers } from '../io/layer-text.js';
 import type { EpochRecord } from '../train/trainer.js';
-import type { StudySpec, TrialPlan } from './spec.js';
+import type { StudyNetwork, StudySpec, TrialPlan } from './spec.js';
 
 export const STUDY_DATABASE = 'study.sqlite';
 const SCHEMA_VERSION = 1;
@@ -50,6 +54,8 @@ export interface TrialRow {
   key: string;
   status: TrialStatus;
   hidden: number[];
+  /** The network of a network design; null for an MLP. */
+  network: StudyNetwork | null;
   activation: string;
   optimizer: string;
   lr: number;
@@ -130,6 +136,7 @@ CREATE TABLE IF NOT EXISTS trials (
   error TEXT,
   started_at TEXT,
   finished_at TEXT,
+  network TEXT,
   UNIQUE (study_id, number)
 );
 CREATE TABLE IF NOT EXISTS trial_params (
@@ -166,6 +173,11 @@ CREATE TABLE IF NOT EXISTS timings (
 );
 `;
 
+/** The layers with weights (conv and linear) before the output layer: a network's `layers` column. */
+export function weightedLayers(layerText: string): number {
+  return parseLayers(layerText).filter((l) => l.type === 'conv2d' || l.type === 'linear').length;
+}
+
 /** SQLite stores NaN as NULL; a diverged epoch's loss reads back as NaN. */
 function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
@@ -191,6 +203,9 @@ export class StudyStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      // A study started before network designs existed: the same table without the network column.
+      const columns = db.prepare('PRAGMA table_info(trials)').all() as Array<{ name: string }>;
+      if (!columns.some((column) => column.name === 'network')) db.exec('ALTER TABLE trials ADD COLUMN network TEXT');
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
       if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
       else if (Number(version.value) !== SCHEMA_VERSION) {
@@ -230,8 +245,8 @@ export class StudyStore {
     }
     const now = new Date().toISOString();
     const insertTrial = this.db.prepare(
-      `INSERT INTO trials (id, study_id, number, key, status, hidden, layers, activation, optimizer, lr, options, schedule, seed)
-       VALUES (?, 1, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO trials (id, study_id, number, key, status, hidden, network, layers, activation, optimizer, lr, options, schedule, seed)
+       VALUES (?, 1, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertParam = this.db.prepare('INSERT INTO trial_params (trial_id, name, value) VALUES (?, ?, ?)');
     this.db.transaction(() => {
@@ -239,7 +254,8 @@ export class StudyStore {
         .run(spec.name, specJson, specText, now, now, 'running');
       for (const plan of plans) {
         insertTrial.run(
-          plan.number, plan.number, plan.key, JSON.stringify(plan.hidden), plan.hidden.length, plan.activation, plan.optimizer, plan.lr,
+          plan.number, plan.number, plan.key, JSON.stringify(plan.hidden), plan.network ? JSON.stringify(plan.network) : null,
+          plan.network ? weightedLayers(plan.network.layers) : plan.hidden.length, plan.activation, plan.optimizer, plan.lr,
           JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null, plan.seed,
         );
         for (const [name, value] of Object.entries(settingsOf(plan))) insertParam.run(plan.number, name, JSON.stringify(value));
@@ -257,6 +273,7 @@ export class StudyStore {
     return rows.map((row) => ({
       ...(row as unknown as TrialRow),
       hidden: JSON.parse(row.hidden as string),
+      network: typeof row.network === 'string' ? (JSON.parse(row.network) as StudyNetwork) : null,
       options: JSON.parse(row.options as string),
       confusion: row.confusion ? JSON.parse(row.confusion as string) : null,
     }));
@@ -279,6 +296,12 @@ export class StudyStore {
   params(trialId: number): Record<string, unknown> {
     const rows = this.db.prepare('SELECT name, value FROM trial_params WHERE trial_id = ?').all(trialId) as Array<{ name: string; value: string }>;
     return Object.fromEntries(rows.map((row) => [row.name, JSON.parse(row.value)]));
+  }
+
+  /** One setting of every trial that recorded it, by trial id. */
+  paramOfAll(name: string): Map<number, unknown> {
+    const rows = this.db.prepare('SELECT trial_id, value FROM trial_params WHERE name = ?').all(name) as Array<{ trial_id: number; value: string }>;
+    return new Map(rows.map((row) => [row.trial_id, JSON.parse(row.value)]));
   }
 
   markRunning(trialId: number): void {

@@ -244,4 +244,43 @@ space:
     assert.deepEqual(converge.texts.sort(), ['did not converge', 'did not converge', 'did not converge', 'pruned']);
     assert.equal(converge.legends.length, 0, 'no colour legend without a value');
   });
+
+  it('compares CNN and MLP designs in a table and a chart of their own, keeping the MLP charts as they were', async () => {
+    const out = join(dir, 'kinds');
+    writeSyntheticStudy(out, {
+      nodes: [16, 64, 256], seeds: [1, 2], epochs: 4,
+      networks: ['lenet5', 'conv 8 5x5, relu, maxpool 2, linear 32, relu', 'linear 100, relu, linear 50, relu'],
+      convergedAt: (p) => (p.network ? 3 : null),
+    });
+    const results = openStudy(out);
+    await writeReport(results, out);
+    const report = await inspectReport(browser, join(out, 'report.html'));
+    await browser.screenshot('study-report-kinds.png');
+    assert.deepEqual(browser.errors, []);
+    assertReadable(report);
+    assert.deepEqual(report.charts.map((c) => c.id), ['loss-curves', 'accuracy-vs-parameters', 'heatmap-accuracy', 'heatmap-convergence', 'pareto', 'cnn-vs-mlp']);
+    assert.equal(results.designs.length, 9);
+    assert.deepEqual(results.designs.map((d) => d.kind), ['MLP', 'MLP', 'MLP', 'MLP', 'MLP', 'MLP', 'CNN', 'CNN', 'MLP']);
+
+    // The heatmaps are still the MLPs' layers × nodes: the network designs have no cell there.
+    for (const id of ['heatmap-accuracy', 'heatmap-convergence']) assert.equal(chartOf(report, id).marks.rect, 6, id);
+    // Points show their kind where there are networks.
+    assert.deepEqual(chartOf(report, 'accuracy-vs-parameters').legends.find((l) => /kind/.test(l.name))?.labels, ['MLP', 'CNN']);
+
+    const kinds = chartOf(report, 'cnn-vs-mlp');
+    assert.deepEqual(kinds.legends.find((l) => /kind/.test(l.name))?.labels, ['MLP', 'CNN']);
+    assert.equal(kinds.marks.symbol, 2 * 9, 'every design in both panels');
+    assert.ok(kinds.axes.some((a) => /parameters/.test(a.name)) && kinds.axes.some((a) => /training time/.test(a.name)), kinds.axes.map((a) => a.name).join(' | '));
+    assert.ok(kinds.descriptions.some((d) => /^lenet5 adam lr 0\.001: best validation accuracy/.test(d)), kinds.descriptions.join('\n'));
+    assert.ok(kinds.descriptions.some((d) => /^linear 100, relu, linear 50, relu adam lr 0\.001: /.test(d)));
+
+    // The table by kind: the best kind first, each design with its layers.
+    assert.match(report.text, /CNN vs MLP/);
+    assert.match(report.recommendation, /CNN vs MLP: the best CNN, (lenet5|conv 8 5x5, relu, maxpool 2, linear 32, relu) adam lr 0\.001, reaches/);
+    const table = await browser.page.evaluate(`Array.from(document.querySelectorAll('#kinds tbody tr')).map((tr) => Array.from(tr.cells).map((td) => td.textContent))`) as string[][];
+    assert.equal(table.length, 9);
+    assert.deepEqual(table.map((row) => row[0]), ['CNN', 'CNN', 'MLP', 'MLP', 'MLP', 'MLP', 'MLP', 'MLP', 'MLP']);
+    assert.ok(table.some((row) => row[1] === 'lenet5 adam lr 0.001' && row[2] === '61,706' && row[3] === '416,520' && /^conv 6 5x5 pad 2, relu/.test(row[9])));
+    assert.ok(table.some((row) => row[1] === '256-256 adam lr 0.001' && row[3] === '–' && row[9] === 'linear 256, relu, linear 256, relu'));
+  });
 });

@@ -117,4 +117,106 @@ describe('digitlab study', () => {
     assert.equal(markdown.split('\n').filter((line) => /^\| \d+ \|/.test(line)).length, 6);
     assert.equal(assertCleanFailure(digitlab(['study', 'show', small]), /is not a study folder/), null);
   });
+
+  it('compares a CNN design with an MLP: the table names each kind and network, the report has its CNN vs MLP section and chart', () => {
+    const spec = writeSpec('kinds.yaml', `name: kinds
+data: idx:${small}
+validation: 1000
+train_subset: 2500
+epochs: 1
+batch_size: 32
+seeds: [1]
+space:
+  - network: conv {width} 5x5, relu, maxpool 2, linear 32, relu
+    width: [4]
+  - hidden: [64]
+`);
+    const out = join(dir, 'kinds');
+    const run = digitlab(['study', 'run', spec, '--out', out, '--workers', '2'], { timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const cnnText = 'conv 4 5x5, relu, maxpool 2, linear 32, relu';
+    // conv: 4·25 + 4; linear 4·12·12 → 32; output 32 → 10
+    const cnnParams = 4 * 25 + 4 + 576 * 32 + 32 + 32 * 10 + 10;
+    const rows = run.stdout.split('\n').filter((line) => /^\d+\s/.test(line));
+    assert.match(run.stdout, /^#\s+kind\s+network\s+optimizer/m);
+    assert.match(rows[0], new RegExp(`^1\\s+CNN\\s+${cnnText}\\s+adam\\s+0\\.001\\s+1\\s+${cnnParams.toLocaleString('en-US')}\\s`));
+    assert.match(rows[1], /^2\s+MLP\s+64\s+adam\s+0\.001\s+1\s+50,890\s/);
+    // The listing by kind gives each design's whole layer list, the MLP's as its linear and activation.
+    assert.match(run.stdout, /CNN vs MLP:\n\s+kind\s+design\s+params\s+multiply-adds/);
+    assert.match(run.stdout, /MLP\s+64 adam lr 0\.001\s+50,890\s+50,816\s.*linear 64, relu/);
+    assert.match(run.stdout, new RegExp(`CNN\\s+${cnnText} adam lr 0\\.001\\s+${cnnParams.toLocaleString('en-US')}\\s+${(4 * 25 * 576 + 576 * 32 + 320).toLocaleString('en-US')}\\s`));
+    assert.match(run.stdout, /- CNN vs MLP: the best CNN, conv 4 5x5, .* the best MLP, 64 adam lr 0\.001, /);
+
+    const markdown = readFileSync(join(out, 'report.md'), 'utf8');
+    const section = markdown.slice(markdown.indexOf('## CNN vs MLP'));
+    assert.ok(markdown.includes('## CNN vs MLP'), markdown);
+    assert.match(section, /\| kind \| design \| params \| multiply-adds \|/);
+    assert.match(section, new RegExp(`\\| CNN \\| ${cnnText} adam lr 0\\.001 \\| ${cnnParams.toLocaleString('en-US')} \\|`));
+    assert.match(section, /\| MLP \| 64 adam lr 0\.001 \| 50,890 \|/);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<table id="kinds">/);
+    assert.match(html, /<div class="chart" id="cnn-vs-mlp">/);
+
+    const show = digitlab(['study', 'show', out, '--json']);
+    assert.equal(show.status, 0, show.stderr);
+    const json = JSON.parse(show.stdout);
+    assert.deepEqual(json.trials.map((t: StudyResults['trials'][number]) => [t.kind, t.network, t.hidden, t.params]), [
+      ['CNN', { layers: cnnText, preset: null, width: 4 }, [], cnnParams],
+      ['MLP', null, [64], 50_890],
+    ]);
+    assert.deepEqual(json.designs.map((d: StudyResults['designs'][number]) => d.label).sort(), ['64 adam lr 0.001', `${cnnText} adam lr 0.001`]);
+    const text = digitlab(['study', 'show', out]);
+    assert.match(text.stdout, /CNN vs MLP:/);
+    assert.match(text.stdout, new RegExp(`1\\s+CNN\\s+${cnnText}\\s+adam`));
+    // The same spec again is the same study: nothing left to train.
+    const rerun = digitlab(['study', 'run', spec, '--out', out]);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.match(rerun.stderr, /continuing the study: 2 of 2 trials already finished; 0 to run/);
+  });
+
+  it('fails before any training when a network does not fit the images, naming the design, line and field', () => {
+    const spec = writeSpec('unfit.yaml', `name: unfit
+data: idx:${small}
+validation: 1000
+epochs: 1
+space:
+  - hidden: [64]
+  - network:
+      - lenet5
+      - conv 4 5x5, maxpool 2, conv 4 5x5, maxpool 2, conv 4 5x5, relu
+`);
+    const out = join(dir, 'unfit');
+    const result = digitlab(['study', 'run', spec, '--out', out]);
+    assert.equal(
+      assertCleanFailure(result, /unfit\.yaml:9: space\[1\]\.network\[1\]: the network 'conv 4 5x5, maxpool 2, conv 4 5x5, maxpool 2, conv 4 5x5, relu' does not fit the 28×28 images of idx:.*: layer 5 \('conv 4 5x5'\): the 5x5 kernel does not fit the 4x4 input/),
+      null,
+    );
+    assert.equal(result.status, 1);
+    assert.ok(!existsSync(out), 'nothing was created');
+  });
+
+  it('runs the shipped quick CNN study (on a small part of the data, for one epoch)', () => {
+    const shipped = readFileSync(join(import.meta.dirname, '..', '..', 'studies', 'cnn-quick.yaml'), 'utf8');
+    const text = shipped
+      .replace(/^data: .*$/m, `data: idx:${small}`)
+      .replace(/^validation: .*$/m, 'validation: 1000')
+      .replace(/^train_subset: .*$/m, 'train_subset: 1500')
+      .replace(/^epochs: .*$/m, 'epochs: 1');
+    assert.notEqual(text, shipped);
+    const out = join(dir, 'cnn-quick');
+    const run = digitlab(['study', 'run', writeSpec('cnn-quick.yaml', text), '--out', out, '--workers', '2'], { timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const results = openStudy(out);
+    assert.equal(results.state, 'complete');
+    assert.deepEqual(results.trials.map((t) => [t.kind, t.network?.preset ?? t.network?.layers ?? t.hidden.join('-'), t.status]), [
+      ['CNN', 'lenet5', 'done'],
+      ['CNN', 'cnn', 'done'],
+      ['CNN', 'conv 8 5x5, relu, maxpool 2, linear 128, relu', 'done'],
+      ['CNN', 'conv 16 5x5, relu, maxpool 2, linear 128, relu', 'done'],
+      ['CNN', 'conv 32 5x5, relu, maxpool 2, linear 128, relu', 'done'],
+      ['MLP', '800', 'done'],
+    ]);
+    assert.deepEqual(results.trials.slice(0, 2).map((t) => t.params), [61_706, 215_194]);
+    assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## CNN vs MLP\n[^#]*\| CNN \| lenet5 adam lr 0\.001 \| 61,706 \| 416,520 \|/);
+  });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { expandTrials, parseStudySpec, pruneRungs, StudySpecError } from '../../src/study/spec.js';
+import { PRESETS } from '../../src/io/layer-text.js';
+import { checkNetworks, expandTrials, parseStudySpec, pruneRungs, StudySpecError } from '../../src/study/spec.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -93,7 +94,7 @@ space: { layers: [1, 2, 3], nodes: [16, 32, 64, 128], lr: [0.001, 0.01] }
     assert.equal(specError(BASE + 'seeds: [1, 1]\n').field, 'seeds');
     assert.equal(specError(BASE + 'search: random\n').field, 'budget.trials');
     assert.match(specError('name: t\nspace: { layers: [1], nodes: [8] }\n').message, /epochs: is required/);
-    assert.match(specError('epochs: 2\nspace: { layers: [1] }\n').message, /needs hidden .* or both layers and nodes/);
+    assert.match(specError('epochs: 2\nspace: { layers: [1] }\n').message, /needs hidden .*, both layers and nodes .*, or network/);
     const yaml = specError('epochs: 2\nspace: [\n');
     assert.match(yaml.message, /not valid YAML or JSON/);
     assert.equal(typeof yaml.line, 'number');
@@ -124,5 +125,152 @@ space: { layers: [1, 2, 3], nodes: [16, 32, 64, 128], lr: [0.001, 0.01] }
       assert.deepEqual(on128, ['adagrad', 'adam', 'rmsprop', 'sgd']);
       assert.equal(trials.length, 15);
     }
+  });
+
+  it('reads networks: presets and layer text in the --layers grammar, stored as canonical text, beside MLP grids', () => {
+    const spec = parseStudySpec(
+      `epochs: 1
+space:
+  - network: [lenet5, CNN, "conv 16 5x5, relu, maxpool 2, linear 128, relu"]
+  - network: conv 8 3X3 stride 1 pad 0,relu,  maxpool 2 stride 2, linear 64, relu
+    optimizer: [adam, sgd]
+  - hidden: [800]
+`,
+      'n.yaml',
+    );
+    assert.deepEqual(spec.space[0].hidden, []);
+    assert.deepEqual(spec.space[0].networks, [
+      { layers: PRESETS.lenet5.layers, preset: 'lenet5' },
+      { layers: PRESETS.cnn.layers, preset: 'cnn' },
+      { layers: 'conv 16 5x5, relu, maxpool 2, linear 128, relu', preset: null },
+    ]);
+    // Written loosely, stored as formatLayers writes it.
+    assert.deepEqual(spec.space[1].networks, [{ layers: 'conv 8 3x3, relu, maxpool 2, linear 64, relu', preset: null }]);
+    // An MLP grid has no networks key at all: its JSON (what a rerun compares) is what it always was.
+    assert.ok(!('networks' in spec.space[2]));
+    const trials = expandTrials(spec);
+    assert.deepEqual(trials.map((t) => [t.network?.preset ?? t.network?.layers ?? null, t.hidden, t.optimizer]), [
+      ['lenet5', [], 'adam'],
+      ['cnn', [], 'adam'],
+      ['conv 16 5x5, relu, maxpool 2, linear 128, relu', [], 'adam'],
+      ['conv 8 3x3, relu, maxpool 2, linear 64, relu', [], 'adam'],
+      ['conv 8 3x3, relu, maxpool 2, linear 64, relu', [], 'sgd'],
+      [null, [800], 'adam'],
+    ]);
+    assert.equal(new Set(trials.map((t) => t.key)).size, trials.length);
+    // The same layer list written twice, however spaced, is one design.
+    const twice = parseStudySpec('epochs: 1\nspace:\n  - network: "linear 32, relu"\n  - network: "linear  32,relu"\n');
+    assert.equal(expandTrials(twice).length, 1);
+  });
+
+  it('fills {width} with each value of width, and keeps networks without it once', () => {
+    const spec = parseStudySpec(
+      `epochs: 1
+space:
+  - network:
+      - conv {width} 5x5, relu, maxpool 2, conv {width} 3x3, relu, linear 128, relu
+      - lenet5
+    width: [8, 16, 32]
+`,
+    );
+    assert.deepEqual(spec.space[0].networks, [
+      { layers: 'conv 8 5x5, relu, maxpool 2, conv 8 3x3, relu, linear 128, relu', preset: null, width: 8 },
+      { layers: 'conv 16 5x5, relu, maxpool 2, conv 16 3x3, relu, linear 128, relu', preset: null, width: 16 },
+      { layers: 'conv 32 5x5, relu, maxpool 2, conv 32 3x3, relu, linear 128, relu', preset: null, width: 32 },
+      { layers: PRESETS.lenet5.layers, preset: 'lenet5' },
+    ]);
+    assert.equal(expandTrials(spec).length, 4);
+    assert.deepEqual(parseStudySpec('epochs: 1\nspace: { network: "linear {width}, relu", width: 20 }\n').space[0].networks, [{ layers: 'linear 20, relu', preset: null, width: 20 }]);
+  });
+
+  it('names the file, line and field of a bad network, with the layer problem', () => {
+    const bad = specError(`epochs: 1
+space:
+  - hidden: [16]
+  - network:
+      - conv 16 5x5, relu, maxpol 2
+`);
+    assert.equal(bad.field, 'space[1].network[0]');
+    assert.equal(bad.line, 5);
+    assert.match(bad.message, /^bad\.yaml:5: space\[1\]\.network\[0\]: layer 3 \('maxpol 2'\): unknown layer 'maxpol': did you mean maxpool\?/);
+
+    const preset = specError('epochs: 1\nspace:\n  - network: [cnn, lenet]\n');
+    assert.equal(preset.field, 'space[0].network[1]');
+    assert.equal(preset.line, 3);
+    assert.match(preset.message, /a network is a preset \(lenet5, cnn: did you mean lenet5\?\)/);
+
+    const value = specError('epochs: 1\nspace:\n  - network: conv 0 5x5\n');
+    assert.equal(value.field, 'space[0].network');
+    assert.match(value.message, /layer 1 \('conv 0 5x5'\): the channel count '0' must be an integer ≥ 1/);
+
+    const notText = specError('epochs: 1\nspace:\n  - network: [lenet5, 12]\n');
+    assert.equal(notText.field, 'space[0].network[1]');
+    assert.match(notText.message, /must be a preset \(lenet5, cnn\) or a layer list/);
+    assert.equal(specError('epochs: 1\nspace:\n  - network: []\n').field, 'space[0].network');
+  });
+
+  it('refuses network beside hidden, layers or nodes, activation with a network, and width without {width} or the reverse', () => {
+    const both = specError('epochs: 1\nspace:\n  - network: lenet5\n    hidden: [800]\n');
+    assert.equal(both.field, 'space[0].hidden');
+    assert.equal(both.line, 4);
+    assert.match(both.message, /give either network \(presets or layer lists\) or hidden \(an MLP\), not both/);
+    const grid = specError('epochs: 1\nspace:\n  - layers: [1]\n    nodes: [8]\n    network: cnn\n');
+    assert.equal(grid.field, 'space[0].layers');
+    assert.match(grid.message, /or layers and nodes \(an MLP\), not both/);
+    const activation = specError('epochs: 1\nspace:\n  - network: cnn\n    activation: tanh\n');
+    assert.equal(activation.field, 'space[0].activation');
+    assert.equal(activation.line, 4);
+    assert.match(activation.message, /a network names its activations in its layer list/);
+
+    const unused = specError('epochs: 1\nspace:\n  - network: [lenet5, "conv 8 5x5, relu"]\n    width: [8, 16]\n');
+    assert.equal(unused.field, 'space[0].width');
+    assert.equal(unused.line, 4);
+    assert.match(unused.message, /no network of this grid has \{width\} for it to fill/);
+    const missing = specError('epochs: 1\nspace:\n  - hidden: [8]\n  - network: ["conv {width} 5x5, relu"]\n');
+    assert.equal(missing.field, 'space[1].network[0]');
+    assert.equal(missing.line, 4);
+    assert.match(missing.message, /\{width\} needs a width list in the same grid/);
+    const alone = specError('epochs: 1\nspace:\n  - hidden: [8]\n    width: [8]\n');
+    assert.equal(alone.field, 'space[0].width');
+    assert.match(alone.message, /width fills \{width\} in a network's layer list: give network too/);
+    const placeholder = specError('epochs: 1\nspace:\n  - network: conv {channels} 5x5\n    width: [8]\n');
+    assert.equal(placeholder.field, 'space[0].network');
+    assert.match(placeholder.message, /unknown placeholder \{channels\}: the only one is \{width\}/);
+    assert.equal(specError('epochs: 1\nspace:\n  - network: "linear {width}"\n    width: [8, 0]\n').field, 'space[0].width[1]');
+    assert.equal(specError('epochs: 1\nspace:\n  - network: "linear {width}"\n    width: [8, 8]\n').field, 'space[0].width');
+    const filled = specError('epochs: 1\nspace:\n  - network: "conv {width} 5x5 pad {width}x, relu"\n    width: [2]\n');
+    assert.match(filled.message, /space\[0\]\.network: with width 2: layer 1 \('conv 2 5x5 pad 2x'\)/);
+  });
+
+  it('checks, once the data is known, that every network fits its images, naming the design, file, line and field', () => {
+    const spec = parseStudySpec('epochs: 1\nspace:\n  - hidden: [8]\n  - network:\n      - linear 16, relu\n      - lenet5\n', 'fit.yaml');
+    checkNetworks(spec, [1, 28, 28], 10);
+    assert.throws(
+      () => checkNetworks(spec, [1, 8, 8], 10, 'idx:small'),
+      (error: unknown) => {
+        assert.ok(error instanceof StudySpecError);
+        assert.equal(error.field, 'space[1].network[1]');
+        assert.equal(error.line, 6);
+        assert.match(error.message, /^fit\.yaml:6: space\[1\]\.network\[1\]: the network lenet5 \(conv 6 5x5 pad 2, .*\) does not fit the 8×8 images of idx:small: layer 4 \('conv 16 5x5'\): the 5x5 kernel does not fit the 4x4 input/);
+        return true;
+      },
+    );
+  });
+
+  it('ships the CNN study and its quick version: lenet5, cnn, a conv width family and 784-800-10', () => {
+    for (const file of ['cnn.yaml', 'cnn-quick.yaml']) {
+      const spec = parseStudySpec(readFileSync(join(ROOT, 'studies', file), 'utf8'), file);
+      checkNetworks(spec, [1, 28, 28], 10);
+      const trials = expandTrials(spec).filter((t) => t.seed === spec.seeds[0]);
+      assert.deepEqual(trials.map((t) => (t.network ? t.network.preset ?? t.network.layers : t.hidden.join('-'))), [
+        'lenet5', 'cnn',
+        'conv 8 5x5, relu, maxpool 2, linear 128, relu', 'conv 16 5x5, relu, maxpool 2, linear 128, relu', 'conv 32 5x5, relu, maxpool 2, linear 128, relu',
+        '800',
+      ]);
+      assert.ok(trials.every((t) => t.optimizer === 'adam' && t.lr === 0.001));
+    }
+    const quick = parseStudySpec(readFileSync(join(ROOT, 'studies', 'cnn-quick.yaml'), 'utf8'));
+    assert.equal(quick.seeds.length, 1);
+    assert.ok(quick.trainSubset !== null && quick.epochs < parseStudySpec(readFileSync(join(ROOT, 'studies', 'cnn.yaml'), 'utf8')).epochs);
   });
 });
