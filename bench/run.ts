@@ -20,7 +20,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKernels, createWasmKernels, relaxedSimdSupported, type Kernels } from '../src/core/index.js';
 import { loadData } from '../src/data/index.js';
-import { Mlp } from '../src/nn/mlp.js';
+import { presetLayers } from '../src/io/layer-text.js';
+import { buildModelSpec, type ModelSpec } from '../src/io/model-spec.js';
+import { mlpModelSpec } from '../src/nn/mlp.js';
+import { Sequential } from '../src/nn/sequential.js';
 import { createOptimizer } from '../src/optim/index.js';
 import { BatchBuffer } from '../src/train/batches.js';
 import { gemmGflops } from './gemm-speed.js';
@@ -38,10 +41,16 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const data = loadData('mnist');
 
+/** The networks of the throughput rows: `784-H-10` MLPs and the presets. */
+function networkSpec(config: string): ModelSpec {
+  const mlp = /^784-(\d+)-10$/.exec(config);
+  return mlp ? mlpModelSpec({ inputs: 784, hidden: [Number(mlp[1])], classes: 10, activation: 'relu' }) : buildModelSpec([1, 28, 28], presetLayers(config), 10);
+}
+
 /** Training samples/s: batch filling, forward, loss, backward and the Adam step, as the trainer runs them. */
-function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds = 4): number {
+function trainingSpeed(kernels: Kernels, network: string, batch: number, seconds = 4): number {
   const train = data.train;
-  const model = Mlp.create(kernels, { inputs: 784, hidden: [hidden], classes: 10, activation: 'relu' }, 0);
+  const model = Sequential.create(kernels, networkSpec(network), 0);
   const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 1e-3 });
   model.reserve(batch);
   const buffer = new BatchBuffer(model, batch);
@@ -49,22 +58,40 @@ function trainingSpeed(kernels: Kernels, hidden: number, batch: number, seconds 
   const batches = Math.floor(train.count / batch);
   const step = (b: number) => {
     buffer.fill(train, order, (b % batches) * batch, batch);
-    buffer.forward(batch);
+    buffer.forward(batch, true);
     model.lossAndGradient(buffer.labels, batch);
     model.backward(batch);
     optimizer.step();
   };
-  for (let b = 0; b < 30; b++) step(b);
+  for (let b = 0; b < 10; b++) step(b);
   let steps = 0;
   const start = performance.now();
   while (performance.now() - start < seconds * 1000) step(steps++);
   return (steps * batch) / ((performance.now() - start) / 1000);
 }
 
+/** Batch-1000 images/s of a network: forward and softmax. */
+function batchInferenceSpeed(kernels: Kernels, network: string): number {
+  const test = data.test;
+  const model = Sequential.create(kernels, networkSpec(network), 0);
+  const buffer = new BatchBuffer(model, 1000);
+  const probs = kernels.allocF32(1000 * 10);
+  const order = new Uint32Array(test.count).map((_, i) => i);
+  const once = (run: number) => {
+    buffer.fill(test, order, (run % 10) * 1000, 1000);
+    kernels.softmax(buffer.forward(1000), 1000, 10, probs);
+  };
+  once(0);
+  let runs = 0;
+  const start = performance.now();
+  while (performance.now() - start < 2000 || runs < 3) once(runs++);
+  return (runs * 1000) / ((performance.now() - start) / 1000);
+}
+
 /** Single-image latency (median, µs) and batch-1000 images/s of 784-800-10: forward and softmax. */
 function inferenceSpeed(kernels: Kernels): { single_image_microseconds: number; batch1000_images_per_second: number } {
   const test = data.test;
-  const model = Mlp.create(kernels, { inputs: 784, hidden: [800], classes: 10, activation: 'relu' }, 0);
+  const model = Sequential.create(kernels, networkSpec('784-800-10'), 0);
   const buffer = new BatchBuffer(model, 1000);
   const probs = kernels.allocF32(1000 * 10);
   const times: number[] = [];
@@ -153,23 +180,35 @@ for (const backend of new Set(gemm.map((g) => g.backend))) {
 interface Throughput {
   training: { config: string; threads: number; samples_per_second: number }[];
   inference: { single_image_microseconds: number; batch1000_images_per_second: number };
+  /** Batch-1000 images/s of the convolutional presets. */
+  cnnInference: { config: string; threads: number; images_per_second: number }[];
 }
 async function measureThroughput(): Promise<Throughput> {
   const training: Throughput['training'] = [];
-  for (const [hidden, batch] of [[800, 128], [128, 64]]) {
+  for (const [network, batch] of [['784-800-10', 128], ['784-128-10', 64], ['lenet5', 128], ['cnn', 128]] as const) {
     for (const threads of [1, 2]) {
       const kernels = await createKernels({ backend: 'wasm', threads });
-      const samples = trainingSpeed(kernels, hidden, batch);
+      const samples = trainingSpeed(kernels, network, batch);
       await kernels.close();
-      training.push({ config: `784-${hidden}-10 b${batch}`, threads, samples_per_second: samples });
-      log(`train 784-${hidden}-10 b${batch}, ${threads} thread(s): ${samples.toFixed(0)} samples/s`);
+      training.push({ config: `${network} b${batch}`, threads, samples_per_second: samples });
+      log(`train ${network} b${batch}, ${threads} thread(s): ${samples.toFixed(0)} samples/s`);
+    }
+  }
+  const cnnInference: Throughput['cnnInference'] = [];
+  for (const network of ['lenet5', 'cnn']) {
+    for (const threads of [1, 2]) {
+      const kernels = await createKernels({ backend: 'wasm', threads });
+      const images = batchInferenceSpeed(kernels, network);
+      await kernels.close();
+      cnnInference.push({ config: `${network} b1000`, threads, images_per_second: images });
+      log(`inference ${network} b1000, ${threads} thread(s): ${images.toFixed(0)} images/s`);
     }
   }
   const inferenceKernels = await createKernels({ backend: 'wasm', threads: 1 });
   const inference = inferenceSpeed(inferenceKernels);
   await inferenceKernels.close();
   log(`inference 784-800-10, 1 thread: ${inference.single_image_microseconds.toFixed(1)} µs per image, ${inference.batch1000_images_per_second.toFixed(0)} images/s at batch 1000`);
-  return { training, inference };
+  return { training, inference, cnnInference };
 }
 
 /** Each figure's best over the rounds: the highest throughput, the lowest latency. */
@@ -183,13 +222,21 @@ function bestOf(results: Throughput[]): Throughput {
       single_image_microseconds: Math.min(...results.map((r) => r.inference.single_image_microseconds)),
       batch1000_images_per_second: Math.max(...results.map((r) => r.inference.batch1000_images_per_second)),
     },
+    cnnInference: (results[0].cnnInference ?? []).map((t) => ({
+      ...t,
+      images_per_second: Math.max(...results.map((r) => r.cnnInference?.find((u) => u.config === t.config && u.threads === t.threads)?.images_per_second ?? 0)),
+    })),
   };
 }
 
 const python = '/usr/bin/python3';
 const pythonEnv = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
 interface Library { library: string; blas?: string[]; training?: Throughput['training']; inference?: Throughput['inference'] }
-type PytorchResults = Library & { time_to_accuracy?: { seconds: number | null }[]; time_to_accuracy_median?: number | null };
+type PytorchResults = Library & {
+  time_to_accuracy?: { seconds: number | null }[]; time_to_accuracy_median?: number | null;
+  cnnInference?: Throughput['cnnInference']; mkldnn?: boolean;
+  cnn_time_to_accuracy?: { seconds: number | null }[]; cnn_time_to_accuracy_median?: number | null;
+};
 const digitlabRounds: Throughput[] = [];
 const pytorchRounds: PytorchResults[] = [];
 for (let round = 1; round <= rounds; round++) {
@@ -198,13 +245,15 @@ for (let round = 1; round <= rounds; round++) {
   if (compare) {
     log(`load average before PyTorch: ${loadavg()[0].toFixed(2)}`);
     const json = runJson(python, [join('bench', 'pytorch_mlp.py')], pythonEnv).json as PytorchResults | null;
+    const cnn = runJson(python, [join('bench', 'pytorch_cnn.py'), '--rounds', '1'], pythonEnv).json as
+      { training?: Throughput['training']; inference?: Throughput['cnnInference']; mkldnn?: boolean } | null;
     if (json) {
-      pytorchRounds.push(json);
-      log(`PyTorch: ${JSON.stringify(json)}`);
+      pytorchRounds.push({ ...json, training: [...(json.training ?? []), ...(cnn?.training ?? [])], cnnInference: cnn?.inference ?? [], mkldnn: cnn?.mkldnn });
+      log(`PyTorch: ${JSON.stringify(pytorchRounds[pytorchRounds.length - 1])}`);
     }
   }
 }
-const { training, inference } = bestOf(digitlabRounds);
+const { training, inference, cnnInference } = bestOf(digitlabRounds);
 
 // equivalence of the loss curve
 const oneThread = await lossCurve(1, 1);
@@ -242,6 +291,26 @@ if (!quick) {
     }
   }
 }
+// time to 99.0% with the cnn recipe, seeds alternating likewise
+const cnnTimes: { seed: number; epochs: number | null; seconds: number | null }[] = [];
+const pytorchCnnTimes: { seconds: number | null }[] = [];
+if (!quick) {
+  for (const seed of [0, 1, 2]) {
+    const { json } = runJson(process.execPath, [...tsxImport, join('bench', 'time-to-accuracy.ts'), String(seed), '2', '--recipe', 'cnn']);
+    cnnTimes.push((json as (typeof cnnTimes)[number] | null) ?? { seed, epochs: null, seconds: null });
+    log(`time to 99% (cnn recipe), seed ${seed}, 2 threads: ${JSON.stringify(json)}`);
+    if (compare && pytorchRounds.length > 0) {
+      const theirs = runJson(python, [join('bench', 'pytorch_cnn.py'), '--time-to-accuracy', String(seed), '2'], pythonEnv).json as
+        { time_to_accuracy: { seconds: number | null; reached?: boolean } } | null;
+      const t = theirs?.time_to_accuracy;
+      pytorchCnnTimes.push({ seconds: t && t.reached !== false ? t.seconds : null });
+      log(`PyTorch time to 99% (cnn recipe), seed ${seed}, 2 threads: ${JSON.stringify(t ?? null)}`);
+    }
+  }
+}
+const medianOrNull = (values: (number | null)[]) => values.length === 3 && values.every((v) => v !== null) ? median(values as number[]) : null;
+const digitlabCnnTime = medianOrNull(cnnTimes.map((r) => r.seconds));
+
 const digitlabTime = timeToAccuracy.length === 3 && timeToAccuracy.every((r) => r.seconds !== null)
   ? median(timeToAccuracy.map((r) => r.seconds as number)) : null;
 
@@ -255,6 +324,8 @@ if (compare) {
       pytorch.time_to_accuracy = pytorchTimes;
       const seconds = pytorchTimes.map((r) => r.seconds);
       pytorch.time_to_accuracy_median = seconds.length === 3 && seconds.every((v) => v !== null) ? median(seconds as number[]) : null;
+      pytorch.cnn_time_to_accuracy = pytorchCnnTimes;
+      pytorch.cnn_time_to_accuracy_median = medianOrNull(pytorchCnnTimes.map((r) => r.seconds));
     }
   }
   tfjs = runJson(process.execPath, [join('bench', 'tfjs_mlp.mjs')]).json as Library | null;
@@ -276,12 +347,22 @@ if (pytorch) {
   ratio('time to 98% (median of seeds 0-2), PyTorch ÷ digitlab', digitlabTime, pytorch.time_to_accuracy_median ?? null, 1.0, false);
   ratio('single-image latency, PyTorch ÷ digitlab', inference.single_image_microseconds, pytorch.inference?.single_image_microseconds ?? null, 2.0, false);
   ratio('batch-1000 images/s', inference.batch1000_images_per_second, pytorch.inference?.batch1000_images_per_second ?? null, 1.5);
+  const ours = { library: '', training };
+  for (const network of ['lenet5', 'cnn']) {
+    for (const threads of [1, 2]) {
+      ratio(`${network} b128 Adam, ${threads} thread${threads > 1 ? 's' : ''}: samples/s`, speedOf(ours, `${network} b128`, threads), speedOf(pytorch, `${network} b128`, threads), 1.0);
+    }
+  }
+  const cnnImages = (list: Throughput['cnnInference'] | undefined, threads: number) => list?.find((t) => t.config === 'cnn b1000' && t.threads === threads)?.images_per_second ?? null;
+  for (const threads of [1, 2]) ratio(`cnn batch-1000 images/s, ${threads} thread${threads > 1 ? 's' : ''}`, cnnImages(cnnInference, threads), cnnImages(pytorch.cnnInference, threads), 1.0);
+  ratio('time to 99% with the cnn recipe (median of seeds 0-2), PyTorch ÷ digitlab', digitlabCnnTime, pytorch.cnn_time_to_accuracy_median ?? null, 1.0, false);
 }
 
 const results = {
   started, load_average: load, cores: cpus().length, node: process.version,
   rounds, gemm, training, inference, digitlab_rounds: digitlabRounds, pytorch_rounds: pytorchRounds,
   time_to_accuracy: { runs: timeToAccuracy, median_seconds: digitlabTime },
+  cnn_inference: cnnInference, cnn_time_to_accuracy: { runs: cnnTimes, median_seconds: digitlabCnnTime },
   peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference },
   pytorch, tfjs, ratios, checks,
 };
@@ -291,7 +372,8 @@ const f0 = (v: number | null | undefined) => (v === null || v === undefined ? '�
 const f1 = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(1));
 const md: string[] = [];
 md.push(`Measured ${started}, ${cpus().length} cores, load average ${load.map((v) => v.toFixed(2)).join(' ')}, Node ${process.version}` +
-  (pytorch ? `; ${pytorch.library} with ${(pytorch.blas ?? []).find((p) => p.includes('libopenblas')) ?? (pytorch.blas ?? []).join(', ')}` : '') +
+  (pytorch ? `; ${pytorch.library} with ${(pytorch.blas ?? []).find((p) => p.includes('libopenblas')) ?? (pytorch.blas ?? []).join(', ')}` +
+    (pytorch.mkldnn === undefined ? '' : `, oneDNN ${pytorch.mkldnn ? 'available' : 'not available'}`) : '') +
   (tfjs ? `; ${tfjs.library}` : '') + '.', '');
 md.push(`Throughput: the best of ${rounds} round${rounds > 1 ? 's' : ''}${compare ? ', digitlab then PyTorch in each' : ''}` +
   ` (every round in latest.json); TF.js once.`, '');
@@ -303,8 +385,11 @@ for (const t of training) {
 md.push('', '| inference 784-800-10, 1 thread | digitlab | PyTorch | TF.js wasm |', '|---|---|---|---|');
 md.push(`| single image (µs, median) | ${f1(inference.single_image_microseconds)} | ${f1(pytorch?.inference?.single_image_microseconds)} | ${f1(tfjs?.inference?.single_image_microseconds)} |`);
 md.push(`| batch 1000 (images/s) | ${f0(inference.batch1000_images_per_second)} | ${f0(pytorch?.inference?.batch1000_images_per_second)} | ${f0(tfjs?.inference?.batch1000_images_per_second)} |`);
-md.push('', '| time to 98.0% test accuracy, 784-800-10 b128 Adam, 2 threads | digitlab | PyTorch |', '|---|---|---|');
-md.push(`| wall seconds from process start, median of seeds 0, 1, 2 | ${f1(digitlabTime)} | ${f1(pytorch?.time_to_accuracy_median)} |`);
+md.push('', '| batch-1000 inference (images/s) | threads | digitlab | PyTorch |', '|---|---|---|---|');
+for (const t of cnnInference) md.push(`| ${t.config} | ${t.threads} | ${f0(t.images_per_second)} | ${f0(pytorch?.cnnInference?.find((u) => u.config === t.config && u.threads === t.threads)?.images_per_second)} |`);
+md.push('', '| time to test accuracy, 2 threads, wall seconds from process start, median of seeds 0, 1, 2 | digitlab | PyTorch |', '|---|---|---|');
+md.push(`| 98.0%, 784-800-10 b128 Adam | ${f1(digitlabTime)} | ${f1(pytorch?.time_to_accuracy_median)} |`);
+md.push(`| 99.0%, cnn b128 Adam, one-cycle to 0.01, 2 epochs | ${f1(digitlabCnnTime)} | ${f1(pytorch?.cnn_time_to_accuracy_median)} |`);
 md.push('', '| GEMM (GFLOPS, best of runs) | form | 1 thread | 2 threads |', '|---|---|---|---|');
 for (const g of gemm.filter((x) => x.threads === 1)) {
   const two = gemm.find((x) => x.backend === g.backend && x.form === g.form && x.m === g.m && x.n === g.n && x.threads === 2);
