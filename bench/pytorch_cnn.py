@@ -43,7 +43,7 @@ PRESETS = {
 
 # The `cnn` recipe of bench/results/pytorch-cnn-recipes.md: 2 epochs at batch 128, Adam under
 # OneCycleLR stepped per batch (PyTorch's defaults but max_lr; β1 cycles between 0.85 and 0.95).
-RECIPE = {'preset': 'cnn', 'epochs': 2, 'batch': 128, 'optimizer': 'adam', 'max_lr': 0.005}
+RECIPE = {'preset': 'cnn', 'epochs': 2, 'batch': 128, 'optimizer': 'adam', 'max_lr': 0.01}
 EVAL_EVERY = 100
 
 

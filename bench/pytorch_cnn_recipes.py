@@ -4,14 +4,14 @@ times: the search behind bench/results/pytorch-cnn-recipes.md.
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/pytorch_cnn_recipes.py \
       (--preset NAME | --layers TEXT) [--epochs 2] [--batch 128] [--optimizer adam|adamw|sgd] [--max-lr 0.005]
       [--momentum 0.9] [--nesterov] [--weight-decay 0] [--schedule onecycle|constant] [--seed 0]
-      [--threads 1] [--eval-every N] [--log FILE]
+      [--threads 1] [--eval-every N] [--final-only] [--log FILE]
 
 The model is the nn.Sequential digitlab builds from the layer text (bench/pytorch_cnn.py), trained on
 the first 50,000 training images with cross-entropy, shuffled each epoch, PyTorch's default init,
 OneCycleLR stepped per batch (defaults but max_lr). Validation (the last 10,000 training images) and
-test accuracy are measured at the end of each epoch, and test accuracy also every N batches with
---eval-every; evaluation time is excluded from `train_seconds` and listed apart. One JSON line on
-stdout (and appended to --log).
+test accuracy are measured at the end of each epoch (only the last with --final-only), and test
+accuracy also every N batches with --eval-every; evaluation time is excluded from `train_seconds` and
+listed apart. One JSON line on stdout (and appended to --log).
 """
 import argparse
 import json
@@ -37,6 +37,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--eval-every', type=int, default=None)
+    ap.add_argument('--final-only', action='store_true', help='evaluate only after the last epoch')
     ap.add_argument('--log')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -49,6 +50,8 @@ def main():
     start = time.perf_counter()
 
     def on_eval(step, epoch, m):
+        if a.final_only and epoch < a.epochs - 1e-9:
+            return False
         t = time.perf_counter()
         row = {'step': step, 'epoch': round(epoch, 4), 'train_seconds': t - start - eval_seconds[0],
                'test_accuracy': pc.accuracy(m, data['test'], 250)}
