@@ -189,6 +189,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     layers: 'conv 24 5x5, maxpool 2, relu, conv 32 3x3, maxpool 2, relu, linear 256, relu',
     description: 'two convolutions and a wide linear layer; 215,194 parameters on 28×28 digits',
   },
+  'cnn-bn': {
+    layers: 'conv 32 5x5, batchnorm, relu, maxpool 2, conv 64 3x3, batchnorm, relu, maxpool 2, linear 256, relu, dropout 0.5',
+    description: 'wider convolutions with batch norm, and dropout before the output layer; 431,946 parameters on 28×28 digits',
+  },
 };
 
 /** A preset's layer list (the output linear is appended by buildModelSpec). */
