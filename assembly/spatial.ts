@@ -695,37 +695,118 @@ export function accumulate(dst: usize, src: usize, length: i32): void {
 }
 
 // ---- pooling (no padding: every window lies inside its plane) -------------------------------------
+// The common 2×2 window with stride 2 has its own paths (pairWindows): four outputs at a time from two
+// input rows, the lanes of each row split into even and odd columns by shuffles. Other windows go one
+// output at a time. Either way each output is computed as the reference defines it.
+
+/** Whether the pool is the 2×2 window with stride 2, which the vector paths below handle. */
+// @ts-ignore: decorator
+@inline function pairWindows(g: usize): bool {
+  return field(g, KERNEL_H) == 2 && field(g, KERNEL_W) == 2 && field(g, STRIDE_H) == 2 && field(g, STRIDE_W) == 2;
+}
+
+/** Input columns 2j of lanes j = 0..3 and their odd neighbours, [0, 2, 4, 6] and [1, 3, 5, 7]. */
+const EVEN_COLUMNS = memory.data<i32>([0, 2, 4, 6]);
+
+/**
+ * The reference's running maximum as one step on four lanes: `later` (the next value in row-major order)
+ * replaces `best` when greater or NaN. The result's lanes select `later` where the mask is all ones.
+ */
+// @ts-ignore: decorator
+@inline function replaces(best: v128, later: v128): v128 {
+  return v128.or(f32x4.gt(later, best), f32x4.ne(later, later));
+}
+
+/**
+ * The maximum of the window at `start` (h·W + w within the plane at `src`) and where it is: the values in
+ * row-major order, each replacing the best so far when greater or NaN (the first of equal maxima stays,
+ * the last NaN wins). Returns the offset; the maximum is stored at `y`.
+ */
+// @ts-ignore: decorator
+@inline function windowMax(src: usize, start: i32, W: i32, KH: i32, KW: i32, y: usize): i32 {
+  let best = -Infinity as f32;
+  let where = start;
+  for (let p = 0; p < KH; p++) {
+    const rowStart = start + p * W;
+    for (let q = 0; q < KW; q++) {
+      const value = load<f32>(src + (<usize>(rowStart + q) << 2));
+      if (value > best || value != value) {
+        best = value;
+        where = rowStart + q;
+      }
+    }
+  }
+  store<f32>(y, best);
+  return where;
+}
 
 /**
  * y = window maxima of planes [n0·C, n1·C), indices = where each is within its plane (h·W + w). A value
  * replaces the best so far when greater, or when NaN, so the first maximum wins a tie and the last NaN
- * wins over numbers, as in the reference.
+ * wins over numbers, as in the reference. In the 2×2 path the step is associative, so the window's
+ * four values (a b / c d) are taken as (a then b) then (c then d), which keeps row-major order.
  */
 export function maxpool2dForward(g: usize, x: usize, y: usize, indices: usize, n0: i32, n1: i32): void {
   const C = field(g, CHANNELS), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
   const planeIn = field(g, HEIGHT) * W;
+  const pairs = pairWindows(g);
+  const vectorOW = pairs ? OW & ~3 : 0;
+  const evenColumns = v128.load(EVEN_COLUMNS);
+  const rowBelow = i32x4.splat(W);
+  const eight = i32x4.splat(8);
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const src = x + (<usize>(plane * planeIn) << 2);
     let out = <usize>(plane * OH * OW) << 2;
     for (let i = 0; i < OH; i++) {
-      for (let j = 0; j < OW; j++) {
-        const start = i * SH * W + j * SW;
-        let best = -Infinity as f32;
-        let where = start;
-        for (let p = 0; p < KH; p++) {
-          const rowStart = start + p * W;
-          for (let q = 0; q < KW; q++) {
-            const value = load<f32>(src + (<usize>(rowStart + q) << 2));
-            if (value > best || value != value) {
-              best = value;
-              where = rowStart + q;
-            }
-          }
+      let j = 0;
+      if (vectorOW > 0) {
+        const top = src + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        let at = i32x4.add(i32x4.splat(2 * i * W), evenColumns);
+        for (; j < vectorOW; j += 4) {
+          const offset = <usize>j << 3;
+          const t0 = v128.load(top + offset), t1 = v128.load(top + offset, 16);
+          const b0 = v128.load(bottom + offset), b1 = v128.load(bottom + offset, 16);
+          const a = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
+          const b = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
+          const c = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+          const d = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+          // a mask lane is −1 where the odd column wins: subtracting it moves the index one column on
+          const pickTop = replaces(a, b);
+          const pickBottom = replaces(c, d);
+          const bestTop = v128.bitselect(b, a, pickTop);
+          const bestBottom = v128.bitselect(d, c, pickBottom);
+          const whereTop = i32x4.sub(at, pickTop);
+          const whereBottom = i32x4.add(i32x4.sub(at, pickBottom), rowBelow);
+          const pick = replaces(bestTop, bestBottom);
+          v128.store(y + out, v128.bitselect(bestBottom, bestTop, pick));
+          v128.store(indices + out, v128.bitselect(whereBottom, whereTop, pick));
+          at = i32x4.add(at, eight);
+          out += 16;
         }
-        store<f32>(y + out, best);
-        store<i32>(indices + out, where);
+      }
+      if (pairs) {
+        // the row's last OW mod 4 windows, the same steps one lane at a time
+        for (; j < OW; j++) {
+          const start = 2 * i * W + 2 * j;
+          const top = src + (<usize>start << 2);
+          const bottom = top + (<usize>W << 2);
+          let best = load<f32>(top), where = start;
+          let value = load<f32>(top, 4);
+          if (value > best || value != value) { best = value; where = start + 1; }
+          let lower = load<f32>(bottom), below = start + W;
+          value = load<f32>(bottom, 4);
+          if (value > lower || value != value) { lower = value; below = start + W + 1; }
+          if (lower > best || lower != lower) { best = lower; where = below; }
+          store<f32>(y + out, best);
+          store<i32>(indices + out, where);
+          out += 4;
+        }
+      }
+      for (; j < OW; j++) {
+        store<i32>(indices + out, windowMax(src, i * SH * W + j * SW, W, KH, KW, y + out));
         out += 4;
       }
     }
@@ -734,13 +815,19 @@ export function maxpool2dForward(g: usize, x: usize, y: usize, indices: usize, n
 
 /**
  * dx (overwritten) = dy routed to the maxima: for each output, in row-major order, dx[indices] += dy.
- * An index outside its output's window is skipped (the reference never finds it there either).
+ * An index outside its output's window is skipped (the reference never finds it there either). In the
+ * 2×2 path windows do not overlap, so each window's four inputs are written at once: dy where the index
+ * points, 0 elsewhere (dy + 0, so that −0 comes out +0 as the reference's sum from 0 does).
  */
 export function maxpool2dBackward(g: usize, dy: usize, indices: usize, dx: usize, n0: i32, n1: i32): void {
-  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
-  const planeIn = field(g, HEIGHT) * W;
+  const planeIn = H * W;
+  if (pairWindows(g)) {
+    maxpool2x2Backward(g, dy, indices, dx, n0, n1);
+    return;
+  }
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const dst = dx + (<usize>(plane * planeIn) << 2);
     memory.fill(dst, 0, <usize>planeIn << 2);
@@ -765,18 +852,91 @@ export function maxpool2dBackward(g: usize, dy: usize, indices: usize, dx: usize
   }
 }
 
-/** y = window means of planes [n0·C, n1·C): the window's sum, divided by KH·KW. */
+/** maxpool2dBackward of a 2×2 window with stride 2: every input written once, no accumulation. */
+function maxpool2x2Backward(g: usize, dy: usize, indices: usize, dx: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = H * W;
+  const vectorOW = OW & ~3;
+  // an odd last row or column lies in no window
+  const uncovered = H != 2 * OH || W != 2 * OW;
+  const evenColumns = v128.load(EVEN_COLUMNS);
+  const zero = f32x4.splat(0);
+  const one = i32x4.splat(1);
+  const below = i32x4.splat(W);
+  const belowNext = i32x4.splat(W + 1);
+  const eight = i32x4.splat(8);
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const dst = dx + (<usize>(plane * planeIn) << 2);
+    if (uncovered) memory.fill(dst, 0, <usize>planeIn << 2);
+    let out = <usize>(plane * OH * OW) << 2;
+    for (let i = 0; i < OH; i++) {
+      const start = 2 * i * W;
+      const top = dst + (<usize>start << 2);
+      const bottom = top + (<usize>W << 2);
+      let at = i32x4.add(i32x4.splat(start), evenColumns);
+      let j = 0;
+      for (; j < vectorOW; j += 4) {
+        const offset = i32x4.sub(v128.load(indices + out), at);
+        const value = f32x4.add(v128.load(dy + out), zero);
+        const a = v128.and(value, i32x4.eq(offset, zero));
+        const b = v128.and(value, i32x4.eq(offset, one));
+        const c = v128.and(value, i32x4.eq(offset, below));
+        const d = v128.and(value, i32x4.eq(offset, belowNext));
+        const columns = <usize>j << 3;
+        v128.store(top + columns, v128.shuffle<f32>(a, b, 0, 4, 1, 5));
+        v128.store(top + columns, v128.shuffle<f32>(a, b, 2, 6, 3, 7), 16);
+        v128.store(bottom + columns, v128.shuffle<f32>(c, d, 0, 4, 1, 5));
+        v128.store(bottom + columns, v128.shuffle<f32>(c, d, 2, 6, 3, 7), 16);
+        at = i32x4.add(at, eight);
+        out += 16;
+      }
+      for (; j < OW; j++) {
+        const offset = load<i32>(indices + out) - (start + 2 * j);
+        const value = load<f32>(dy + out) + 0;
+        const columns = <usize>j << 3;
+        store<f32>(top + columns, offset == 0 ? value : 0);
+        store<f32>(top + columns, offset == 1 ? value : 0, 4);
+        store<f32>(bottom + columns, offset == W ? value : 0);
+        store<f32>(bottom + columns, offset == W + 1 ? value : 0, 4);
+        out += 4;
+      }
+    }
+  }
+}
+
+/**
+ * y = window means of planes [n0·C, n1·C): the window's sum in row-major order, divided by KH·KW (the
+ * 2×2 path adds in the same order, four outputs at a time).
+ */
 export function avgpool2dForward(g: usize, x: usize, y: usize, n0: i32, n1: i32): void {
   const C = field(g, CHANNELS), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
   const planeIn = field(g, HEIGHT) * W;
   const count = <f32>(KH * KW);
+  const vectorOW = pairWindows(g) ? OW & ~3 : 0;
+  const four = f32x4.splat(4);
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const src = x + (<usize>(plane * planeIn) << 2);
     let out = y + (<usize>(plane * OH * OW) << 2);
     for (let i = 0; i < OH; i++) {
-      for (let j = 0; j < OW; j++) {
+      let j = 0;
+      if (vectorOW > 0) {
+        const top = src + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        for (; j < vectorOW; j += 4) {
+          const offset = <usize>j << 3;
+          const t0 = v128.load(top + offset), t1 = v128.load(top + offset, 16);
+          const b0 = v128.load(bottom + offset), b1 = v128.load(bottom + offset, 16);
+          let sum = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 2, 4, 6), v128.shuffle<f32>(t0, t1, 1, 3, 5, 7));
+          sum = f32x4.add(sum, v128.shuffle<f32>(b0, b1, 0, 2, 4, 6));
+          sum = f32x4.add(sum, v128.shuffle<f32>(b0, b1, 1, 3, 5, 7));
+          v128.store(out, f32x4.div(sum, four));
+          out += 16;
+        }
+      }
+      for (; j < OW; j++) {
         let sum: f32 = 0;
         let row = src + (<usize>(i * SH * W + j * SW) << 2);
         for (let p = 0; p < KH; p++) {
@@ -790,13 +950,52 @@ export function avgpool2dForward(g: usize, x: usize, y: usize, n0: i32, n1: i32)
   }
 }
 
-/** dx (overwritten) = (Σ dy over the windows containing each input) / (KH·KW), windows in row-major order. */
+/**
+ * dx (overwritten) = (Σ dy over the windows containing each input) / (KH·KW), windows in row-major order.
+ * In the 2×2 path each input lies in one window: dx = (dy + 0) / 4, written a window at a time.
+ */
 export function avgpool2dBackward(g: usize, dy: usize, dx: usize, n0: i32, n1: i32): void {
-  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
-  const planeIn = field(g, HEIGHT) * W;
+  const planeIn = H * W;
   const count = f32x4.splat(<f32>(KH * KW));
+  if (pairWindows(g)) {
+    const vectorOW = OW & ~3;
+    const uncovered = H != 2 * OH || W != 2 * OW;
+    const zero = f32x4.splat(0);
+    for (let plane = n0 * C; plane < n1 * C; plane++) {
+      const dst = dx + (<usize>(plane * planeIn) << 2);
+      if (uncovered) memory.fill(dst, 0, <usize>planeIn << 2);
+      let out = dy + (<usize>(plane * OH * OW) << 2);
+      for (let i = 0; i < OH; i++) {
+        const top = dst + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        let j = 0;
+        for (; j < vectorOW; j += 4) {
+          const value = f32x4.div(f32x4.add(v128.load(out), zero), count);
+          const lo = v128.shuffle<f32>(value, value, 0, 0, 1, 1);
+          const hi = v128.shuffle<f32>(value, value, 2, 2, 3, 3);
+          const columns = <usize>j << 3;
+          v128.store(top + columns, lo);
+          v128.store(top + columns, hi, 16);
+          v128.store(bottom + columns, lo);
+          v128.store(bottom + columns, hi, 16);
+          out += 16;
+        }
+        for (; j < OW; j++) {
+          const value = (load<f32>(out) + 0) / 4;
+          const columns = <usize>j << 3;
+          store<f32>(top + columns, value);
+          store<f32>(top + columns, value, 4);
+          store<f32>(bottom + columns, value);
+          store<f32>(bottom + columns, value, 4);
+          out += 4;
+        }
+      }
+    }
+    return;
+  }
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const dst = dx + (<usize>(plane * planeIn) << 2);
     memory.fill(dst, 0, <usize>planeIn << 2);

@@ -1,5 +1,6 @@
 // Milliseconds per call of the convolution kernels on the shapes of LeNet-5 and of the `cnn` preset at
-// batch 128: the TypeScript reference, and WebAssembly on 1 and 2 threads. Then the convolutions of one
+// batch 128: the TypeScript reference, and WebAssembly on 1 and 2 threads; the same for the 2×2 max
+// pools that follow those convolutions. Then the convolutions of one
 // LeNet-5 training step (both forwards and weight gradients, the second layer's input gradient; the
 // first layer's input gradient is never needed), against the 128 / 15000 s ≈ 8.5 ms of PyTorch with
 // oneDNN at ~15k samples/s.
@@ -7,7 +8,7 @@
 //   npx tsx bench/conv-speed.ts [--batch N] [--seconds S] [--no-reference]
 import { cpus, loadavg } from 'node:os';
 import { createReferenceKernels, createWasmKernels, type Kernels } from '../src/core/index.js';
-import { conv2dGeometry, type Conv2dGeometry } from '../src/core/geometry2d.js';
+import { conv2dGeometry, pool2dGeometry, type Conv2dGeometry, type Geometry2d } from '../src/core/geometry2d.js';
 import { gemmGflops } from './gemm-speed.js';
 
 const args = process.argv.slice(2);
@@ -106,6 +107,42 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].l
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
 console.log(line(header));
 for (const row of rows) console.log(line(row));
+
+// the max pools after those convolutions (2×2, stride 2), on the ReLU outputs' kind of values
+const pools = [
+  { name: 'LeNet-5 pool1 6x28x28', channels: 6, size: 28 },
+  { name: 'LeNet-5 pool2 16x10x10', channels: 16, size: 10 },
+  { name: 'cnn pool1 24x24x24', channels: 24, size: 24 },
+  { name: 'cnn pool2 32x10x10', channels: 32, size: 10 },
+];
+/** Best-of milliseconds of a max pool's forward or backward. */
+function timePool(kernels: Kernels, g: Geometry2d, backward: boolean, budget: number): number {
+  const inputs = g.batch * g.channels * g.height * g.width;
+  const outputs = g.batch * g.channels * g.outHeight * g.outWidth;
+  const x = kernels.allocF32(inputs);
+  for (let i = 0; i < inputs; i++) x[i] = Math.max(0, Math.random() * 2 - 1);
+  const y = kernels.allocF32(outputs);
+  const indices = kernels.allocI32(outputs);
+  const dx = kernels.allocF32(inputs);
+  kernels.maxpool2dForward(g, x, y, indices);
+  const run = () => (backward ? kernels.maxpool2dBackward(g, y, indices, dx) : kernels.maxpool2dForward(g, x, y, indices));
+  run();
+  let best = Infinity;
+  const deadline = performance.now() + budget * 1000;
+  do {
+    const start = performance.now();
+    run();
+    best = Math.min(best, performance.now() - start);
+  } while (performance.now() < deadline);
+  return best;
+}
+console.log('\nmax pooling 2x2 stride 2, ms per call');
+const poolRows = pools.flatMap(({ name, channels, size }) => {
+  const g = pool2dGeometry('maxpool2d', { batch, channels, height: size, width: size }, { kernel: [2, 2], stride: [2, 2] });
+  return [false, true].map((backward) => [name, backward ? 'backward' : 'forward',
+    ...backends.map(({ label, kernels }) => timePool(kernels, g, backward, label === 'reference' ? 0 : seconds).toFixed(3))]);
+});
+for (const row of poolRows) console.log(line(row));
 
 // a LeNet-5 training step's convolutions
 const step: [string, Pass][] = [[layers[0].name, 'forward'], [layers[0].name, 'weightGrad'],

@@ -209,6 +209,13 @@ const poolShapes: PoolShape[] = [
   [11, 8, 28, 28, 2, 2, 2, 2], // 69k inputs: split on two threads
   [5, 7, 24, 24, 3, 3, 2, 2],
   [2, 1, 1, 6, 1, 2, 1, 2],
+  // the 2×2 stride-2 paths: whole rows of four outputs, leftovers, odd heights and widths
+  [3, 5, 24, 24, 2, 2, 2, 2],
+  [2, 3, 10, 10, 2, 2, 2, 2],
+  [3, 2, 11, 13, 2, 2, 2, 2],
+  [2, 2, 17, 8, 2, 2, 2, 2],
+  [1, 1, 2, 2, 2, 2, 2, 2],
+  [5, 3, 3, 19, 2, 2, 2, 2],
 ];
 for (let i = 0; i < 12; i++) {
   const [height, width] = [1 + random.int(13), 1 + random.int(13)];
@@ -237,6 +244,14 @@ describe('pooling kernels', () => {
         x[3] = NaN;
         x[11] = NaN;
         x[17] = -Infinity;
+        // NaNs, infinities and −0 scattered through the planes, some windows with two NaNs
+        for (let i = 0; i < inputs; i++) {
+          const draw = random.int(60);
+          if (draw === 0) x[i] = NaN;
+          else if (draw === 1) x[i] = -Infinity;
+          else if (draw === 2) x[i] = Infinity;
+          else if (draw === 3) x[i] = -0;
+        }
       }
       const dy = randomValues(outputs);
       const expectedY = new Float32Array(outputs);
@@ -275,6 +290,27 @@ describe('pooling kernels', () => {
     indicesK.set(indices);
     kernels.maxpool2dBackward(g, copyInto(kernels, dy), indicesK, dx);
     assertIdentical(dx, expected, 'maxpool2dBackward with a stray index');
+  });
+
+  it('max pooling backward of four outputs at a time skips stray indices and writes +0 for −0', () => {
+    // 2 rows of 8 outputs: the vector path; indices in their window, beside it, in another window, far off
+    const g = poolGeometry('maxpool2d', [1, 2, 4, 17, 2, 2, 2, 2]);
+    const outputs = 2 * 2 * 8;
+    const indices = Int32Array.from({ length: outputs }, (_, k) => {
+      const [i, j] = [Math.floor(k / 8) % 2, k % 8];
+      const start = 2 * i * 17 + 2 * j;
+      return [start, start + 1, start + 17, start + 18, start + 2, start - 1, start + 34, 1 << 30][k % 8];
+    });
+    const dy = Float32Array.from({ length: outputs }, (_, k) => (k % 5 === 0 ? -0 : k + 1));
+    const expected = new Float32Array(2 * 4 * 17);
+    reference.maxpool2dBackward(g, dy, indices, expected);
+    for (const kernels of [single[0], pooled[0]]) {
+      const dx = kernels.allocF32(expected.length).fill(NaN);
+      const indicesK = kernels.allocI32(outputs);
+      indicesK.set(indices);
+      kernels.maxpool2dBackward(g, copyInto(kernels, dy), indicesK, dx);
+      assertIdentical(dx, expected, `maxpool2dBackward with stray indices, ${kernels.threads} thread(s)`);
+    }
   });
 
   it('average pooling matches the reference forward and backward, the same bits on one thread and two', () => {
