@@ -30,6 +30,7 @@
 // products over padded-width positions, with nothing unfolded (weightGradByDots).
 import { activate } from './activations';
 import { gemmDot, multiplyPanel, packA, packPanel } from './gemm';
+import { madd } from './simd';
 
 // Fields of a geometry block (int32 at g + 4·field), the order of src/core/ops/spatial.ts.
 const BATCH = 0;
@@ -1233,5 +1234,385 @@ export function batchnormBackwardEval(
     channelAffine(dy, dx, N, C, S, c, 0, <f32>(<f64>load<f32>(gamma + at) * inv), 0);
     store<f32>(dgamma + at, <f32>f64x2.extract_lane(sums, 1));
     store<f32>(dbeta + at, <f32>f64x2.extract_lane(sums, 0));
+  }
+}
+
+// ---- convolution of sparse inputs -----------------------------------------------------------------
+// x given by its nonzeros, listed by sample as a NonzeroIndex's by-row listing (assembly/sparse.ts):
+// sample n's entries are rowCols/rowValues[rowStart[n] .. rowStart[n + 1]), column c·H·W + h·W + w.
+// Each nonzero x[c, h, w] = v is scattered to the taps whose windows cover it: (kh, kw) with
+// h + PH − kh = oh·SH and w + PW − kw = ow·SW inside the output. The forward adds v·W[:, c, kh, kw] to
+// output position (oh, ow); the weight gradient adds v·dy_n[:, oh, ow] to dW[:, c, kh, kw]. Both keep
+// those rows channels-last, O4 floats with the output channels innermost (lanes from O on are 0), so a
+// tap is O4/4 vector multiply-adds; the forward's sums y_n [P][O4] and the gradient's dy_n [P][O4] are
+// transposed from and to NCHW once per sample. The work is the nonzeros' taps, not the positions'.
+// The zeros are skipped, not multiplied: W (forward) and dy (weight gradient) must be finite.
+
+/**
+ * dst[0..rowBytes) += v · src[0..rowBytes) (rowBytes a multiple of 16): the step of every sparse tap,
+ * written out for rows of up to 8 vectors so that no loop runs per tap.
+ */
+// @ts-ignore: decorator
+@inline function axpyRow(dst: usize, src: usize, v: v128, rowBytes: usize): void {
+  if (rowBytes <= 32) {
+    v128.store(dst, madd(v, v128.load(src), v128.load(dst)));
+    if (rowBytes == 32) v128.store(dst, madd(v, v128.load(src, 16), v128.load(dst, 16)), 16);
+  } else if (rowBytes <= 128 && (rowBytes & 31) == 0) {
+    v128.store(dst, madd(v, v128.load(src), v128.load(dst)));
+    v128.store(dst, madd(v, v128.load(src, 16), v128.load(dst, 16)), 16);
+    v128.store(dst, madd(v, v128.load(src, 32), v128.load(dst, 32)), 32);
+    v128.store(dst, madd(v, v128.load(src, 48), v128.load(dst, 48)), 48);
+    if (rowBytes >= 96) {
+      v128.store(dst, madd(v, v128.load(src, 64), v128.load(dst, 64)), 64);
+      v128.store(dst, madd(v, v128.load(src, 80), v128.load(dst, 80)), 80);
+    }
+    if (rowBytes == 128) {
+      v128.store(dst, madd(v, v128.load(src, 96), v128.load(dst, 96)), 96);
+      v128.store(dst, madd(v, v128.load(src, 112), v128.load(dst, 112)), 112);
+    }
+  } else {
+    for (let offset: usize = 0; offset < rowBytes; offset += 16) {
+      v128.store(dst + offset, madd(v, v128.load(src + offset), v128.load(dst + offset)));
+    }
+  }
+}
+
+/** Bytes of scratch one thread needs for a sparse-input pass (PASS_FORWARD or PASS_WEIGHT_GRAD). */
+export function conv2dSparseScratchBytes(g: usize, pass: i32): usize {
+  const O4 = roundUp(field(g, OUT_CHANNELS), TILE_ROWS);
+  return <usize>(O4 * (columnLength(g) + positions(g))) << 2;
+}
+
+/**
+ * out[o·ld + p] = act(rows[p][o] + b[o]) for o < O, p < P: channels-last rows of O4 floats back to
+ * channels first (b = 0: no bias, and then 0 is added, so −0 comes out +0 as from a sum from 0).
+ */
+function positionsToChannels(rows: usize, O4: i32, O: i32, P: i32, b: usize, activation: i32, out: usize, ld: i32): void {
+  const rowBytes = <usize>O4 << 2;
+  const vectorP = P & ~3;
+  for (let o4 = 0; o4 < O; o4 += 4) {
+    const lanes = min(4, O - o4);
+    const at = b + (<usize>o4 << 2);
+    const b0 = f32x4.splat(b != 0 ? load<f32>(at) : 0);
+    const b1 = f32x4.splat(b != 0 && lanes > 1 ? load<f32>(at, 4) : 0);
+    const b2 = f32x4.splat(b != 0 && lanes > 2 ? load<f32>(at, 8) : 0);
+    const b3 = f32x4.splat(b != 0 && lanes > 3 ? load<f32>(at, 12) : 0);
+    let src = rows + (<usize>o4 << 2);
+    const dst = out + (<usize>(o4 * ld) << 2);
+    const stride = <usize>ld << 2;
+    let p = 0;
+    for (; p < vectorP; p += 4) {
+      const r0 = v128.load(src), r1 = v128.load(src + rowBytes);
+      const r2 = v128.load(src + 2 * rowBytes), r3 = v128.load(src + 3 * rowBytes);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const at = dst + (<usize>p << 2);
+      v128.store(at, activate(activation, f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), b0)));
+      if (lanes > 1) v128.store(at + stride, activate(activation, f32x4.add(v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), b1)));
+      if (lanes > 2) v128.store(at + 2 * stride, activate(activation, f32x4.add(v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), b2)));
+      if (lanes > 3) v128.store(at + 3 * stride, activate(activation, f32x4.add(v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), b3)));
+      src += 4 * rowBytes;
+    }
+    for (; p < P; p++) {
+      for (let l = 0; l < lanes; l++) {
+        const bias: f32 = b != 0 ? load<f32>(b + (<usize>(o4 + l) << 2)) : 0;
+        const value = f32x4.add(f32x4.splat(load<f32>(src + (<usize>l << 2))), f32x4.splat(bias));
+        store<f32>(dst + (<usize>(l * ld + p) << 2), f32x4.extract_lane(activate(activation, value), 0));
+      }
+      src += rowBytes;
+    }
+  }
+}
+
+/** rows[p][o] = src[o·ld + p] for o < O, p < P; lanes from O on are left as they are (0). */
+function channelsToPositions(src: usize, O: i32, P: i32, ld: i32, O4: i32, rows: usize): void {
+  const rowBytes = <usize>O4 << 2;
+  const vectorP = P & ~3;
+  const stride = <usize>ld << 2;
+  for (let o4 = 0; o4 < O; o4 += 4) {
+    const lanes = min(4, O - o4);
+    const from = src + (<usize>(o4 * ld) << 2);
+    let dst = rows + (<usize>o4 << 2);
+    let p = 0;
+    if (lanes == 4) {
+      for (; p < vectorP; p += 4) {
+        const at = from + (<usize>p << 2);
+        const r0 = v128.load(at), r1 = v128.load(at + stride), r2 = v128.load(at + 2 * stride), r3 = v128.load(at + 3 * stride);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(dst + rowBytes, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+        v128.store(dst + 2 * rowBytes, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+        v128.store(dst + 3 * rowBytes, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        dst += 4 * rowBytes;
+      }
+    }
+    for (; p < P; p++) {
+      for (let l = 0; l < lanes; l++) store<f32>(dst + (<usize>l << 2), load<f32>(from + (<usize>(l * ld + p) << 2)));
+      dst += rowBytes;
+    }
+  }
+}
+
+/**
+ * y[n] = act(conv2d(x_n, W) + b) for n in [n0, n1), x_n from its nonzeros (see above): w [O, K],
+ * b [O], y [N, O, OH, OW]. The scratch holds W channels-last [K][O4], then the sums [P][O4].
+ */
+export function conv2dForwardSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, w: usize, b: usize, y: usize, activation: i32,
+  n0: i32, n1: i32, scratch: usize,
+): void {
+  const H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const K = columnLength(g);
+  const P = OH * OW;
+  const O4 = roundUp(O, TILE_ROWS);
+  const rowBytes = <usize>O4 << 2;
+  const packed = scratch;
+  const sums = scratch + <usize>K * rowBytes;
+  memory.fill(packed, 0, <usize>K * rowBytes);
+  for (let o = 0; o < O; o++) {
+    for (let k = 0; k < K; k++) store<f32>(packed + <usize>k * rowBytes + (<usize>o << 2), load<f32>(w + (<usize>(o * K + k) << 2)));
+  }
+  const plane = H * W;
+  for (let n = n0; n < n1; n++) {
+    memory.fill(sums, 0, <usize>P * rowBytes);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const c = column / plane;
+      const h = (column - c * plane) / W;
+      const hp = h + PH;
+      const wp = column - c * plane - h * W + PW;
+      // the first tap at or above max(0, hp − (OH − 1)·SH) with hp − kh a multiple of SH, then every SH
+      let kh = max(0, hp - (OH - 1) * SH);
+      kh += (hp - kh) % SH;
+      const khEnd = min(KH - 1, hp);
+      let kw0 = max(0, wp - (OW - 1) * SW);
+      kw0 += (wp - kw0) % SW;
+      const kwEnd = min(KW - 1, wp);
+      // tap (kh, kw) meets output (oh, ow) = ((hp − kh)/SH, (wp − kw)/SW): one row or column back per step
+      let rowAt = sums + <usize>((hp - kh) / SH * OW + (wp - kw0) / SW) * rowBytes;
+      let tapAt = packed + <usize>((c * KH + kh) * KW + kw0) * rowBytes;
+      const rowBack = <usize>OW * rowBytes;
+      const tapStep = <usize>SW * rowBytes;
+      const tapRowStep = <usize>(SH * KW) * rowBytes;
+      for (; kh <= khEnd; kh += SH) {
+        let dst = rowAt;
+        let src = tapAt;
+        for (let kw = kw0; kw <= kwEnd; kw += SW) {
+          axpyRow(dst, src, v, rowBytes);
+          dst -= rowBytes;
+          src += tapStep;
+        }
+        rowAt -= rowBack;
+        tapAt += tapRowStep;
+      }
+    }
+    positionsToChannels(sums, O4, O, P, b, activation, y + (<usize>(n * O * P) << 2), P);
+  }
+}
+
+/**
+ * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten) with x_n from its nonzeros:
+ * dy [N, O, OH, OW], dw [O, K], db [O]. The scratch holds dy_n channels-last [P][O4], then the sums
+ * [K][O4]. db is summed as conv2dWeightGrad sums it.
+ */
+export function conv2dWeightGradSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  const H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const K = columnLength(g);
+  const P = OH * OW;
+  const O4 = roundUp(O, TILE_ROWS);
+  const rowBytes = <usize>O4 << 2;
+  const gradient = scratch;
+  const sums = scratch + <usize>P * rowBytes;
+  memory.fill(scratch, 0, <usize>(P + K) * rowBytes);
+  const plane = H * W;
+  for (let n = n0; n < n1; n++) {
+    const dyn = dy + (<usize>(n * O * P) << 2);
+    channelsToPositions(dyn, O, P, P, O4, gradient);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const c = column / plane;
+      const h = (column - c * plane) / W;
+      const hp = h + PH;
+      const wp = column - c * plane - h * W + PW;
+      let kh = max(0, hp - (OH - 1) * SH);
+      kh += (hp - kh) % SH;
+      const khEnd = min(KH - 1, hp);
+      let kw0 = max(0, wp - (OW - 1) * SW);
+      kw0 += (wp - kw0) % SW;
+      const kwEnd = min(KW - 1, wp);
+      let rowAt = gradient + <usize>((hp - kh) / SH * OW + (wp - kw0) / SW) * rowBytes;
+      let tapAt = sums + <usize>((c * KH + kh) * KW + kw0) * rowBytes;
+      const rowBack = <usize>OW * rowBytes;
+      const tapStep = <usize>SW * rowBytes;
+      const tapRowStep = <usize>(SH * KW) * rowBytes;
+      for (; kh <= khEnd; kh += SH) {
+        let src = rowAt;
+        let dst = tapAt;
+        for (let kw = kw0; kw <= kwEnd; kw += SW) {
+          axpyRow(dst, src, v, rowBytes);
+          src -= rowBytes;
+          dst += tapStep;
+        }
+        rowAt -= rowBack;
+        tapAt += tapRowStep;
+      }
+    }
+    const first = n == n0;
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    for (let k = 0; k < K; k++) store<f32>(dw + (<usize>(o * K + k) << 2), load<f32>(sums + <usize>k * rowBytes + (<usize>o << 2)));
+  }
+}
+
+// ---- convolution gradients from sparse output gradients --------------------------------------------
+// dy given by its nonzeros (a ReLU's and a max pool's gradients are mostly zeros: a 2×2 pool passes
+// one of four), listed by sample as for sparse inputs, column o·P + oh·OW + ow. Each nonzero
+// dy[o, oh, ow] = v reaches the padded input window at (oh·SH, ow·SW): the input gradient adds
+// v·W[o, :, kh, kw] to dx[:, oh·SH + kh, ow·SW + kw], the weight gradient adds v·x[:, oh·SH + kh,
+// ow·SW + kw] to dW[o, :, kh, kw]. Both run channels-last over the input channels (C4 floats, lanes from
+// C on 0): the padded input (gradient) as [Hp·Wp][C4], the weights as [O][KH][KW][C4].
+
+/** Bytes of scratch one thread needs for the input gradient (PASS_INPUT_GRAD) or the weight gradient. */
+export function conv2dSparseGradScratchBytes(g: usize, pass: i32): usize {
+  const C4 = roundUp(field(g, CHANNELS), TILE_ROWS);
+  const taps = field(g, OUT_CHANNELS) * field(g, KERNEL_H) * field(g, KERNEL_W);
+  return <usize>(C4 * (taps + paddedPlane(g))) << 2;
+}
+
+/**
+ * dx[n] = conv2dᵀ(dy_n, W) for n in [n0, n1), dy_n from its nonzeros: w [O, C, KH, KW], dx [N, C, H, W]
+ * (overwritten). The scratch holds W as [O·KH·KW][C4], then the padded gradient [Hp·Wp][C4].
+ */
+export function conv2dInputGradSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, w: usize, dx: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OW = field(g, OUT_WIDTH);
+  const P = positions(g);
+  const Wp = W + 2 * PW;
+  const C4 = roundUp(C, TILE_ROWS);
+  const rowBytes = <usize>C4 << 2;
+  const taps = KH * KW;
+  const packed = scratch;
+  const grad = scratch + <usize>(O * taps) * rowBytes;
+  const gradBytes = <usize>paddedPlane(g) * rowBytes;
+  memory.fill(packed, 0, <usize>(O * taps) * rowBytes);
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < taps; t++) {
+        store<f32>(packed + <usize>(o * taps + t) * rowBytes + (<usize>c << 2), load<f32>(w + (<usize>((o * C + c) * taps + t) << 2)));
+      }
+    }
+  }
+  const windowRow = <usize>Wp * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    memory.fill(grad, 0, gradBytes);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const o = column / P;
+      const oh = (column - o * P) / OW;
+      const ow = column - o * P - oh * OW;
+      let rowAt = grad + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
+      let src = packed + <usize>(o * taps) * rowBytes;
+      for (let kh = 0; kh < KH; kh++) {
+        let dst = rowAt;
+        for (let kw = 0; kw < KW; kw++) {
+          axpyRow(dst, src, v, rowBytes);
+          dst += rowBytes;
+          src += rowBytes;
+        }
+        rowAt += windowRow;
+      }
+    }
+    const dxn = dx + (<usize>(n * C * H * W) << 2);
+    for (let h = 0; h < H; h++) {
+      positionsToChannels(grad + <usize>((h + PH) * Wp + PW) * rowBytes, C4, C, W, 0, 0, dxn + (<usize>(h * W) << 2), H * W);
+    }
+  }
+}
+
+/**
+ * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten), dy_n from its nonzeros:
+ * x [N, C, H, W], dy [N, O, OH, OW] (for db, summed as conv2dWeightGrad sums it), dw [O, C, KH, KW].
+ * The scratch holds the padded x_n as [Hp·Wp][C4], then the sums [O·KH·KW][C4].
+ */
+export function conv2dWeightGradSparseDy(
+  g: usize, x: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize,
+  n0: i32, n1: i32, scratch: usize,
+): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OW = field(g, OUT_WIDTH);
+  const P = positions(g);
+  const Wp = W + 2 * PW;
+  const C4 = roundUp(C, TILE_ROWS);
+  const rowBytes = <usize>C4 << 2;
+  const taps = KH * KW;
+  const input = scratch;
+  const sums = scratch + <usize>paddedPlane(g) * rowBytes;
+  // the padding (and the lanes from C on) stay 0: only interiors are written below
+  memory.fill(scratch, 0, <usize>(paddedPlane(g) + O * taps) * rowBytes);
+  const windowRow = <usize>Wp * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    const xn = x + (<usize>(n * C * H * W) << 2);
+    for (let h = 0; h < H; h++) {
+      channelsToPositions(xn + (<usize>(h * W) << 2), C, W, H * W, C4, input + <usize>((h + PH) * Wp + PW) * rowBytes);
+    }
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const o = column / P;
+      const oh = (column - o * P) / OW;
+      const ow = column - o * P - oh * OW;
+      let rowAt = input + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
+      let dst = sums + <usize>(o * taps) * rowBytes;
+      for (let kh = 0; kh < KH; kh++) {
+        let src = rowAt;
+        for (let kw = 0; kw < KW; kw++) {
+          axpyRow(dst, src, v, rowBytes);
+          src += rowBytes;
+          dst += rowBytes;
+        }
+        rowAt += windowRow;
+      }
+    }
+    const first = n == n0;
+    const dyn = dy + (<usize>(n * O * P) << 2);
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < taps; t++) {
+        store<f32>(dw + (<usize>((o * C + c) * taps + t) << 2), load<f32>(sums + <usize>(o * taps + t) * rowBytes + (<usize>c << 2)));
+      }
+    }
   }
 }

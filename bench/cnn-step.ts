@@ -4,7 +4,9 @@
 // the total has beyond the layers). Batches are taken in order from a shuffled training set, so the
 // inputs' zeros are MNIST's.
 //
-//   npx tsx bench/cnn-step.ts [--batch 128] [--seconds 3] [--threads 1,2] [--models lenet5,cnn]
+//   npx tsx bench/cnn-step.ts [--batch 128] [--seconds 3] [--threads 1,2] [--models lenet5,cnn] [--dense]
+//
+// --dense: the kernels' sparseDensityLimit 0 (every layer on its dense products).
 import { cpus, loadavg } from 'node:os';
 import { createWasmKernels } from '../src/core/index.js';
 import { Random } from '../src/core/random.js';
@@ -24,6 +26,7 @@ const batch = Number(option('--batch', '128'));
 const seconds = Number(option('--seconds', '3'));
 const threadCounts = option('--threads', '1,2').split(',').map(Number);
 const models = option('--models', 'lenet5,cnn').split(',');
+const dense = args.includes('--dense');
 
 const data = loadData('mnist').train;
 const order = new Uint32Array(data.count);
@@ -33,7 +36,7 @@ new Random(7).shuffle(order);
 interface Timing { forward: number; backward: number }
 
 async function measure(name: string, threads: number): Promise<void> {
-  const kernels = await createWasmKernels({ threads });
+  const kernels = await createWasmKernels({ threads, ...(dense ? { sparseDensityLimit: 0 } : {}) });
   try {
     const model = Sequential.create(kernels, buildModelSpec([1, 28, 28], presetLayers(name), 10), 1);
     const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 0.001 });
@@ -98,6 +101,6 @@ async function measure(name: string, threads: number): Promise<void> {
 }
 
 console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-console.log(`batch ${batch}, Adam; per layer: forward/backward ms`);
+console.log(`batch ${batch}, Adam${dense ? ', dense products only' : ''}; per layer: forward/backward ms`);
 for (const name of models) for (const threads of threadCounts) await measure(name, threads);
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

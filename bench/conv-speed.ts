@@ -9,6 +9,7 @@
 import { cpus, loadavg } from 'node:os';
 import { createReferenceKernels, createWasmKernels, type Kernels } from '../src/core/index.js';
 import { conv2dGeometry, pool2dGeometry, type Conv2dGeometry, type Geometry2d } from '../src/core/geometry2d.js';
+import { loadData } from '../src/data/source.js';
 import { gemmGflops } from './gemm-speed.js';
 
 const args = process.argv.slice(2);
@@ -143,6 +144,75 @@ const poolRows = pools.flatMap(({ name, channels, size }) => {
     ...backends.map(({ label, kernels }) => timePool(kernels, g, backward, label === 'reference' ? 0 : seconds).toFixed(3))]);
 });
 for (const row of poolRows) console.log(line(row));
+
+// the forward and weight gradient reading only the nonzero inputs, against the dense ones: the first
+// layers on a batch of MNIST digits (~19% nonzero), then on random inputs of set densities (where the
+// two meet sets DEFAULT_SPARSE_CONV_DENSITY_LIMIT), and LeNet-5's second layer
+const digits = loadData('mnist').train;
+/** Best-of milliseconds of `run`. */
+function best(run: () => void, budget: number): number {
+  run();
+  let fastest = Infinity;
+  const deadline = performance.now() + budget * 1000;
+  do {
+    const start = performance.now();
+    run();
+    fastest = Math.min(fastest, performance.now() - start);
+  } while (performance.now() < deadline);
+  return fastest;
+}
+function sparseRows(name: string, g: Conv2dGeometry, density: number | 'mnist'): string[][] {
+  return backends.filter((b) => b.label !== 'reference').map(({ label, kernels }) => {
+    const a = arrays(kernels, g);
+    const inputs = g.channels * g.height * g.width;
+    if (density === 'mnist') for (let i = 0; i < g.batch * inputs; i++) a.x[i] = digits.images[i] / digits.pixelMax;
+    else for (let i = 0; i < a.x.length; i++) a.x[i] = Math.random() < density ? Math.random() : 0;
+    const index = kernels.allocNonzeroIndex(g.batch, inputs);
+    const listing = () => kernels.indexNonzeros(a.x, g.batch, inputs, index);
+    const share = listing() / (g.batch * inputs);
+    const times = [
+      best(() => kernels.conv2dForward(g, a.x, a.w, a.b, a.y, 'relu'), seconds),
+      best(() => { listing(); kernels.conv2dForwardSparse(g, index, a.w, a.b, a.y, 'relu'); }, seconds),
+      best(() => kernels.conv2dWeightGrad(g, a.x, a.y, a.dw, a.db), seconds),
+      best(() => kernels.conv2dWeightGradSparse(g, index, a.y, a.dw, a.db), seconds),
+    ];
+    return [name, `${(100 * share).toFixed(0)}%`, label, ...times.map((ms) => ms.toFixed(3))];
+  });
+}
+console.log('\nsparse inputs: ms per call (the sparse forward includes listing the nonzeros)');
+const sparseTable = [['layer', 'nonzero', 'kernels', 'forward', 'sparse', 'weightGrad', 'sparse']];
+sparseTable.push(...sparseRows(layers[0].name, layers[0].geometry, 'mnist'), ...sparseRows(layers[2].name, layers[2].geometry, 'mnist'));
+for (const density of [0.3, 0.5, 0.7]) sparseTable.push(...sparseRows(layers[2].name, layers[2].geometry, density));
+for (const density of [0.3, 0.5]) sparseTable.push(...sparseRows(layers[1].name, layers[1].geometry, density));
+const sparseWidths = sparseTable[0].map((_, i) => Math.max(...sparseTable.map((r) => r[i].length)));
+for (const row of sparseTable) console.log(row.map((c, i) => c.padEnd(sparseWidths[i])).join('  '));
+
+// the input and weight gradients from the nonzeros of dy (a 2×2 max pool's gradient passes one value
+// in four, a ReLU then about half of those), against the dense ones
+function sparseGradRows(name: string, g: Conv2dGeometry, density: number): string[][] {
+  return backends.filter((b) => b.label !== 'reference').map(({ label, kernels }) => {
+    const a = arrays(kernels, g);
+    const outputs = g.outChannels * g.outHeight * g.outWidth;
+    for (let i = 0; i < a.y.length; i++) a.y[i] = Math.random() < density ? Math.random() - 0.5 : 0;
+    const index = kernels.allocNonzeroIndex(g.batch, outputs);
+    const listing = () => kernels.indexNonzeros(a.y, g.batch, outputs, index);
+    const share = listing() / (g.batch * outputs);
+    const times = [
+      best(() => kernels.conv2dInputGrad(g, a.y, a.w, a.dx), seconds),
+      best(() => { listing(); kernels.conv2dInputGradSparse(g, index, a.w, a.dx); }, seconds),
+      best(() => kernels.conv2dWeightGrad(g, a.x, a.y, a.dw, a.db), seconds),
+      best(() => kernels.conv2dWeightGradSparseDy(g, a.x, index, a.y, a.dw, a.db), seconds),
+    ];
+    return [name, `${(100 * share).toFixed(0)}%`, label, ...times.map((ms) => ms.toFixed(3))];
+  });
+}
+console.log('\nsparse output gradients: ms per call (the sparse input gradient includes listing the nonzeros)');
+const gradTable = [['layer', 'nonzero', 'kernels', 'inputGrad', 'sparse', 'weightGrad', 'sparse']];
+for (const density of [0.12, 0.25, 0.5]) gradTable.push(...sparseGradRows(layers[1].name, layers[1].geometry, density));
+for (const density of [0.12, 0.25, 0.5]) gradTable.push(...sparseGradRows(layers[3].name, layers[3].geometry, density));
+for (const density of [0.12, 0.25]) gradTable.push(...sparseGradRows(layers[2].name, layers[2].geometry, density));
+const gradWidths = gradTable[0].map((_, i) => Math.max(...gradTable.map((r) => r[i].length)));
+for (const row of gradTable) console.log(row.map((c, i) => c.padEnd(gradWidths[i])).join('  '));
 
 // a LeNet-5 training step's convolutions
 const step: [string, Pass][] = [[layers[0].name, 'forward'], [layers[0].name, 'weightGrad'],

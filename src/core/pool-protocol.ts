@@ -24,7 +24,8 @@ export const ARGUMENTS = 16;
 export const POOL_KERNELS = [
   'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
   'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxpool2dForward', 'maxpool2dBackward', 'avgpool2dForward',
-  'avgpool2dBackward',
+  'avgpool2dBackward', 'conv2dForwardSparse', 'conv2dWeightGradSparse',
+  'conv2dInputGradSparse', 'conv2dWeightGradSparseDy',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
