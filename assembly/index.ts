@@ -7,6 +7,8 @@ export { softmax, softmaxCrossEntropy } from './softmax';
 export { sgdUpdate, adamUpdate, adagradUpdate, rmspropUpdate } from './optimizers';
 export {
   conv2dScratchBytes, conv2dForward, conv2dInputGrad, conv2dWeightGrad, accumulate,
+  conv2dSparseScratchBytes, conv2dForwardSparse, conv2dWeightGradSparse,
+  conv2dSparseGradScratchBytes, conv2dInputGradSparse, conv2dWeightGradSparseDy,
   maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward, activationForward, dropout,
   batchnormForwardTraining, batchnormForwardEval, batchnormBackwardTraining, batchnormBackwardEval,
 } from './spatial';
@@ -18,7 +20,7 @@ export { indexNonzeros, indexPixels, scalePixels, indexColumns, sparseGemmNN, sp
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 8;
+  return 9;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

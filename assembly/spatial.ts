@@ -30,6 +30,7 @@
 // products over padded-width positions, with nothing unfolded (weightGradByDots).
 import { activate } from './activations';
 import { gemmDot, multiplyPanel, packA, packPanel } from './gemm';
+import { madd } from './simd';
 
 // Fields of a geometry block (int32 at g + 4·field), the order of src/core/ops/spatial.ts.
 const BATCH = 0;
@@ -695,37 +696,118 @@ export function accumulate(dst: usize, src: usize, length: i32): void {
 }
 
 // ---- pooling (no padding: every window lies inside its plane) -------------------------------------
+// The common 2×2 window with stride 2 has its own paths (pairWindows): four outputs at a time from two
+// input rows, the lanes of each row split into even and odd columns by shuffles. Other windows go one
+// output at a time. Either way each output is computed as the reference defines it.
+
+/** Whether the pool is the 2×2 window with stride 2, which the vector paths below handle. */
+// @ts-ignore: decorator
+@inline function pairWindows(g: usize): bool {
+  return field(g, KERNEL_H) == 2 && field(g, KERNEL_W) == 2 && field(g, STRIDE_H) == 2 && field(g, STRIDE_W) == 2;
+}
+
+/** Input columns 2j of lanes j = 0..3 and their odd neighbours, [0, 2, 4, 6] and [1, 3, 5, 7]. */
+const EVEN_COLUMNS = memory.data<i32>([0, 2, 4, 6]);
+
+/**
+ * The reference's running maximum as one step on four lanes: `later` (the next value in row-major order)
+ * replaces `best` when greater or NaN. The result's lanes select `later` where the mask is all ones.
+ */
+// @ts-ignore: decorator
+@inline function replaces(best: v128, later: v128): v128 {
+  return v128.or(f32x4.gt(later, best), f32x4.ne(later, later));
+}
+
+/**
+ * The maximum of the window at `start` (h·W + w within the plane at `src`) and where it is: the values in
+ * row-major order, each replacing the best so far when greater or NaN (the first of equal maxima stays,
+ * the last NaN wins). Returns the offset; the maximum is stored at `y`.
+ */
+// @ts-ignore: decorator
+@inline function windowMax(src: usize, start: i32, W: i32, KH: i32, KW: i32, y: usize): i32 {
+  let best = -Infinity as f32;
+  let where = start;
+  for (let p = 0; p < KH; p++) {
+    const rowStart = start + p * W;
+    for (let q = 0; q < KW; q++) {
+      const value = load<f32>(src + (<usize>(rowStart + q) << 2));
+      if (value > best || value != value) {
+        best = value;
+        where = rowStart + q;
+      }
+    }
+  }
+  store<f32>(y, best);
+  return where;
+}
 
 /**
  * y = window maxima of planes [n0·C, n1·C), indices = where each is within its plane (h·W + w). A value
  * replaces the best so far when greater, or when NaN, so the first maximum wins a tie and the last NaN
- * wins over numbers, as in the reference.
+ * wins over numbers, as in the reference. In the 2×2 path the step is associative, so the window's
+ * four values (a b / c d) are taken as (a then b) then (c then d), which keeps row-major order.
  */
 export function maxpool2dForward(g: usize, x: usize, y: usize, indices: usize, n0: i32, n1: i32): void {
   const C = field(g, CHANNELS), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
   const planeIn = field(g, HEIGHT) * W;
+  const pairs = pairWindows(g);
+  const vectorOW = pairs ? OW & ~3 : 0;
+  const evenColumns = v128.load(EVEN_COLUMNS);
+  const rowBelow = i32x4.splat(W);
+  const eight = i32x4.splat(8);
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const src = x + (<usize>(plane * planeIn) << 2);
     let out = <usize>(plane * OH * OW) << 2;
     for (let i = 0; i < OH; i++) {
-      for (let j = 0; j < OW; j++) {
-        const start = i * SH * W + j * SW;
-        let best = -Infinity as f32;
-        let where = start;
-        for (let p = 0; p < KH; p++) {
-          const rowStart = start + p * W;
-          for (let q = 0; q < KW; q++) {
-            const value = load<f32>(src + (<usize>(rowStart + q) << 2));
-            if (value > best || value != value) {
-              best = value;
-              where = rowStart + q;
-            }
-          }
+      let j = 0;
+      if (vectorOW > 0) {
+        const top = src + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        let at = i32x4.add(i32x4.splat(2 * i * W), evenColumns);
+        for (; j < vectorOW; j += 4) {
+          const offset = <usize>j << 3;
+          const t0 = v128.load(top + offset), t1 = v128.load(top + offset, 16);
+          const b0 = v128.load(bottom + offset), b1 = v128.load(bottom + offset, 16);
+          const a = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
+          const b = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
+          const c = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+          const d = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+          // a mask lane is −1 where the odd column wins: subtracting it moves the index one column on
+          const pickTop = replaces(a, b);
+          const pickBottom = replaces(c, d);
+          const bestTop = v128.bitselect(b, a, pickTop);
+          const bestBottom = v128.bitselect(d, c, pickBottom);
+          const whereTop = i32x4.sub(at, pickTop);
+          const whereBottom = i32x4.add(i32x4.sub(at, pickBottom), rowBelow);
+          const pick = replaces(bestTop, bestBottom);
+          v128.store(y + out, v128.bitselect(bestBottom, bestTop, pick));
+          v128.store(indices + out, v128.bitselect(whereBottom, whereTop, pick));
+          at = i32x4.add(at, eight);
+          out += 16;
         }
-        store<f32>(y + out, best);
-        store<i32>(indices + out, where);
+      }
+      if (pairs) {
+        // the row's last OW mod 4 windows, the same steps one lane at a time
+        for (; j < OW; j++) {
+          const start = 2 * i * W + 2 * j;
+          const top = src + (<usize>start << 2);
+          const bottom = top + (<usize>W << 2);
+          let best = load<f32>(top), where = start;
+          let value = load<f32>(top, 4);
+          if (value > best || value != value) { best = value; where = start + 1; }
+          let lower = load<f32>(bottom), below = start + W;
+          value = load<f32>(bottom, 4);
+          if (value > lower || value != value) { lower = value; below = start + W + 1; }
+          if (lower > best || lower != lower) { best = lower; where = below; }
+          store<f32>(y + out, best);
+          store<i32>(indices + out, where);
+          out += 4;
+        }
+      }
+      for (; j < OW; j++) {
+        store<i32>(indices + out, windowMax(src, i * SH * W + j * SW, W, KH, KW, y + out));
         out += 4;
       }
     }
@@ -734,13 +816,19 @@ export function maxpool2dForward(g: usize, x: usize, y: usize, indices: usize, n
 
 /**
  * dx (overwritten) = dy routed to the maxima: for each output, in row-major order, dx[indices] += dy.
- * An index outside its output's window is skipped (the reference never finds it there either).
+ * An index outside its output's window is skipped (the reference never finds it there either). In the
+ * 2×2 path windows do not overlap, so each window's four inputs are written at once: dy where the index
+ * points, 0 elsewhere (dy + 0, so that −0 comes out +0 as the reference's sum from 0 does).
  */
 export function maxpool2dBackward(g: usize, dy: usize, indices: usize, dx: usize, n0: i32, n1: i32): void {
-  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
-  const planeIn = field(g, HEIGHT) * W;
+  const planeIn = H * W;
+  if (pairWindows(g)) {
+    maxpool2x2Backward(g, dy, indices, dx, n0, n1);
+    return;
+  }
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const dst = dx + (<usize>(plane * planeIn) << 2);
     memory.fill(dst, 0, <usize>planeIn << 2);
@@ -765,18 +853,91 @@ export function maxpool2dBackward(g: usize, dy: usize, indices: usize, dx: usize
   }
 }
 
-/** y = window means of planes [n0·C, n1·C): the window's sum, divided by KH·KW. */
+/** maxpool2dBackward of a 2×2 window with stride 2: every input written once, no accumulation. */
+function maxpool2x2Backward(g: usize, dy: usize, indices: usize, dx: usize, n0: i32, n1: i32): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const planeIn = H * W;
+  const vectorOW = OW & ~3;
+  // an odd last row or column lies in no window
+  const uncovered = H != 2 * OH || W != 2 * OW;
+  const evenColumns = v128.load(EVEN_COLUMNS);
+  const zero = f32x4.splat(0);
+  const one = i32x4.splat(1);
+  const below = i32x4.splat(W);
+  const belowNext = i32x4.splat(W + 1);
+  const eight = i32x4.splat(8);
+  for (let plane = n0 * C; plane < n1 * C; plane++) {
+    const dst = dx + (<usize>(plane * planeIn) << 2);
+    if (uncovered) memory.fill(dst, 0, <usize>planeIn << 2);
+    let out = <usize>(plane * OH * OW) << 2;
+    for (let i = 0; i < OH; i++) {
+      const start = 2 * i * W;
+      const top = dst + (<usize>start << 2);
+      const bottom = top + (<usize>W << 2);
+      let at = i32x4.add(i32x4.splat(start), evenColumns);
+      let j = 0;
+      for (; j < vectorOW; j += 4) {
+        const offset = i32x4.sub(v128.load(indices + out), at);
+        const value = f32x4.add(v128.load(dy + out), zero);
+        const a = v128.and(value, i32x4.eq(offset, zero));
+        const b = v128.and(value, i32x4.eq(offset, one));
+        const c = v128.and(value, i32x4.eq(offset, below));
+        const d = v128.and(value, i32x4.eq(offset, belowNext));
+        const columns = <usize>j << 3;
+        v128.store(top + columns, v128.shuffle<f32>(a, b, 0, 4, 1, 5));
+        v128.store(top + columns, v128.shuffle<f32>(a, b, 2, 6, 3, 7), 16);
+        v128.store(bottom + columns, v128.shuffle<f32>(c, d, 0, 4, 1, 5));
+        v128.store(bottom + columns, v128.shuffle<f32>(c, d, 2, 6, 3, 7), 16);
+        at = i32x4.add(at, eight);
+        out += 16;
+      }
+      for (; j < OW; j++) {
+        const offset = load<i32>(indices + out) - (start + 2 * j);
+        const value = load<f32>(dy + out) + 0;
+        const columns = <usize>j << 3;
+        store<f32>(top + columns, offset == 0 ? value : 0);
+        store<f32>(top + columns, offset == 1 ? value : 0, 4);
+        store<f32>(bottom + columns, offset == W ? value : 0);
+        store<f32>(bottom + columns, offset == W + 1 ? value : 0, 4);
+        out += 4;
+      }
+    }
+  }
+}
+
+/**
+ * y = window means of planes [n0·C, n1·C): the window's sum in row-major order, divided by KH·KW (the
+ * 2×2 path adds in the same order, four outputs at a time).
+ */
 export function avgpool2dForward(g: usize, x: usize, y: usize, n0: i32, n1: i32): void {
   const C = field(g, CHANNELS), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
   const planeIn = field(g, HEIGHT) * W;
   const count = <f32>(KH * KW);
+  const vectorOW = pairWindows(g) ? OW & ~3 : 0;
+  const four = f32x4.splat(4);
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const src = x + (<usize>(plane * planeIn) << 2);
     let out = y + (<usize>(plane * OH * OW) << 2);
     for (let i = 0; i < OH; i++) {
-      for (let j = 0; j < OW; j++) {
+      let j = 0;
+      if (vectorOW > 0) {
+        const top = src + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        for (; j < vectorOW; j += 4) {
+          const offset = <usize>j << 3;
+          const t0 = v128.load(top + offset), t1 = v128.load(top + offset, 16);
+          const b0 = v128.load(bottom + offset), b1 = v128.load(bottom + offset, 16);
+          let sum = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 2, 4, 6), v128.shuffle<f32>(t0, t1, 1, 3, 5, 7));
+          sum = f32x4.add(sum, v128.shuffle<f32>(b0, b1, 0, 2, 4, 6));
+          sum = f32x4.add(sum, v128.shuffle<f32>(b0, b1, 1, 3, 5, 7));
+          v128.store(out, f32x4.div(sum, four));
+          out += 16;
+        }
+      }
+      for (; j < OW; j++) {
         let sum: f32 = 0;
         let row = src + (<usize>(i * SH * W + j * SW) << 2);
         for (let p = 0; p < KH; p++) {
@@ -790,13 +951,52 @@ export function avgpool2dForward(g: usize, x: usize, y: usize, n0: i32, n1: i32)
   }
 }
 
-/** dx (overwritten) = (Σ dy over the windows containing each input) / (KH·KW), windows in row-major order. */
+/**
+ * dx (overwritten) = (Σ dy over the windows containing each input) / (KH·KW), windows in row-major order.
+ * In the 2×2 path each input lies in one window: dx = (dy + 0) / 4, written a window at a time.
+ */
 export function avgpool2dBackward(g: usize, dy: usize, dx: usize, n0: i32, n1: i32): void {
-  const C = field(g, CHANNELS), W = field(g, WIDTH);
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
   const KH = field(g, KERNEL_H), KW = field(g, KERNEL_W), SH = field(g, STRIDE_H), SW = field(g, STRIDE_W);
   const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
-  const planeIn = field(g, HEIGHT) * W;
+  const planeIn = H * W;
   const count = f32x4.splat(<f32>(KH * KW));
+  if (pairWindows(g)) {
+    const vectorOW = OW & ~3;
+    const uncovered = H != 2 * OH || W != 2 * OW;
+    const zero = f32x4.splat(0);
+    for (let plane = n0 * C; plane < n1 * C; plane++) {
+      const dst = dx + (<usize>(plane * planeIn) << 2);
+      if (uncovered) memory.fill(dst, 0, <usize>planeIn << 2);
+      let out = dy + (<usize>(plane * OH * OW) << 2);
+      for (let i = 0; i < OH; i++) {
+        const top = dst + (<usize>(2 * i * W) << 2);
+        const bottom = top + (<usize>W << 2);
+        let j = 0;
+        for (; j < vectorOW; j += 4) {
+          const value = f32x4.div(f32x4.add(v128.load(out), zero), count);
+          const lo = v128.shuffle<f32>(value, value, 0, 0, 1, 1);
+          const hi = v128.shuffle<f32>(value, value, 2, 2, 3, 3);
+          const columns = <usize>j << 3;
+          v128.store(top + columns, lo);
+          v128.store(top + columns, hi, 16);
+          v128.store(bottom + columns, lo);
+          v128.store(bottom + columns, hi, 16);
+          out += 16;
+        }
+        for (; j < OW; j++) {
+          const value = (load<f32>(out) + 0) / 4;
+          const columns = <usize>j << 3;
+          store<f32>(top + columns, value);
+          store<f32>(top + columns, value, 4);
+          store<f32>(bottom + columns, value);
+          store<f32>(bottom + columns, value, 4);
+          out += 4;
+        }
+      }
+    }
+    return;
+  }
   for (let plane = n0 * C; plane < n1 * C; plane++) {
     const dst = dx + (<usize>(plane * planeIn) << 2);
     memory.fill(dst, 0, <usize>planeIn << 2);
@@ -1034,5 +1234,385 @@ export function batchnormBackwardEval(
     channelAffine(dy, dx, N, C, S, c, 0, <f32>(<f64>load<f32>(gamma + at) * inv), 0);
     store<f32>(dgamma + at, <f32>f64x2.extract_lane(sums, 1));
     store<f32>(dbeta + at, <f32>f64x2.extract_lane(sums, 0));
+  }
+}
+
+// ---- convolution of sparse inputs -----------------------------------------------------------------
+// x given by its nonzeros, listed by sample as a NonzeroIndex's by-row listing (assembly/sparse.ts):
+// sample n's entries are rowCols/rowValues[rowStart[n] .. rowStart[n + 1]), column c·H·W + h·W + w.
+// Each nonzero x[c, h, w] = v is scattered to the taps whose windows cover it: (kh, kw) with
+// h + PH − kh = oh·SH and w + PW − kw = ow·SW inside the output. The forward adds v·W[:, c, kh, kw] to
+// output position (oh, ow); the weight gradient adds v·dy_n[:, oh, ow] to dW[:, c, kh, kw]. Both keep
+// those rows channels-last, O4 floats with the output channels innermost (lanes from O on are 0), so a
+// tap is O4/4 vector multiply-adds; the forward's sums y_n [P][O4] and the gradient's dy_n [P][O4] are
+// transposed from and to NCHW once per sample. The work is the nonzeros' taps, not the positions'.
+// The zeros are skipped, not multiplied: W (forward) and dy (weight gradient) must be finite.
+
+/**
+ * dst[0..rowBytes) += v · src[0..rowBytes) (rowBytes a multiple of 16): the step of every sparse tap,
+ * written out for rows of up to 8 vectors so that no loop runs per tap.
+ */
+// @ts-ignore: decorator
+@inline function axpyRow(dst: usize, src: usize, v: v128, rowBytes: usize): void {
+  if (rowBytes <= 32) {
+    v128.store(dst, madd(v, v128.load(src), v128.load(dst)));
+    if (rowBytes == 32) v128.store(dst, madd(v, v128.load(src, 16), v128.load(dst, 16)), 16);
+  } else if (rowBytes <= 128 && (rowBytes & 31) == 0) {
+    v128.store(dst, madd(v, v128.load(src), v128.load(dst)));
+    v128.store(dst, madd(v, v128.load(src, 16), v128.load(dst, 16)), 16);
+    v128.store(dst, madd(v, v128.load(src, 32), v128.load(dst, 32)), 32);
+    v128.store(dst, madd(v, v128.load(src, 48), v128.load(dst, 48)), 48);
+    if (rowBytes >= 96) {
+      v128.store(dst, madd(v, v128.load(src, 64), v128.load(dst, 64)), 64);
+      v128.store(dst, madd(v, v128.load(src, 80), v128.load(dst, 80)), 80);
+    }
+    if (rowBytes == 128) {
+      v128.store(dst, madd(v, v128.load(src, 96), v128.load(dst, 96)), 96);
+      v128.store(dst, madd(v, v128.load(src, 112), v128.load(dst, 112)), 112);
+    }
+  } else {
+    for (let offset: usize = 0; offset < rowBytes; offset += 16) {
+      v128.store(dst + offset, madd(v, v128.load(src + offset), v128.load(dst + offset)));
+    }
+  }
+}
+
+/** Bytes of scratch one thread needs for a sparse-input pass (PASS_FORWARD or PASS_WEIGHT_GRAD). */
+export function conv2dSparseScratchBytes(g: usize, pass: i32): usize {
+  const O4 = roundUp(field(g, OUT_CHANNELS), TILE_ROWS);
+  return <usize>(O4 * (columnLength(g) + positions(g))) << 2;
+}
+
+/**
+ * out[o·ld + p] = act(rows[p][o] + b[o]) for o < O, p < P: channels-last rows of O4 floats back to
+ * channels first (b = 0: no bias, and then 0 is added, so −0 comes out +0 as from a sum from 0).
+ */
+function positionsToChannels(rows: usize, O4: i32, O: i32, P: i32, b: usize, activation: i32, out: usize, ld: i32): void {
+  const rowBytes = <usize>O4 << 2;
+  const vectorP = P & ~3;
+  for (let o4 = 0; o4 < O; o4 += 4) {
+    const lanes = min(4, O - o4);
+    const at = b + (<usize>o4 << 2);
+    const b0 = f32x4.splat(b != 0 ? load<f32>(at) : 0);
+    const b1 = f32x4.splat(b != 0 && lanes > 1 ? load<f32>(at, 4) : 0);
+    const b2 = f32x4.splat(b != 0 && lanes > 2 ? load<f32>(at, 8) : 0);
+    const b3 = f32x4.splat(b != 0 && lanes > 3 ? load<f32>(at, 12) : 0);
+    let src = rows + (<usize>o4 << 2);
+    const dst = out + (<usize>(o4 * ld) << 2);
+    const stride = <usize>ld << 2;
+    let p = 0;
+    for (; p < vectorP; p += 4) {
+      const r0 = v128.load(src), r1 = v128.load(src + rowBytes);
+      const r2 = v128.load(src + 2 * rowBytes), r3 = v128.load(src + 3 * rowBytes);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const at = dst + (<usize>p << 2);
+      v128.store(at, activate(activation, f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), b0)));
+      if (lanes > 1) v128.store(at + stride, activate(activation, f32x4.add(v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), b1)));
+      if (lanes > 2) v128.store(at + 2 * stride, activate(activation, f32x4.add(v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), b2)));
+      if (lanes > 3) v128.store(at + 3 * stride, activate(activation, f32x4.add(v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), b3)));
+      src += 4 * rowBytes;
+    }
+    for (; p < P; p++) {
+      for (let l = 0; l < lanes; l++) {
+        const bias: f32 = b != 0 ? load<f32>(b + (<usize>(o4 + l) << 2)) : 0;
+        const value = f32x4.add(f32x4.splat(load<f32>(src + (<usize>l << 2))), f32x4.splat(bias));
+        store<f32>(dst + (<usize>(l * ld + p) << 2), f32x4.extract_lane(activate(activation, value), 0));
+      }
+      src += rowBytes;
+    }
+  }
+}
+
+/** rows[p][o] = src[o·ld + p] for o < O, p < P; lanes from O on are left as they are (0). */
+function channelsToPositions(src: usize, O: i32, P: i32, ld: i32, O4: i32, rows: usize): void {
+  const rowBytes = <usize>O4 << 2;
+  const vectorP = P & ~3;
+  const stride = <usize>ld << 2;
+  for (let o4 = 0; o4 < O; o4 += 4) {
+    const lanes = min(4, O - o4);
+    const from = src + (<usize>(o4 * ld) << 2);
+    let dst = rows + (<usize>o4 << 2);
+    let p = 0;
+    if (lanes == 4) {
+      for (; p < vectorP; p += 4) {
+        const at = from + (<usize>p << 2);
+        const r0 = v128.load(at), r1 = v128.load(at + stride), r2 = v128.load(at + 2 * stride), r3 = v128.load(at + 3 * stride);
+        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+        v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(dst + rowBytes, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+        v128.store(dst + 2 * rowBytes, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+        v128.store(dst + 3 * rowBytes, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        dst += 4 * rowBytes;
+      }
+    }
+    for (; p < P; p++) {
+      for (let l = 0; l < lanes; l++) store<f32>(dst + (<usize>l << 2), load<f32>(from + (<usize>(l * ld + p) << 2)));
+      dst += rowBytes;
+    }
+  }
+}
+
+/**
+ * y[n] = act(conv2d(x_n, W) + b) for n in [n0, n1), x_n from its nonzeros (see above): w [O, K],
+ * b [O], y [N, O, OH, OW]. The scratch holds W channels-last [K][O4], then the sums [P][O4].
+ */
+export function conv2dForwardSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, w: usize, b: usize, y: usize, activation: i32,
+  n0: i32, n1: i32, scratch: usize,
+): void {
+  const H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const K = columnLength(g);
+  const P = OH * OW;
+  const O4 = roundUp(O, TILE_ROWS);
+  const rowBytes = <usize>O4 << 2;
+  const packed = scratch;
+  const sums = scratch + <usize>K * rowBytes;
+  memory.fill(packed, 0, <usize>K * rowBytes);
+  for (let o = 0; o < O; o++) {
+    for (let k = 0; k < K; k++) store<f32>(packed + <usize>k * rowBytes + (<usize>o << 2), load<f32>(w + (<usize>(o * K + k) << 2)));
+  }
+  const plane = H * W;
+  for (let n = n0; n < n1; n++) {
+    memory.fill(sums, 0, <usize>P * rowBytes);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const c = column / plane;
+      const h = (column - c * plane) / W;
+      const hp = h + PH;
+      const wp = column - c * plane - h * W + PW;
+      // the first tap at or above max(0, hp − (OH − 1)·SH) with hp − kh a multiple of SH, then every SH
+      let kh = max(0, hp - (OH - 1) * SH);
+      kh += (hp - kh) % SH;
+      const khEnd = min(KH - 1, hp);
+      let kw0 = max(0, wp - (OW - 1) * SW);
+      kw0 += (wp - kw0) % SW;
+      const kwEnd = min(KW - 1, wp);
+      // tap (kh, kw) meets output (oh, ow) = ((hp − kh)/SH, (wp − kw)/SW): one row or column back per step
+      let rowAt = sums + <usize>((hp - kh) / SH * OW + (wp - kw0) / SW) * rowBytes;
+      let tapAt = packed + <usize>((c * KH + kh) * KW + kw0) * rowBytes;
+      const rowBack = <usize>OW * rowBytes;
+      const tapStep = <usize>SW * rowBytes;
+      const tapRowStep = <usize>(SH * KW) * rowBytes;
+      for (; kh <= khEnd; kh += SH) {
+        let dst = rowAt;
+        let src = tapAt;
+        for (let kw = kw0; kw <= kwEnd; kw += SW) {
+          axpyRow(dst, src, v, rowBytes);
+          dst -= rowBytes;
+          src += tapStep;
+        }
+        rowAt -= rowBack;
+        tapAt += tapRowStep;
+      }
+    }
+    positionsToChannels(sums, O4, O, P, b, activation, y + (<usize>(n * O * P) << 2), P);
+  }
+}
+
+/**
+ * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten) with x_n from its nonzeros:
+ * dy [N, O, OH, OW], dw [O, K], db [O]. The scratch holds dy_n channels-last [P][O4], then the sums
+ * [K][O4]. db is summed as conv2dWeightGrad sums it.
+ */
+export function conv2dWeightGradSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  const H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const K = columnLength(g);
+  const P = OH * OW;
+  const O4 = roundUp(O, TILE_ROWS);
+  const rowBytes = <usize>O4 << 2;
+  const gradient = scratch;
+  const sums = scratch + <usize>P * rowBytes;
+  memory.fill(scratch, 0, <usize>(P + K) * rowBytes);
+  const plane = H * W;
+  for (let n = n0; n < n1; n++) {
+    const dyn = dy + (<usize>(n * O * P) << 2);
+    channelsToPositions(dyn, O, P, P, O4, gradient);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const c = column / plane;
+      const h = (column - c * plane) / W;
+      const hp = h + PH;
+      const wp = column - c * plane - h * W + PW;
+      let kh = max(0, hp - (OH - 1) * SH);
+      kh += (hp - kh) % SH;
+      const khEnd = min(KH - 1, hp);
+      let kw0 = max(0, wp - (OW - 1) * SW);
+      kw0 += (wp - kw0) % SW;
+      const kwEnd = min(KW - 1, wp);
+      let rowAt = gradient + <usize>((hp - kh) / SH * OW + (wp - kw0) / SW) * rowBytes;
+      let tapAt = sums + <usize>((c * KH + kh) * KW + kw0) * rowBytes;
+      const rowBack = <usize>OW * rowBytes;
+      const tapStep = <usize>SW * rowBytes;
+      const tapRowStep = <usize>(SH * KW) * rowBytes;
+      for (; kh <= khEnd; kh += SH) {
+        let src = rowAt;
+        let dst = tapAt;
+        for (let kw = kw0; kw <= kwEnd; kw += SW) {
+          axpyRow(dst, src, v, rowBytes);
+          src -= rowBytes;
+          dst += tapStep;
+        }
+        rowAt -= rowBack;
+        tapAt += tapRowStep;
+      }
+    }
+    const first = n == n0;
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    for (let k = 0; k < K; k++) store<f32>(dw + (<usize>(o * K + k) << 2), load<f32>(sums + <usize>k * rowBytes + (<usize>o << 2)));
+  }
+}
+
+// ---- convolution gradients from sparse output gradients --------------------------------------------
+// dy given by its nonzeros (a ReLU's and a max pool's gradients are mostly zeros: a 2×2 pool passes
+// one of four), listed by sample as for sparse inputs, column o·P + oh·OW + ow. Each nonzero
+// dy[o, oh, ow] = v reaches the padded input window at (oh·SH, ow·SW): the input gradient adds
+// v·W[o, :, kh, kw] to dx[:, oh·SH + kh, ow·SW + kw], the weight gradient adds v·x[:, oh·SH + kh,
+// ow·SW + kw] to dW[o, :, kh, kw]. Both run channels-last over the input channels (C4 floats, lanes from
+// C on 0): the padded input (gradient) as [Hp·Wp][C4], the weights as [O][KH][KW][C4].
+
+/** Bytes of scratch one thread needs for the input gradient (PASS_INPUT_GRAD) or the weight gradient. */
+export function conv2dSparseGradScratchBytes(g: usize, pass: i32): usize {
+  const C4 = roundUp(field(g, CHANNELS), TILE_ROWS);
+  const taps = field(g, OUT_CHANNELS) * field(g, KERNEL_H) * field(g, KERNEL_W);
+  return <usize>(C4 * (taps + paddedPlane(g))) << 2;
+}
+
+/**
+ * dx[n] = conv2dᵀ(dy_n, W) for n in [n0, n1), dy_n from its nonzeros: w [O, C, KH, KW], dx [N, C, H, W]
+ * (overwritten). The scratch holds W as [O·KH·KW][C4], then the padded gradient [Hp·Wp][C4].
+ */
+export function conv2dInputGradSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, w: usize, dx: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OW = field(g, OUT_WIDTH);
+  const P = positions(g);
+  const Wp = W + 2 * PW;
+  const C4 = roundUp(C, TILE_ROWS);
+  const rowBytes = <usize>C4 << 2;
+  const taps = KH * KW;
+  const packed = scratch;
+  const grad = scratch + <usize>(O * taps) * rowBytes;
+  const gradBytes = <usize>paddedPlane(g) * rowBytes;
+  memory.fill(packed, 0, <usize>(O * taps) * rowBytes);
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < taps; t++) {
+        store<f32>(packed + <usize>(o * taps + t) * rowBytes + (<usize>c << 2), load<f32>(w + (<usize>((o * C + c) * taps + t) << 2)));
+      }
+    }
+  }
+  const windowRow = <usize>Wp * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    memory.fill(grad, 0, gradBytes);
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const o = column / P;
+      const oh = (column - o * P) / OW;
+      const ow = column - o * P - oh * OW;
+      let rowAt = grad + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
+      let src = packed + <usize>(o * taps) * rowBytes;
+      for (let kh = 0; kh < KH; kh++) {
+        let dst = rowAt;
+        for (let kw = 0; kw < KW; kw++) {
+          axpyRow(dst, src, v, rowBytes);
+          dst += rowBytes;
+          src += rowBytes;
+        }
+        rowAt += windowRow;
+      }
+    }
+    const dxn = dx + (<usize>(n * C * H * W) << 2);
+    for (let h = 0; h < H; h++) {
+      positionsToChannels(grad + <usize>((h + PH) * Wp + PW) * rowBytes, C4, C, W, 0, 0, dxn + (<usize>(h * W) << 2), H * W);
+    }
+  }
+}
+
+/**
+ * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten), dy_n from its nonzeros:
+ * x [N, C, H, W], dy [N, O, OH, OW] (for db, summed as conv2dWeightGrad sums it), dw [O, C, KH, KW].
+ * The scratch holds the padded x_n as [Hp·Wp][C4], then the sums [O·KH·KW][C4].
+ */
+export function conv2dWeightGradSparseDy(
+  g: usize, x: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize,
+  n0: i32, n1: i32, scratch: usize,
+): void {
+  const C = field(g, CHANNELS), H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const SH = field(g, STRIDE_H), SW = field(g, STRIDE_W), PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OW = field(g, OUT_WIDTH);
+  const P = positions(g);
+  const Wp = W + 2 * PW;
+  const C4 = roundUp(C, TILE_ROWS);
+  const rowBytes = <usize>C4 << 2;
+  const taps = KH * KW;
+  const input = scratch;
+  const sums = scratch + <usize>paddedPlane(g) * rowBytes;
+  // the padding (and the lanes from C on) stay 0: only interiors are written below
+  memory.fill(scratch, 0, <usize>(paddedPlane(g) + O * taps) * rowBytes);
+  const windowRow = <usize>Wp * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    const xn = x + (<usize>(n * C * H * W) << 2);
+    for (let h = 0; h < H; h++) {
+      channelsToPositions(xn + (<usize>(h * W) << 2), C, W, H * W, C4, input + <usize>((h + PH) * Wp + PW) * rowBytes);
+    }
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+      const column = load<i32>(rowCols + (<usize>e << 2));
+      const v = v128.load32_splat(rowValues + (<usize>e << 2));
+      const o = column / P;
+      const oh = (column - o * P) / OW;
+      const ow = column - o * P - oh * OW;
+      let rowAt = input + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
+      let dst = sums + <usize>(o * taps) * rowBytes;
+      for (let kh = 0; kh < KH; kh++) {
+        let src = rowAt;
+        for (let kw = 0; kw < KW; kw++) {
+          axpyRow(dst, src, v, rowBytes);
+          src += rowBytes;
+          dst += rowBytes;
+        }
+        rowAt += windowRow;
+      }
+    }
+    const first = n == n0;
+    const dyn = dy + (<usize>(n * O * P) << 2);
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < taps; t++) {
+        store<f32>(dw + (<usize>((o * C + c) * taps + t) << 2), load<f32>(sums + <usize>(o * taps + t) * rowBytes + (<usize>c << 2)));
+      }
+    }
   }
 }

@@ -12,6 +12,12 @@ export const Slot = {
   Operation: 2,
   /** Set by the thread when the kernel trapped. */
   Failed: 3,
+  /**
+   * The last request taken to run, by the thread or by the caller: whoever moves it from the request
+   * before to this one (compare-exchange) runs it. A caller done with its own part takes a request its
+   * thread has not started (the thread asleep, or its core busy elsewhere) instead of waiting for it.
+   */
+  Claimed: 4,
 } as const;
 export const CONTROL_INTS = 32;
 /** Float64 arguments per request. */
@@ -24,7 +30,8 @@ export const ARGUMENTS = 16;
 export const POOL_KERNELS = [
   'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
   'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxpool2dForward', 'maxpool2dBackward', 'avgpool2dForward',
-  'avgpool2dBackward',
+  'avgpool2dBackward', 'conv2dForwardSparse', 'conv2dWeightGradSparse',
+  'conv2dInputGradSparse', 'conv2dWeightGradSparseDy',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 

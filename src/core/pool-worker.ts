@@ -36,12 +36,15 @@ for (;;) {
     }
   }
   seen = Atomics.load(state, Slot.Request);
-  const run = operations[state[Slot.Operation]];
-  if (run === undefined) break; // the stop request
-  try {
-    run(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
-  } catch {
-    state[Slot.Failed] = 1;
+  // the caller may have taken this request already (see Slot.Claimed); then it is only acknowledged
+  if (Atomics.compareExchange(state, Slot.Claimed, seen - 1, seen) === seen - 1) {
+    const run = operations[state[Slot.Operation]];
+    if (run === undefined) break; // the stop request
+    try {
+      run(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+    } catch {
+      state[Slot.Failed] = 1;
+    }
   }
   Atomics.store(state, Slot.Done, seen);
   Atomics.notify(state, Slot.Done);

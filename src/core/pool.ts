@@ -2,10 +2,13 @@
  * A pool of worker threads that run kernels on the same WebAssembly memory as the calling thread.
  * Threads are started once and stay; a request is written into a shared control slot and signalled
  * with Atomics.notify (the thread spins briefly before sleeping, the caller spins briefly before
- * waiting), so a call allocates nothing and posts no message. The caller splits the work: see wasm-runtime.ts and the bindings in ops/.
+ * waiting), so a call allocates nothing and posts no message. A caller that finishes its own part
+ * before a thread has started its one runs that part itself, on its own instance of the module (see
+ * Slot.Claimed): a thread that sleeps or whose core is taken then costs no wait. Every part computes
+ * the same whichever thread runs it, so results do not change. The caller splits the work: see wasm-runtime.ts and the bindings in ops/.
  * Node.js only (the caller blocks in Atomics.wait, which browsers forbid on the main thread).
  */
-import { ARGUMENTS, CONTROL_INTS, STOP, Slot, type PoolOperation, type PoolWorkerData } from './pool-protocol.js';
+import { ARGUMENTS, CONTROL_INTS, POOL_KERNELS, STOP, Slot, type PoolOperation, type PoolWorkerData } from './pool-protocol.js';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 
 /** Polls of a thread's request word before it sleeps: on the order of 100 µs. */
@@ -24,18 +27,31 @@ interface WorkerHandle {
   unref(): void;
 }
 
+type KernelFunction = (...args: number[]) => unknown;
+interface WasmInstanceApi {
+  Instance: new (module: unknown, imports: object) => { exports: Record<string, KernelFunction> };
+}
+
 export class KernelPool {
   private readonly state: Int32Array;
   private readonly args: Float64Array;
   private closed = false;
 
+  /** The pool kernels on the calling thread's own instance (operation number i + 1 at index i + 1). */
+  private readonly local: (KernelFunction | undefined)[];
+
   private constructor(
     private readonly workers: WorkerHandle[],
     control: SharedArrayBuffer,
     args: SharedArrayBuffer,
+    module: WasmModule,
+    memory: WasmMemory,
   ) {
     this.state = new Int32Array(control);
     this.args = new Float64Array(args);
+    const wasm = (globalThis as unknown as { WebAssembly: WasmInstanceApi }).WebAssembly;
+    const exports = new wasm.Instance(module, { env: { memory } }).exports;
+    this.local = [undefined, ...POOL_KERNELS.map((name) => exports[name])];
   }
 
   /** Starts `count` threads on `module` and `memory`; resolves when every one is ready. */
@@ -70,7 +86,7 @@ export class KernelPool {
       throw error;
     }
     for (const worker of workers) worker.unref(); // idle threads must not keep the process alive
-    return new KernelPool(workers, control, args);
+    return new KernelPool(workers, control, args, module, memory);
   }
 
   get size(): number {
@@ -96,10 +112,20 @@ export class KernelPool {
     Atomics.notify(this.state, slot + Slot.Request, 1);
   }
 
-  /** Blocks until thread `index` has finished its last request. */
+  /** Blocks until thread `index` has finished its last request, or runs it here if the thread has not started it. */
   wait(index: number): void {
     const slot = index * CONTROL_INTS;
     const request = Atomics.load(this.state, slot + Slot.Request);
+    if (Atomics.compareExchange(this.state, slot + Slot.Claimed, request - 1, request) === request - 1) {
+      const run = this.local[this.state[slot + Slot.Operation]];
+      if (run !== undefined) {
+        const a = this.args;
+        const b = index * ARGUMENTS;
+        run(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5], a[b + 6], a[b + 7],
+          a[b + 8], a[b + 9], a[b + 10], a[b + 11], a[b + 12], a[b + 13], a[b + 14], a[b + 15]);
+      }
+      return;
+    }
     let spins = 0;
     let idleSeconds = 0;
     for (;;) {

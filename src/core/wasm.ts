@@ -26,7 +26,7 @@ export {
 } from './wasm-api.js';
 
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 8;
+const ABI_VERSION = 9;
 
 /** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
 interface KernelExports extends GemmExports, SparseExports, ActivationExports, SoftmaxExports, OptimizerExports, SpatialExports {
@@ -136,6 +136,7 @@ export function instantiateWasmKernels(
     ...bindActivations(rt, wasm),
     ...bindSoftmax(rt, wasm),
     ...bindOptimizers(rt, wasm),
-    ...bindSpatial(rt, wasm),
+    // sparseDensityLimit 0 (always the dense products) holds for the convolutions too
+    ...(options.sparseDensityLimit === 0 ? bindSpatial(rt, wasm, 0, 0) : bindSpatial(rt, wasm)),
   };
 }

@@ -182,6 +182,124 @@ describe('conv2d kernels', () => {
     }
   });
 
+  /** Values in [−1, 1) of which about `density` are nonzero (some zeros are −0, which lists as zero). */
+  function sparseValues(length: number, density: number): Float32Array {
+    return Float32Array.from({ length }, () => {
+      if (random.uniform(0, 1) < density) return random.uniform(-1, 1);
+      return random.int(4) === 0 ? -0 : 0;
+    });
+  }
+
+  it('sparse inputs: forward and weight gradient from the nonzeros of x match the reference and the dense paths', () => {
+    for (const shape of convShapes) {
+      const g = convGeometry(shape);
+      const inputs = g.channels * g.height * g.width;
+      const outputs = g.batch * g.outChannels * g.outHeight * g.outWidth;
+      const weights = g.outChannels * g.channels * g.kernelH * g.kernelW;
+      const x = sparseValues(g.batch * inputs, 0.2 + 0.1 * random.int(3));
+      const [w, b, dy] = [randomValues(weights), randomValues(g.outChannels), randomValues(outputs)];
+      const magnitude = new Float32Array(outputs);
+      reference.conv2dForward(g, abs(x), abs(w), abs(b), magnitude, 'identity');
+      const magnitudeDw = new Float32Array(weights);
+      const magnitudeDb = new Float32Array(g.outChannels);
+      reference.conv2dWeightGrad(g, abs(x), abs(dy), magnitudeDw, magnitudeDb);
+      const expectedDw = new Float32Array(weights);
+      const expectedDb = new Float32Array(g.outChannels);
+      reference.conv2dWeightGrad(g, x, dy, expectedDw, expectedDb);
+      const terms = g.channels * g.kernelH * g.kernelW + 2;
+      const sums = g.batch * g.outHeight * g.outWidth + 2;
+      for (const activation of ['identity', 'relu'] as Activation[]) {
+        const expected = new Float32Array(outputs);
+        reference.conv2dForward(g, x, w, b, expected, activation);
+        for (let k = 0; k < single.length; k++) {
+          const results = [single[k], pooled[k]].map((kernels) => {
+            const index = kernels.allocNonzeroIndex(g.batch, inputs);
+            kernels.indexNonzeros(copyInto(kernels, x), g.batch, inputs, index);
+            const [wk, bk] = [copyInto(kernels, w), copyInto(kernels, b)];
+            const y = kernels.allocF32(outputs).fill(NaN);
+            kernels.conv2dForwardSparse(g, index, wk, bk, y, activation);
+            const dense = kernels.allocF32(outputs).fill(NaN);
+            kernels.conv2dForward(g, copyInto(kernels, x), wk, bk, dense, activation);
+            const dw = kernels.allocF32(weights).fill(NaN);
+            const db = kernels.allocF32(g.outChannels).fill(NaN);
+            kernels.conv2dWeightGradSparse(g, index, copyInto(kernels, dy), dw, db);
+            return { y, dense, dw, db };
+          });
+          const what = `${single[k].name} sparse-input conv2d ${activation} ${describeConv(g)}`;
+          const tolerance = (i: number) => terms * ROUNDING * magnitude[i] + 2e-6 * Math.abs(expected[i]) + 1e-7;
+          assertClose(results[0].y, expected, tolerance, `${what}: y`);
+          assertClose(results[0].y, results[0].dense, (i) => 2 * tolerance(i), `${what}: y against the dense path`);
+          assertIdentical(results[1].y, results[0].y, `${what}: y, 2 threads`);
+          for (const [r, threads] of [[results[0], 1], [results[1], 2]] as const) {
+            assertClose(r.dw, expectedDw, (i) => sums * ROUNDING * magnitudeDw[i] + 1e-7, `${what}: dw, ${threads} thread(s)`);
+            assertClose(r.db, expectedDb, (i) => sums * ROUNDING * magnitudeDb[i] + 1e-7, `${what}: db, ${threads} thread(s)`);
+          }
+        }
+      }
+    }
+  });
+
+  it('sparse output gradients: input and weight gradients from the nonzeros of dy match the reference and the dense paths', () => {
+    for (const shape of convShapes) {
+      const g = convGeometry(shape);
+      const inputs = g.batch * g.channels * g.height * g.width;
+      const perSample = g.outChannels * g.outHeight * g.outWidth;
+      const weights = g.outChannels * g.channels * g.kernelH * g.kernelW;
+      const dy = sparseValues(g.batch * perSample, 0.1 + 0.1 * random.int(3));
+      const [x, w] = [randomValues(inputs), randomValues(weights)];
+      const expectedDx = new Float32Array(inputs);
+      reference.conv2dInputGrad(g, dy, w, expectedDx);
+      const magnitudeDx = new Float32Array(inputs);
+      reference.conv2dInputGrad(g, abs(dy), abs(w), magnitudeDx);
+      const expectedDw = new Float32Array(weights);
+      const expectedDb = new Float32Array(g.outChannels);
+      reference.conv2dWeightGrad(g, x, dy, expectedDw, expectedDb);
+      const magnitudeDw = new Float32Array(weights);
+      const magnitudeDb = new Float32Array(g.outChannels);
+      reference.conv2dWeightGrad(g, abs(x), abs(dy), magnitudeDw, magnitudeDb);
+      const terms = g.outChannels * g.kernelH * g.kernelW + 2;
+      const sums = g.batch * g.outHeight * g.outWidth + 2;
+      for (let k = 0; k < single.length; k++) {
+        const results = [single[k], pooled[k]].map((kernels) => {
+          const dyk = copyInto(kernels, dy);
+          const index = kernels.allocNonzeroIndex(g.batch, perSample);
+          kernels.indexNonzeros(dyk, g.batch, perSample, index);
+          const wk = copyInto(kernels, w);
+          const dx = kernels.allocF32(inputs).fill(NaN);
+          kernels.conv2dInputGradSparse(g, index, wk, dx);
+          const dense = kernels.allocF32(inputs).fill(NaN);
+          kernels.conv2dInputGrad(g, dyk, wk, dense);
+          const dw = kernels.allocF32(weights).fill(NaN);
+          const db = kernels.allocF32(g.outChannels).fill(NaN);
+          kernels.conv2dWeightGradSparseDy(g, copyInto(kernels, x), index, dyk, dw, db);
+          return { dx, dense, dw, db };
+        });
+        const what = `${single[k].name} sparse-gradient conv2d ${describeConv(g)}`;
+        const tolerance = (i: number) => terms * ROUNDING * magnitudeDx[i] + 1e-7;
+        assertClose(results[0].dx, expectedDx, tolerance, `${what}: dx`);
+        assertClose(results[0].dx, results[0].dense, (i) => 2 * tolerance(i), `${what}: dx against the dense path`);
+        assertIdentical(results[1].dx, results[0].dx, `${what}: dx, 2 threads`);
+        for (const [r, threads] of [[results[0], 1], [results[1], 2]] as const) {
+          assertClose(r.dw, expectedDw, (i) => sums * ROUNDING * magnitudeDw[i] + 1e-7, `${what}: dw, ${threads} thread(s)`);
+          assertClose(r.db, expectedDb, (i) => sums * ROUNDING * magnitudeDb[i] + 1e-7, `${what}: db, ${threads} thread(s)`);
+        }
+      }
+    }
+  });
+
+  it('the sparse kernels refuse an index of the wrong size, and the reference kernels never choose them', () => {
+    const g = convGeometry(convShapes[2]);
+    const kernels = single[0];
+    const wrong = kernels.allocNonzeroIndex(g.batch, 100);
+    const w = kernels.allocF32(g.outChannels * g.channels * g.kernelH * g.kernelW);
+    assert.throws(() => kernels.conv2dForwardSparse(g, wrong, w, kernels.allocF32(g.outChannels),
+      kernels.allocF32(g.batch * g.outChannels * g.outHeight * g.outWidth), 'relu'), KernelArgumentError);
+    assert.throws(() => kernels.conv2dInputGradSparse(g, wrong, w, kernels.allocF32(g.batch * g.height * g.width)), KernelArgumentError);
+    assert.equal(reference.sparseConvDensityLimit, 0);
+    assert.equal(reference.sparseGradDensityLimit, 0);
+    assert.ok(kernels.sparseConvDensityLimit > 0 && kernels.sparseGradDensityLimit > 0);
+  });
+
   it('reuses its scratch when a smaller geometry follows a larger one, and grows it for a larger one', () => {
     const kernels = single[0];
     for (const shape of [convShapes[3], convShapes[0], convShapes[4], convShapes[2]]) {
@@ -209,6 +327,13 @@ const poolShapes: PoolShape[] = [
   [11, 8, 28, 28, 2, 2, 2, 2], // 69k inputs: split on two threads
   [5, 7, 24, 24, 3, 3, 2, 2],
   [2, 1, 1, 6, 1, 2, 1, 2],
+  // the 2×2 stride-2 paths: whole rows of four outputs, leftovers, odd heights and widths
+  [3, 5, 24, 24, 2, 2, 2, 2],
+  [2, 3, 10, 10, 2, 2, 2, 2],
+  [3, 2, 11, 13, 2, 2, 2, 2],
+  [2, 2, 17, 8, 2, 2, 2, 2],
+  [1, 1, 2, 2, 2, 2, 2, 2],
+  [5, 3, 3, 19, 2, 2, 2, 2],
 ];
 for (let i = 0; i < 12; i++) {
   const [height, width] = [1 + random.int(13), 1 + random.int(13)];
@@ -237,6 +362,14 @@ describe('pooling kernels', () => {
         x[3] = NaN;
         x[11] = NaN;
         x[17] = -Infinity;
+        // NaNs, infinities and −0 scattered through the planes, some windows with two NaNs
+        for (let i = 0; i < inputs; i++) {
+          const draw = random.int(60);
+          if (draw === 0) x[i] = NaN;
+          else if (draw === 1) x[i] = -Infinity;
+          else if (draw === 2) x[i] = Infinity;
+          else if (draw === 3) x[i] = -0;
+        }
       }
       const dy = randomValues(outputs);
       const expectedY = new Float32Array(outputs);
@@ -275,6 +408,27 @@ describe('pooling kernels', () => {
     indicesK.set(indices);
     kernels.maxpool2dBackward(g, copyInto(kernels, dy), indicesK, dx);
     assertIdentical(dx, expected, 'maxpool2dBackward with a stray index');
+  });
+
+  it('max pooling backward of four outputs at a time skips stray indices and writes +0 for −0', () => {
+    // 2 rows of 8 outputs: the vector path; indices in their window, beside it, in another window, far off
+    const g = poolGeometry('maxpool2d', [1, 2, 4, 17, 2, 2, 2, 2]);
+    const outputs = 2 * 2 * 8;
+    const indices = Int32Array.from({ length: outputs }, (_, k) => {
+      const [i, j] = [Math.floor(k / 8) % 2, k % 8];
+      const start = 2 * i * 17 + 2 * j;
+      return [start, start + 1, start + 17, start + 18, start + 2, start - 1, start + 34, 1 << 30][k % 8];
+    });
+    const dy = Float32Array.from({ length: outputs }, (_, k) => (k % 5 === 0 ? -0 : k + 1));
+    const expected = new Float32Array(2 * 4 * 17);
+    reference.maxpool2dBackward(g, dy, indices, expected);
+    for (const kernels of [single[0], pooled[0]]) {
+      const dx = kernels.allocF32(expected.length).fill(NaN);
+      const indicesK = kernels.allocI32(outputs);
+      indicesK.set(indices);
+      kernels.maxpool2dBackward(g, copyInto(kernels, dy), indicesK, dx);
+      assertIdentical(dx, expected, `maxpool2dBackward with stray indices, ${kernels.threads} thread(s)`);
+    }
   });
 
   it('average pooling matches the reference forward and backward, the same bits on one thread and two', () => {

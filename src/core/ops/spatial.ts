@@ -10,6 +10,11 @@
  * its own scratch; the weight gradient's threads each sum their samples into their own dw and db, and
  * those are added in thread order, so results do not depend on timing. Forward and input gradient give
  * the same bits on any number of threads; the weight gradient the same bits on a given number.
+ *
+ * The forward and the weight gradient also come in a form that reads x as its nonzeros (a NonzeroIndex's
+ * by-row listing, one row per sample, from `indexNonzeros`): each nonzero pixel is multiplied into the
+ * outputs its taps reach, so the work follows the nonzeros (a first layer on MNIST: ~19% of the pixels).
+ * A layer takes it when a batch's density is at most `sparseConvDensityLimit` (src/nn/layers/conv2d.ts).
  */
 import { conv2dGeometry, pool2dGeometry, type Conv2dGeometry, type Geometry2d } from '../geometry2d.js';
 import { Operation } from '../pool-protocol.js';
@@ -21,6 +26,7 @@ import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from '../reference-c
 import { checkProbability, dropoutBackward, dropoutForward, dropoutScale } from '../reference-dropout.js';
 import { avgpool2dBackward, avgpool2dForward, maxpool2dBackward, maxpool2dForward } from '../reference-pool2d.js';
 import { KernelArgumentError } from '../wasm-api.js';
+import { checkNonzeroIndex, type NonzeroIndex } from './sparse.js';
 import {
   asArgumentError, checkLength, PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MACS, splitPoint, type WasmRuntime,
 } from '../wasm-runtime.js';
@@ -36,6 +42,33 @@ export interface SpatialKernels {
   conv2dInputGrad(g: Conv2dGeometry, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
   /** dw [O, C, KH, KW] and db [O] (overwritten) from x and dy. */
   conv2dWeightGrad(g: Conv2dGeometry, x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array): void;
+  /**
+   * The density of nonzero inputs at or below which a convolution's forward and weight gradient read
+   * only the nonzeros (`conv2dForwardSparse`, `conv2dWeightGradSparse`); 0 when the kernels never should.
+   */
+  readonly sparseConvDensityLimit: number;
+  /**
+   * The density of nonzero output gradients at or below which a convolution's input and weight
+   * gradients read only dy's nonzeros (`conv2dInputGradSparse`, `conv2dWeightGradSparseDy`); 0: never.
+   */
+  readonly sparseGradDensityLimit: number;
+  /**
+   * conv2dForward of the x whose nonzeros `index` lists by sample (rows g.batch, cols C·H·W). The
+   * zeros are skipped, not multiplied: w must be finite for the result to be conv2dForward's.
+   */
+  conv2dForwardSparse(g: Conv2dGeometry, index: NonzeroIndex, w: Float32Array, b: Float32Array, y: Float32Array, activation: Activation): void;
+  /** conv2dWeightGrad of the x whose nonzeros `index` lists by sample (dy must be finite). */
+  conv2dWeightGradSparse(g: Conv2dGeometry, index: NonzeroIndex, dy: Float32Array, dw: Float32Array, db: Float32Array): void;
+  /**
+   * conv2dInputGrad of the dy whose nonzeros `index` lists by sample (rows g.batch, cols O·OH·OW): a
+   * gradient through a ReLU and a max pool is mostly zeros. w must be finite.
+   */
+  conv2dInputGradSparse(g: Conv2dGeometry, index: NonzeroIndex, w: Float32Array, dx: Float32Array): void;
+  /**
+   * conv2dWeightGrad with dy's nonzeros listed by `index` (as for conv2dInputGradSparse); dy itself gives
+   * db, summed as conv2dWeightGrad sums it. x must be finite.
+   */
+  conv2dWeightGradSparseDy(g: Conv2dGeometry, x: Float32Array, index: NonzeroIndex, dy: Float32Array, dw: Float32Array, db: Float32Array): void;
 
   /** y [N, C, OH, OW] = window maxima of x; indices holds each maximum's offset within its input plane. */
   maxpool2dForward(g: Geometry2d, x: Float32Array, y: Float32Array, indices: Int32Array): void;
@@ -76,6 +109,21 @@ export const spatialReference: SpatialKernels = {
   },
   conv2dInputGrad,
   conv2dWeightGrad,
+  sparseConvDensityLimit: 0,
+  sparseGradDensityLimit: 0,
+  conv2dForwardSparse(g, index, w, b, y, activation) {
+    spatialReference.conv2dForward(g, denseInput(g, index), w, b, y, activation);
+  },
+  conv2dWeightGradSparse(g, index, dy, dw, db) {
+    conv2dWeightGrad(g, denseInput(g, index), dy, dw, db);
+  },
+  conv2dInputGradSparse(g, index, w, dx) {
+    conv2dInputGrad(g, denseRows(index, g.batch, g.outChannels * g.outHeight * g.outWidth), w, dx);
+  },
+  conv2dWeightGradSparseDy(g, x, index, dy, dw, db) {
+    if (dy.length < g.batch * g.outChannels * g.outHeight * g.outWidth) throw new RangeError('conv2dWeightGradSparseDy: dy is too short');
+    conv2dWeightGrad(g, x, denseRows(index, g.batch, g.outChannels * g.outHeight * g.outWidth), dw, db);
+  },
   maxpool2dForward,
   maxpool2dBackward,
   avgpool2dForward,
@@ -95,12 +143,53 @@ export const spatialReference: SpatialKernels = {
 
 const ZERO = new Float32Array(1);
 
+/**
+ * The fraction of nonzero inputs up to which the sparse convolutions beat the dense ones (each nonzero
+ * costs its taps' O4/4 vector multiply-adds, each dense output position K·O/4 of the GEMM's). Measured
+ * on LeNet-5's and the cnn preset's first layers at batch 128 (bench/conv-speed.ts): at MNIST's 19% the
+ * sparse forward took 0.6–0.9 of the dense one's time and the weight gradient 0.7–1.0; at 30% both lost.
+ */
+export const DEFAULT_SPARSE_CONV_DENSITY_LIMIT = 0.25;
+
+/**
+ * The fraction of nonzero output gradients up to which the gradients from dy's nonzeros beat the dense
+ * ones. Measured on the second layers of LeNet-5 and the cnn preset (bench/conv-speed.ts): at 12% the
+ * input gradient (listing included) took 0.4–0.7 of the dense one's time and the weight gradient
+ * 0.3–0.4; at 25% 0.8–1.2 and 0.6–0.8.
+ */
+export const DEFAULT_SPARSE_GRAD_DENSITY_LIMIT = 0.25;
+
+/** x [N, C·H·W] from the nonzeros `index` lists by sample (the reference's way to the sparse kernels). */
+function denseInput(g: Conv2dGeometry, index: NonzeroIndex): Float32Array {
+  return denseRows(index, g.batch, g.channels * g.height * g.width);
+}
+
+/** The [rows, cols] matrix whose nonzeros `index` lists by row. */
+function denseRows(index: NonzeroIndex, rows: number, cols: number): Float32Array {
+  checkNonzeroIndex(index, rows, cols, 'conv2d (sparse operand)');
+  const x = new Float32Array(rows * cols);
+  for (let n = 0; n < rows; n++) {
+    for (let q = index.rowStart[n]; q < index.rowStart[n + 1]; q++) x[n * cols + index.rowCols[q]] = index.rowValues[q];
+  }
+  return x;
+}
+
 /** The exports of assembly/spatial.ts (g: a geometry block, see GEOMETRY_FIELDS; pointers are byte offsets). */
 export interface SpatialExports {
   conv2dScratchBytes(g: number, pass: number): number;
   conv2dForward(g: number, x: number, w: number, b: number, y: number, activation: number, n0: number, n1: number, scratch: number): void;
   conv2dInputGrad(g: number, dy: number, w: number, dx: number, n0: number, n1: number, scratch: number): void;
   conv2dWeightGrad(g: number, x: number, dy: number, dw: number, db: number, n0: number, n1: number, scratch: number): void;
+  conv2dSparseScratchBytes(g: number, pass: number): number;
+  conv2dForwardSparse(g: number, rowStart: number, rowCols: number, rowValues: number, w: number, b: number, y: number,
+    activation: number, n0: number, n1: number, scratch: number): void;
+  conv2dWeightGradSparse(g: number, rowStart: number, rowCols: number, rowValues: number, dy: number, dw: number, db: number,
+    n0: number, n1: number, scratch: number): void;
+  conv2dSparseGradScratchBytes(g: number, pass: number): number;
+  conv2dInputGradSparse(g: number, rowStart: number, rowCols: number, rowValues: number, w: number, dx: number,
+    n0: number, n1: number, scratch: number): void;
+  conv2dWeightGradSparseDy(g: number, x: number, rowStart: number, rowCols: number, rowValues: number, dy: number, dw: number,
+    db: number, n0: number, n1: number, scratch: number): void;
   accumulate(dst: number, src: number, length: number): void;
   maxpool2dForward(g: number, x: number, y: number, indices: number, n0: number, n1: number): void;
   maxpool2dBackward(g: number, dy: number, indices: number, dx: number, n0: number, n1: number): void;
@@ -172,7 +261,10 @@ function checkBatchnormGeometry(kernel: string, g: BatchnormGeometry): void {
   checkLength(g.spatial, `${kernel}: the values per channel`);
 }
 
-export function bindSpatial(rt: WasmRuntime, wasm: SpatialExports): SpatialKernels {
+export function bindSpatial(
+  rt: WasmRuntime, wasm: SpatialExports,
+  sparseConvDensityLimit = DEFAULT_SPARSE_CONV_DENSITY_LIMIT, sparseGradDensityLimit = DEFAULT_SPARSE_GRAD_DENSITY_LIMIT,
+): SpatialKernels {
   const block = rt.reserve(4 * GEOMETRY_FIELDS.length);
   const blockView = new Int32Array(rt.memory.buffer, block, GEOMETRY_FIELDS.length);
 
@@ -225,7 +317,106 @@ export function bindSpatial(rt: WasmRuntime, wasm: SpatialExports): SpatialKerne
     return Object.entries(arrays).map(([name, array]) => rt.pointer(array, tensors.includes(name) ? size : g.channels, `${kernel}: ${name}`));
   }
 
+  /** Pointers to the by-row listing of `index` for g's batch, and its entry count (checked). */
+  function sparseInput(kernel: string, g: Conv2dGeometry, index: NonzeroIndex, of: 'x' | 'dy' = 'x'): { lists: number[]; entries: number } {
+    const cols = of === 'x' ? g.channels * g.height * g.width : g.outChannels * g.outHeight * g.outWidth;
+    asArgumentError(() => checkNonzeroIndex(index, g.batch, cols, kernel));
+    const entries = index.rowStart[g.batch];
+    if (!(index.rowStart[0] === 0 && entries >= 0 && entries <= g.batch * cols)) {
+      throw new KernelArgumentError(`${kernel}: the nonzero index does not list ${g.batch} rows (build it with indexNonzeros)`);
+    }
+    const lists = [
+      rt.pointer(index.rowStart, g.batch + 1, `${kernel}: rowStart`),
+      rt.pointer(index.rowCols, entries, `${kernel}: rowCols`),
+      rt.pointer(index.rowValues, entries, `${kernel}: rowValues`),
+    ];
+    return { lists, entries };
+  }
+
   return {
+    sparseConvDensityLimit,
+    sparseGradDensityLimit,
+
+    conv2dForwardSparse(g, index, w, b, y, activation) {
+      checkGeometry('conv2dForwardSparse', g, null);
+      const s = convSizes(g);
+      const { lists: [ps, pc, pv], entries } = sparseInput('conv2dForwardSparse', g, index);
+      const pw = rt.pointer(w, s.weight, 'conv2dForwardSparse: w');
+      const pb = rt.pointer(b, g.outChannels, 'conv2dForwardSparse: b');
+      const py = rt.pointer(y, s.output, 'conv2dForwardSparse: y');
+      const code = activationCode(activation);
+      const gp = geometryBlock(g);
+      const bytes = wasm.conv2dSparseScratchBytes(gp, Pass.forward);
+      const parts = rt.parts(entries * g.kernelH * g.kernelW * g.outChannels + s.output, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, bytes));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dForwardSparse, gp, ps, pc, pv, pw, pb, py, code, n0, n1, work[t]);
+        else wasm.conv2dForwardSparse(gp, ps, pc, pv, pw, pb, py, code, n0, n1, work[t]);
+      });
+    },
+
+    conv2dWeightGradSparse(g, index, dy, dw, db) {
+      checkGeometry('conv2dWeightGradSparse', g, null);
+      const s = convSizes(g);
+      const { lists: [ps, pc, pv], entries } = sparseInput('conv2dWeightGradSparse', g, index);
+      const pdy = rt.pointer(dy, s.output, 'conv2dWeightGradSparse: dy');
+      const pdw = rt.pointer(dw, s.weight, 'conv2dWeightGradSparse: dw');
+      const pdb = rt.pointer(db, g.outChannels, 'conv2dWeightGradSparse: db');
+      const gp = geometryBlock(g);
+      // the working area, then (threads after the first) that thread's partial dw [O, K] and db [O]
+      const bytes = Math.ceil(wasm.conv2dSparseScratchBytes(gp, Pass.weightGrad) / 16) * 16;
+      const partialDb = bytes + 4 * s.weight;
+      const parts = rt.parts(entries * g.kernelH * g.kernelW * g.outChannels + s.output, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, t === 0 ? bytes : partialDb + 4 * g.outChannels));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dWeightGradSparse, gp, ps, pc, pv, pdy, work[t] + bytes, work[t] + partialDb, n0, n1, work[t]);
+        else wasm.conv2dWeightGradSparse(gp, ps, pc, pv, pdy, pdw, pdb, n0, n1, work[t]);
+      });
+      for (let t = 1; t < parts; t++) {
+        wasm.accumulate(pdw, work[t] + bytes, s.weight);
+        wasm.accumulate(pdb, work[t] + partialDb, g.outChannels);
+      }
+    },
+
+    conv2dInputGradSparse(g, index, w, dx) {
+      checkGeometry('conv2dInputGradSparse', g, null);
+      const s = convSizes(g);
+      const { lists: [ps, pc, pv], entries } = sparseInput('conv2dInputGradSparse', g, index, 'dy');
+      const pw = rt.pointer(w, s.weight, 'conv2dInputGradSparse: w');
+      const pdx = rt.pointer(dx, s.input, 'conv2dInputGradSparse: dx');
+      const gp = geometryBlock(g);
+      const bytes = wasm.conv2dSparseGradScratchBytes(gp, Pass.inputGrad);
+      const parts = rt.parts(entries * g.kernelH * g.kernelW * g.channels + s.input, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, bytes));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dInputGradSparse, gp, ps, pc, pv, pw, pdx, n0, n1, work[t]);
+        else wasm.conv2dInputGradSparse(gp, ps, pc, pv, pw, pdx, n0, n1, work[t]);
+      });
+    },
+
+    conv2dWeightGradSparseDy(g, x, index, dy, dw, db) {
+      checkGeometry('conv2dWeightGradSparseDy', g, null);
+      const s = convSizes(g);
+      const { lists: [ps, pc, pv], entries } = sparseInput('conv2dWeightGradSparseDy', g, index, 'dy');
+      const px = rt.pointer(x, s.input, 'conv2dWeightGradSparseDy: x');
+      const pdy = rt.pointer(dy, s.output, 'conv2dWeightGradSparseDy: dy');
+      const pdw = rt.pointer(dw, s.weight, 'conv2dWeightGradSparseDy: dw');
+      const pdb = rt.pointer(db, g.outChannels, 'conv2dWeightGradSparseDy: db');
+      const gp = geometryBlock(g);
+      const bytes = Math.ceil(wasm.conv2dSparseGradScratchBytes(gp, Pass.weightGrad) / 16) * 16;
+      const partialDb = bytes + 4 * s.weight;
+      const parts = rt.parts(entries * g.kernelH * g.kernelW * g.channels + s.input, PARALLEL_MIN_MACS, g.batch);
+      const work = Array.from({ length: parts }, (_, t) => scratchFor(t, t === 0 ? bytes : partialDb + 4 * g.outChannels));
+      splitBatch(g.batch, parts, (t, n0, n1) => {
+        if (t > 0) rt.post(t, Operation.conv2dWeightGradSparseDy, gp, px, ps, pc, pv, pdy, work[t] + bytes, work[t] + partialDb, n0, n1, work[t]);
+        else wasm.conv2dWeightGradSparseDy(gp, px, ps, pc, pv, pdy, pdw, pdb, n0, n1, work[t]);
+      });
+      for (let t = 1; t < parts; t++) {
+        wasm.accumulate(pdw, work[t] + bytes, s.weight);
+        wasm.accumulate(pdb, work[t] + partialDb, g.outChannels);
+      }
+    },
+
     conv2dForward(g, x, w, b, y, activation) {
       checkGeometry('conv2dForward', g, null);
       const s = convSizes(g);

@@ -5,8 +5,15 @@
  *   x [rows, C, H, W]   W [O, C, KH, KW]   b [O]   y [rows, O, OH, OW]
  *
  * Formulas and sizes: src/core/reference-conv2d.ts and src/core/geometry2d.ts.
+ *
+ * A layer whose input is often mostly zeros (`sparseInputs`: the first layer, reading pixels) lists each
+ * batch's nonzero inputs, and when their density is at most the kernels' sparseConvDensityLimit the
+ * forward and the weight gradient read only those (the input gradient never reads x). A layer of 4 or
+ * more input channels lists the nonzeros of its output gradient dZ (after a max pool and a ReLU most of
+ * it is 0), and at most sparseGradDensityLimit of them its input and weight gradients read only those.
+ * Every path gives the dense one's results within rounding.
  */
-import type { Activation, Kernels } from '../../core/kernels.js';
+import type { Activation, Kernels, NonzeroIndex } from '../../core/kernels.js';
 import { conv2dGeometry, type Conv2dGeometry } from '../../core/geometry2d.js';
 import type { Random } from '../../core/random.js';
 import type { NamedTensor } from '../../io/model-config.js';
@@ -29,11 +36,25 @@ export class Conv2dLayer implements Layer {
   private capacity = 0;
   private geometry: Conv2dGeometry | null = null;
   private forwarded = false;
+  /** The nonzero inputs of the last forward when it took the sparse path (null: it took the dense one). */
+  private nonzeros: NonzeroIndex | null = null;
+  private listing: NonzeroIndex | null = null;
+  /** The nonzeros of dZ in the running backward (allocated when `sparseGradients`). */
+  private gradientListing: NonzeroIndex | null = null;
+  /** Whether this layer measures its inputs' density (see above). */
+  readonly sparseInputs: boolean;
+  /** Whether this layer measures its output gradients' density (see above). */
+  readonly sparseGradients: boolean;
 
+  /**
+   * `sparseInputs` defaults to the layer being the network's first one-channel layer (what reads MNIST's
+   * pixels, ~81% zeros); the kernels' sparseConvDensityLimit 0 turns the measuring off.
+   */
   constructor(
     private readonly kernels: Kernels,
     readonly info: LayerInfo,
     readonly activation: Activation,
+    sparseInputs?: boolean,
   ) {
     const spec = info.layer;
     if (spec.type !== 'conv2d') throw new TypeError(`Conv2dLayer built from a ${spec.type} layer`);
@@ -44,6 +65,9 @@ export class Conv2dLayer implements Layer {
     this.weightGrad = kernels.allocF32(this.weight.length);
     this.bias = kernels.allocF32(spec.out);
     this.biasGrad = kernels.allocF32(spec.out);
+    this.sparseInputs = (sparseInputs ?? (info.index === 0 && info.input[0] === 1)) && kernels.sparseConvDensityLimit > 0;
+    // channels-last over the input channels: fewer than 4 would leave most lanes empty
+    this.sparseGradients = info.input[0] >= 4 && kernels.sparseGradDensityLimit > 0;
     this.params = [
       { name: this.name('weight'), shape: this.weightShape, value: this.weight, grad: this.weightGrad },
       { name: this.name('bias'), shape: [spec.out], value: this.bias, grad: this.biasGrad },
@@ -72,6 +96,8 @@ export class Conv2dLayer implements Layer {
   reserve(rows: number): void {
     if (rows <= this.capacity) return;
     this.output = this.kernels.allocF32(rows * this.outputSize);
+    if (this.sparseInputs) this.listing = this.kernels.allocNonzeroIndex(rows, this.inputSize);
+    if (this.sparseGradients) this.gradientListing = this.kernels.allocNonzeroIndex(rows, this.outputSize);
     this.capacity = rows;
     this.forwarded = false;
   }
@@ -90,7 +116,16 @@ export class Conv2dLayer implements Layer {
   forward(x: Float32Array, rows: number): Float32Array {
     this.reserve(rows);
     if (rows === 0) return this.output;
-    this.kernels.conv2dForward(this.geometryFor(rows), x, this.weight, this.bias, this.output, this.activation);
+    const k = this.kernels;
+    const g = this.geometryFor(rows);
+    const listing = this.listing;
+    this.nonzeros = null;
+    if (listing !== null && k.indexNonzeros(x, rows, this.inputSize, listing) <= k.sparseConvDensityLimit * rows * this.inputSize) {
+      this.nonzeros = listing;
+      k.conv2dForwardSparse(g, listing, this.weight, this.bias, this.output, this.activation);
+    } else {
+      k.conv2dForward(g, x, this.weight, this.bias, this.output, this.activation);
+    }
     this.forwarded = true;
     return this.output;
   }
@@ -101,9 +136,17 @@ export class Conv2dLayer implements Layer {
     if (rows === 0) return;
     const k = this.kernels;
     const g = this.geometryFor(rows);
-    if (this.activation !== 'identity') k.activationBackward(this.activation, y, dy, rows * this.outputSize);
-    k.conv2dWeightGrad(g, x, dy, this.weightGrad, this.biasGrad);
-    if (dx) k.conv2dInputGrad(g, dy, this.weight, dx);
+    const size = rows * this.outputSize;
+    if (this.activation !== 'identity') k.activationBackward(this.activation, y, dy, size);
+    const listing = this.gradientListing;
+    const gradients = listing !== null && k.indexNonzeros(dy, rows, this.outputSize, listing) <= k.sparseGradDensityLimit * size
+      ? listing : null;
+    if (this.nonzeros !== null) k.conv2dWeightGradSparse(g, this.nonzeros, dy, this.weightGrad, this.biasGrad);
+    else if (gradients !== null) k.conv2dWeightGradSparseDy(g, x, gradients, dy, this.weightGrad, this.biasGrad);
+    else k.conv2dWeightGrad(g, x, dy, this.weightGrad, this.biasGrad);
+    if (!dx) return;
+    if (gradients !== null) k.conv2dInputGradSparse(g, gradients, this.weight, dx);
+    else k.conv2dInputGrad(g, dy, this.weight, dx);
   }
 
   toTensors(): NamedTensor[] {
