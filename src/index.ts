@@ -38,7 +38,7 @@ export * from './study/spec.js';
 export { openStudy, summarizeTrials, NEAR_BEST, type StudyResults, type TrialResult, type DesignResult, type StudySummary, type Spread } from './study/results.js';
 export { StudyRunner, trialSettings, type StudyRunOptions, type StudyEvents } from './study/runner.js';
 export { StudyStore, StudyStorageError, STUDY_DATABASE, type TrialStatus } from './study/storage.js';
-export { writeReport, markdownReport, htmlReport, trialTable } from './study/report.js';
+export { writeReport, markdownReport, htmlReport, trialTable, kindTable } from './study/report.js';
 export * from './read/index.js';
 export * from './serve/index.js';
 export { loadBrowserKernels } from './core/browser.js';
