@@ -183,13 +183,14 @@ export class Sequential {
   }
 
   private run(firstInput: Float32Array | null, firstOutput: Float32Array, rows: number, training: boolean): Float32Array {
-    this.inputsSeen = [firstInput];
-    this.outputsSeen = [firstOutput];
+    // the arrays are reused from step to step: only their entries change
+    this.inputsSeen[0] = firstInput;
+    this.outputsSeen[0] = firstOutput;
     let x = firstOutput;
     for (let i = 1; i < this.layers.length; i++) {
-      this.inputsSeen.push(x);
+      this.inputsSeen[i] = x;
       x = this.layers[i].forward(x, rows, training);
-      this.outputsSeen.push(x);
+      this.outputsSeen[i] = x;
     }
     this.lastRows = rows;
     return x;
