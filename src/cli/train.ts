@@ -4,10 +4,10 @@ import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
-import { parseLayers, presetLayers, PRESETS, UnknownPresetError } from '../io/layer-text.js';
+import { parseLayers, presetLayers, presetSchedule, PRESETS, UnknownPresetError } from '../io/layer-text.js';
 import { buildModelSpec, LayerSpecError, mlpOf, summarizeModel } from '../io/model-spec.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
-import { parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
+import { formatSchedule, parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 import { DEFAULT_CONVERGENCE } from '../train/convergence.js';
 import { trainAndSave } from '../train/model-config.js';
 import { TrainingRun, type TrainResult, type TrainSettings } from '../train/trainer.js';
@@ -66,7 +66,7 @@ export function trainCommand(): Command {
     .option('--initial-accumulator <v>', 'initial accumulator value (adagrad)', parseNumber('--initial-accumulator', 'non-negative'))
     .option('--alpha <a>', 'smoothing constant (rmsprop)', parseNumber('--alpha', 'non-negative'))
     .option('--centered', 'centered RMSprop (rmsprop)')
-    .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS}`)
+    .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS} (default: none; with --preset, Adam and no --lr, the preset's own: \`digitlab presets\`)`)
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
     .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
@@ -125,7 +125,7 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
     : `batch ${formatCount(run.batchSize)}`;
   out.info(
     `network ${shape}, ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
-      `${settings.optimizer}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
+      `${settings.optimizer}${scheduleNote(opts, settings)}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
   );
   for (const line of layerSummaryLines(run.model.summary)) out.info(`  ${line}`);
   attachProgress(run, out);
@@ -216,7 +216,7 @@ export function settingsFromOptions(opts: any): TrainSettings {
     ...architectureOptions(opts),
     optimizer,
     optimizerOptions: given,
-    schedule: opts.schedule ? scheduleOption(opts.schedule, opts.epochs) : null,
+    schedule: scheduleFromOptions(opts, optimizer, given.lr !== undefined),
     epochs: opts.epochs,
     batchSize: opts.batchSize,
     seed: opts.seed,
@@ -224,6 +224,26 @@ export function settingsFromOptions(opts: any): TrainSettings {
     restoreBest: opts.restoreBest !== false,
     convergence: { tolerance: opts.convergeTolerance, patience: opts.convergePatience },
   };
+}
+
+/**
+ * --schedule as given; without it, a preset's own schedule
+ * (src/io/layer-text.ts) when the optimizer is Adam and no --lr is given, the settings it was measured
+ * with; otherwise none.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function scheduleFromOptions(opts: any, optimizer: OptimizerName, lrGiven: boolean): ScheduleSpec | null {
+  if (opts.schedule !== undefined) return scheduleOption(opts.schedule, opts.epochs);
+  const preset = presetSchedule(opts.preset, optimizer, lrGiven);
+  return preset === null ? null : scheduleOption(preset, opts.epochs);
+}
+
+/** ', schedule TEXT' for the run's header (saying so when it is the preset's), or '' for none. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function scheduleNote(opts: any, settings: TrainSettings): string {
+  if (settings.schedule === null || settings.schedule.type === 'constant') return '';
+  const text = formatSchedule(settings.schedule);
+  return opts.schedule === undefined ? `, schedule ${text} (${opts.preset}'s own; --schedule none for a constant rate)` : `, schedule ${text}`;
 }
 
 /** --schedule's text as a schedule, its error a usage error. */
@@ -269,11 +289,15 @@ export function presetsCommand(): Command {
       const out = createOutput(Boolean(opts.json));
       const list = Object.entries(PRESETS).map(([name, preset]) => {
         const summary = summarizeModel(buildModelSpec([1, 28, 28], parseLayers(preset.layers), 10));
-        return { name, layers: preset.layers, description: preset.description, params: summary.params, multiply_adds: summary.multiplyAdds };
+        return {
+          name, layers: preset.layers, description: preset.description, schedule: preset.schedule,
+          params: summary.params, multiply_adds: summary.multiplyAdds,
+        };
       });
       for (const p of list) {
         out.print(`${p.name}: ${p.layers}`);
         out.print(`  ${p.description}; ${formatCount(p.params)} parameters and ${formatCount(p.multiply_adds)} multiply-adds per 28×28 image with 10 classes`);
+        out.print(`  trains with --schedule ${p.schedule} unless given another schedule, another optimizer than adam, or --lr`);
       }
       out.result(list);
     });

@@ -178,22 +178,41 @@ function editDistance(a: string, b: string): number {
 export interface Preset {
   layers: string;
   description: string;
+  /**
+   * The learning-rate schedule this network trains best with under Adam's defaults (the schedule text
+   * of `--schedule`): what `digitlab train --preset` uses when neither a schedule nor a rate is given.
+   * Measured on MNIST (README, "Convolutional networks").
+   */
+  schedule: string;
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   lenet5: {
     layers: 'conv 6 5x5 pad 2, relu, maxpool 2, conv 16 5x5, relu, maxpool 2, linear 120, relu, linear 84, relu',
     description: 'LeNet-5 (LeCun et al., 1998) as built today: ReLU and max pooling; 61,706 parameters on 28×28 digits',
+    schedule: 'onecycle:0.01',
   },
   cnn: {
     layers: 'conv 24 5x5, maxpool 2, relu, conv 32 3x3, maxpool 2, relu, linear 256, relu',
     description: 'two convolutions and a wide linear layer; 215,194 parameters on 28×28 digits',
+    schedule: 'onecycle:0.01',
   },
   'cnn-bn': {
     layers: 'conv 32 5x5, batchnorm, relu, maxpool 2, conv 64 3x3, batchnorm, relu, maxpool 2, linear 256, relu, dropout 0.5',
     description: 'wider convolutions with batch norm, and dropout before the output layer; 431,946 parameters on 28×28 digits',
+    schedule: 'onecycle:0.005',
   },
 };
+
+/**
+ * The schedule text a run of preset `name` takes by default: the preset's own when the optimizer is
+ * Adam and no rate was chosen (its recipe assumes Adam's default rate as the base), else null. An
+ * unknown or absent preset gives null (presetLayers is what refuses an unknown name).
+ */
+export function presetSchedule(name: string | undefined, optimizer: string, lrGiven: boolean): string | null {
+  if (name === undefined || optimizer !== 'adam' || lrGiven || !Object.hasOwn(PRESETS, name)) return null;
+  return PRESETS[name].schedule;
+}
 
 /** A preset's layer list (the output linear is appended by buildModelSpec). */
 export function presetLayers(name: string): LayerSpec[] {

@@ -332,14 +332,26 @@ export class ScheduleSpecError extends RangeError {
 
 /** The text forms `parseSchedule` reads. */
 export const SCHEDULE_FORMS =
-  'step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]] (stepped per epoch) or onecycle[:MAX_LR[:PCT_START]] (per batch)';
+  'none (a constant rate), step:STEP[:GAMMA], exp:GAMMA, cosine[:T_MAX[:ETA_MIN]] (stepped per epoch) or onecycle[:MAX_LR[:PCT_START]] (per batch)';
+
+/** The text form of a schedule, as parseSchedule reads it (options without a text form are left out). */
+export function formatSchedule(spec: ScheduleSpec): string {
+  switch (spec.type) {
+    case 'constant': return 'none';
+    case 'step': return `step:${spec.stepSize}:${spec.gamma ?? 0.1}`;
+    case 'exponential': return `exp:${spec.gamma}`;
+    case 'cosine': return `cosine:${spec.tMax}:${spec.etaMin ?? 0}`;
+    case 'onecycle': return ['onecycle', ...(spec.maxLr !== undefined ? [spec.maxLr, ...(spec.pctStart !== undefined ? [spec.pctStart] : [])] : [])].join(':');
+  }
+}
 
 /**
- * A schedule from its text form: `step:STEP[:GAMMA]` (StepLR, γ 0.1), `exp:GAMMA` (ExponentialLR),
+ * A schedule from its text form: `none` (the optimizer's rate throughout), `step:STEP[:GAMMA]` (StepLR, γ 0.1), `exp:GAMMA` (ExponentialLR),
  * `cosine[:T_MAX[:ETA_MIN]]` (CosineAnnealingLR, T_max the run's epochs), `onecycle[:MAX_LR[:PCT_START]]`
  * (OneCycleLR over the whole run; max_lr the optimizer's lr unless given).
  */
 export function parseSchedule(text: string, epochs: number): ScheduleSpec {
+  if (text === 'none') return { type: 'constant' };
   const [kind, ...rest] = text.split(':');
   const nums = rest.map((r) => (r.trim() === '' ? NaN : Number(r)));
   if (nums.some((n) => !Number.isFinite(n))) throw new ScheduleSpecError(text);

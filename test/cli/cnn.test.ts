@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeGrayscalePng } from '../../src/data/images.js';
 import { loadData } from '../../src/data/source.js';
+import { settingsFromOptions } from '../../src/cli/train.js';
 import { digitlab, writeSmallIdx } from './helpers.js';
+
+/** The options commander gives settingsFromOptions when only the network is chosen. */
+const defaults = { optimizer: 'adam', epochs: 5, batchSize: 64, seed: 0, convergeTolerance: 0, convergePatience: 3 };
+const pairs = (items: unknown[]) => Array.from({ length: items.length / 2 }, (_, i) => [items[2 * i], items[2 * i + 1]]);
 
 /**
  * Convolutional networks through the command line: presets, --layers, the per-layer summary, a
@@ -32,6 +37,9 @@ describe('digitlab with convolutional networks', () => {
     const json = JSON.parse(result.stdout);
     assert.equal(json.params, 61706);
     assert.ok(json.test_accuracy > 0.9, `test accuracy ${json.test_accuracy}`);
+    // with Adam at its default rate, the preset brings its own schedule, and says so
+    assert.deepEqual(json.settings.schedule, { type: 'onecycle', maxLr: 0.01 });
+    assert.match(result.stderr, /adam, schedule onecycle:0\.01 \(lenet5's own; --schedule none for a constant rate\)/);
     // the per-layer summary: module, output shape, parameters, multiply-adds
     assert.match(result.stderr, /layers\.0\s+Conv2d\s+\[6, 28, 28\]\s+156\s+117,600/);
     assert.match(result.stderr, /layers\.6\s+Flatten\s+\[400\]/);
@@ -55,6 +63,17 @@ describe('digitlab with convolutional networks', () => {
     assert.equal(String((Array.isArray(prediction) ? prediction[0] : prediction).digit), String(test.labels[0]));
     const read = digitlab(['read', '--model', out, png, '--json']);
     assert.equal(read.status, 0, read.stderr);
+  });
+
+  it("takes a preset's schedule only when neither a schedule, a rate nor another optimizer is chosen", () => {
+    const schedule = (...options: (string | number)[]) => settingsFromOptions({ ...defaults, preset: 'cnn', ...Object.fromEntries(pairs(options)) }).schedule;
+    assert.deepEqual(schedule(), { type: 'onecycle', maxLr: 0.01 });
+    assert.deepEqual(schedule('schedule', 'none'), { type: 'constant' });
+    assert.deepEqual(schedule('schedule', 'step:2'), { type: 'step', stepSize: 2, gamma: 0.1 });
+    assert.equal(schedule('lr', 0.002), null);
+    assert.equal(schedule('optimizer', 'sgd'), null);
+    assert.equal(settingsFromOptions({ ...defaults, preset: 'cnn-bn' }).schedule?.type, 'onecycle');
+    assert.equal(settingsFromOptions({ ...defaults, hidden: '800' }).schedule, null);
   });
 
   it('trains any --layers list with batch norm and dropout', () => {

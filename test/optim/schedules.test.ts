@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  applySchedule, constantLR, cosineAnnealingLR, createSchedule, exponentialLR, parseSchedule, ScheduleOptionError, ScheduleSpecError, stepLR,
+  applySchedule, constantLR, cosineAnnealingLR, createSchedule, exponentialLR, formatSchedule, parseSchedule, ScheduleOptionError, ScheduleSpecError, stepLR,
   type ScheduleSpec,
 } from '../../src/optim/index.js';
 import { fixture, type TorchSchedule } from './helpers.js';
@@ -74,6 +74,11 @@ test('parseSchedule reads every text form, and names the forms when it cannot', 
   assert.deepEqual(parseSchedule('onecycle', 10), { type: 'onecycle' });
   assert.deepEqual(parseSchedule('onecycle:0.01', 10), { type: 'onecycle', maxLr: 0.01 });
   assert.deepEqual(parseSchedule('onecycle:0.01:0.25', 10), { type: 'onecycle', maxLr: 0.01, pctStart: 0.25 });
+  assert.deepEqual(parseSchedule('none', 10), { type: 'constant' });
+  // formatSchedule writes what parseSchedule reads back
+  for (const text of ['none', 'step:3:0.5', 'exp:0.9', 'cosine:4:0.001', 'onecycle', 'onecycle:0.01', 'onecycle:0.01:0.25']) {
+    assert.equal(formatSchedule(parseSchedule(text, 10)), text);
+  }
   for (const bad of ['linear:3', 'step', 'step:0', 'step:1.5', 'exp', 'exp:-1', 'cosine:a', 'onecycle:0', 'onecycle:0.1:1', 'step::2']) {
     assert.throws(() => parseSchedule(bad, 10), (e: Error) => e instanceof ScheduleSpecError && e.message.includes(`'${bad}'`) && e.message.includes('onecycle[:MAX_LR[:PCT_START]]'), bad);
   }
