@@ -1277,10 +1277,106 @@ export function batchnormBackwardEval(
   }
 }
 
+/**
+ * The weight gradients' inner product, with the sums in registers: for T kernel taps and V vectors of
+ * 4 lanes each, dst[t][v] += Σ_i values[i] · src(i)[t][v] for i < count, where src(i) is base +
+ * offsets[i] and tap t is t·step bytes on (step may wrap below zero). Each sum runs over the entries in
+ * order and is added to dst once. T ≤ 6, V ≤ 2 (constants where it is inlined): up to 12 sums, each a
+ * chain of dependent multiply-adds, so the more taps a call takes, the more of them run at once.
+ */
+// @ts-ignore: decorator
+@inline function sumTaps(T: i32, V: i32, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize, dstStep: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  let a8 = f32x4.splat(0), a9 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  for (let i = 0; i < count; i++) {
+    const at = base + <usize>load<i32>(offsets + (<usize>i << 2));
+    const v = v128.load32_splat(values + (<usize>i << 2));
+    a0 = madd(v, v128.load(at), a0);
+    if (V == 2) a1 = madd(v, v128.load(at, 16), a1);
+    if (T > 1) {
+      a2 = madd(v, v128.load(at + step), a2);
+      if (V == 2) a3 = madd(v, v128.load(at + step, 16), a3);
+    }
+    if (T > 2) {
+      a4 = madd(v, v128.load(at + 2 * step), a4);
+      if (V == 2) a5 = madd(v, v128.load(at + 2 * step, 16), a5);
+    }
+    if (T > 3) {
+      a6 = madd(v, v128.load(at + 3 * step), a6);
+      if (V == 2) a7 = madd(v, v128.load(at + 3 * step, 16), a7);
+    }
+    if (T > 4) {
+      a8 = madd(v, v128.load(at + 4 * step), a8);
+      if (V == 2) a9 = madd(v, v128.load(at + 4 * step, 16), a9);
+    }
+    if (T > 5) {
+      a10 = madd(v, v128.load(at + 5 * step), a10);
+      if (V == 2) a11 = madd(v, v128.load(at + 5 * step, 16), a11);
+    }
+  }
+  addTap(V, dst, a0, a1);
+  if (T > 1) addTap(V, dst + dstStep, a2, a3);
+  if (T > 2) addTap(V, dst + 2 * dstStep, a4, a5);
+  if (T > 3) addTap(V, dst + 3 * dstStep, a6, a7);
+  if (T > 4) addTap(V, dst + 4 * dstStep, a8, a9);
+  if (T > 5) addTap(V, dst + 5 * dstStep, a10, a11);
+}
+
+/** dst[0..4) += low, and dst[4..8) += high when V is 2. */
+// @ts-ignore: decorator
+@inline function addTap(V: i32, dst: usize, low: v128, high: v128): void {
+  v128.store(dst, f32x4.add(v128.load(dst), low));
+  if (V == 2) v128.store(dst, f32x4.add(v128.load(dst, 16), high), 16);
+}
+
+/**
+ * sumTaps over all `taps` taps of a kernel row and all `rowBytes` of lanes: lanes in blocks of 8 (and
+ * a last one of 4), taps in as few groups of at most 6 as there can be, of near-equal sizes.
+ */
+function sumKernelRow(taps: i32, rowBytes: usize, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize): void {
+  const groups = (taps + 5) / 6;
+  for (let lane: usize = 0; lane < rowBytes; lane += 32) {
+    const two = rowBytes - lane >= 32;
+    let t0 = 0;
+    for (let group = 0; group < groups; group++) {
+      const T = (taps - t0) / (groups - group);
+      const from = base + lane + <usize>t0 * step;
+      const to = dst + lane + <usize>t0 * rowBytes;
+      if (two) {
+        if (T == 6) sumTaps(6, 2, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 5) sumTaps(5, 2, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 4) sumTaps(4, 2, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 3) sumTaps(3, 2, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 2) sumTaps(2, 2, count, offsets, values, from, step, to, rowBytes);
+        else sumTaps(1, 2, count, offsets, values, from, step, to, rowBytes);
+      } else {
+        if (T == 6) sumTaps(6, 1, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 5) sumTaps(5, 1, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 4) sumTaps(4, 1, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 3) sumTaps(3, 1, count, offsets, values, from, step, to, rowBytes);
+        else if (T == 2) sumTaps(2, 1, count, offsets, values, from, step, to, rowBytes);
+        else sumTaps(1, 1, count, offsets, values, from, step, to, rowBytes);
+      }
+      t0 += T;
+    }
+  }
+}
+
 /** Bytes of scratch one thread needs for a sparse-input pass (PASS_FORWARD or PASS_WEIGHT_GRAD). */
 export function conv2dSparseScratchBytes(g: usize, pass: i32): usize {
   const O4 = roundUp(field(g, OUT_CHANNELS), TILE_ROWS);
+  if (pass == PASS_WEIGHT_GRAD) {
+    // the padded dy_n (see conv2dWeightGradSparse), the sums, one channel's entries (offset and value)
+    return <usize>(O4 * (columnLength(g) + borderedPlane(g)) + 2 * field(g, HEIGHT) * field(g, WIDTH)) << 2;
+  }
   return <usize>(O4 * (columnLength(g) + positions(g))) << 2;
+}
+
+/** Positions of dy_n with a border of KH − 1 rows and KW − 1 columns of zeros on each side. */
+// @ts-ignore: decorator
+@inline function borderedPlane(g: usize): i32 {
+  return (field(g, OUT_HEIGHT) + 2 * (field(g, KERNEL_H) - 1)) * (field(g, OUT_WIDTH) + 2 * (field(g, KERNEL_W) - 1));
 }
 
 /**
@@ -1418,10 +1514,79 @@ export function conv2dForwardSparse(
 
 /**
  * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten) with x_n from its nonzeros:
- * dy [N, O, OH, OW], dw [O, K], db [O]. The scratch holds dy_n channels-last [P][O4], then the sums
- * [K][O4]. db is summed as conv2dWeightGrad sums it.
+ * dy [N, O, OH, OW], dw [O, K], db [O]; db is summed as conv2dWeightGrad sums it. With stride 1, dy_n
+ * goes channels-last into a bordered plane [OH + 2(KH − 1)][OW + 2(KW − 1)][O4] whose border is 0, so
+ * every tap of every nonzero input reads a position there (the ones outside dy_n read zeros); a
+ * sample's nonzeros come grouped by input channel, and each kernel row's taps of dW are summed over
+ * the group in registers (sumKernelRow) and added once. Other strides take weightGradSparseStrided.
  */
 export function conv2dWeightGradSparse(
+  g: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  if (field(g, STRIDE_H) != 1 || field(g, STRIDE_W) != 1) {
+    weightGradSparseStrided(g, rowStart, rowCols, rowValues, dy, dw, db, n0, n1, scratch);
+    return;
+  }
+  const H = field(g, HEIGHT), W = field(g, WIDTH);
+  const O = field(g, OUT_CHANNELS), KH = field(g, KERNEL_H), KW = field(g, KERNEL_W);
+  const PH = field(g, PAD_H), PW = field(g, PAD_W);
+  const OH = field(g, OUT_HEIGHT), OW = field(g, OUT_WIDTH);
+  const K = columnLength(g);
+  const P = OH * OW;
+  const OWb = OW + 2 * (KW - 1);
+  const O4 = roundUp(O, TILE_ROWS);
+  const rowBytes = <usize>O4 << 2;
+  const bordered = scratch;
+  const sums = bordered + <usize>borderedPlane(g) * rowBytes;
+  const offsets = sums + <usize>K * rowBytes;
+  const values = offsets + (<usize>(H * W) << 2);
+  memory.fill(scratch, 0, <usize>(borderedPlane(g) + K) * rowBytes);
+  const plane = H * W;
+  const kernelRowBack = <usize>OWb * rowBytes;
+  for (let n = n0; n < n1; n++) {
+    const dyn = dy + (<usize>(n * O * P) << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      channelsToPositions(dyn + (<usize>(oh * OW) << 2), O, OW, P, O4, bordered + <usize>((oh + KH - 1) * OWb + KW - 1) * rowBytes);
+    }
+    const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
+    let e = load<i32>(rowStart + (<usize>n << 2));
+    while (e < e1) {
+      const c = load<i32>(rowCols + (<usize>e << 2)) / plane;
+      const end = (c + 1) * plane;
+      let count = 0;
+      for (; e < e1; e++) {
+        const column = load<i32>(rowCols + (<usize>e << 2));
+        if (column >= end) break;
+        const h = (column - c * plane) / W;
+        const w = column - c * plane - h * W;
+        // tap (0, 0) meets output (h + PH, w + PW): bordered position (h + PH + KH − 1, w + PW + KW − 1)
+        store<i32>(offsets + (<usize>count << 2), ((h + PH + KH - 1) * OWb + w + PW + KW - 1) * <i32>rowBytes);
+        store<f32>(values + (<usize>count << 2), load<f32>(rowValues + (<usize>e << 2)));
+        count++;
+      }
+      // tap (kh, kw) is kh bordered rows and kw positions back from tap (0, 0)
+      let base = bordered;
+      let dst = sums + <usize>(c * KH * KW) * rowBytes;
+      for (let kh = 0; kh < KH; kh++) {
+        sumKernelRow(KW, rowBytes, count, offsets, values, base, 0 - rowBytes, dst);
+        base -= kernelRowBack;
+        dst += <usize>KW * rowBytes;
+      }
+    }
+    const first = n == n0;
+    for (let o = 0; o < O; o++) {
+      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+      const at = db + (<usize>o << 2);
+      store<f32>(at, first ? total : load<f32>(at) + total);
+    }
+  }
+  for (let o = 0; o < O; o++) {
+    for (let k = 0; k < K; k++) store<f32>(dw + (<usize>(o * K + k) << 2), load<f32>(sums + <usize>k * rowBytes + (<usize>o << 2)));
+  }
+}
+
+/** conv2dWeightGradSparse for strides above 1: each nonzero's taps added to the sums one by one. */
+function weightGradSparseStrided(
   g: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize, n0: i32, n1: i32, scratch: usize,
 ): void {
   const H = field(g, HEIGHT), W = field(g, WIDTH);
@@ -1494,7 +1659,9 @@ export function conv2dWeightGradSparse(
 export function conv2dSparseGradScratchBytes(g: usize, pass: i32): usize {
   const C4 = roundUp(field(g, CHANNELS), TILE_ROWS);
   const taps = field(g, OUT_CHANNELS) * field(g, KERNEL_H) * field(g, KERNEL_W);
-  return <usize>(C4 * (taps + paddedPlane(g))) << 2;
+  // the weight gradient also lists one output channel's entries: a byte offset and a value each
+  const entries = pass == PASS_WEIGHT_GRAD ? 2 * positions(g) : 0;
+  return <usize>(C4 * (taps + paddedPlane(g)) + entries) << 2;
 }
 
 /**
@@ -1556,7 +1723,10 @@ export function conv2dInputGradSparse(
 /**
  * dw = Σ_{n0 ≤ n < n1} dy_n · cols_nᵀ and db = Σ_n Σ_p dy_n (both overwritten), dy_n from its nonzeros:
  * x [N, C, H, W], dy [N, O, OH, OW] (for db, summed as conv2dWeightGrad sums it), dw [O, C, KH, KW].
- * The scratch holds the padded x_n as [Hp·Wp][C4], then the sums [O·KH·KW][C4].
+ * The scratch holds the padded x_n as [Hp·Wp][C4], then the sums [O·KH·KW][C4], then one output
+ * channel's entries (byte offsets of their windows, values). A sample's entries come grouped by output
+ * channel o (the listing is ascending); each kernel row's taps of dW[o] are summed over the group in
+ * registers (sumKernelRow) and added once.
  */
 export function conv2dWeightGradSparseDy(
   g: usize, x: usize, rowStart: usize, rowCols: usize, rowValues: usize, dy: usize, dw: usize, db: usize,
@@ -1573,6 +1743,8 @@ export function conv2dWeightGradSparseDy(
   const taps = KH * KW;
   const input = scratch;
   const sums = scratch + <usize>paddedPlane(g) * rowBytes;
+  const offsets = sums + <usize>(O * taps) * rowBytes;
+  const values = offsets + (<usize>P << 2);
   // the padding (and the lanes from C on) stay 0: only interiors are written below
   memory.fill(scratch, 0, <usize>(paddedPlane(g) + O * taps) * rowBytes);
   const windowRow = <usize>Wp * rowBytes;
@@ -1582,22 +1754,26 @@ export function conv2dWeightGradSparseDy(
       channelsToPositions(xn + (<usize>(h * W) << 2), C, W, H * W, C4, input + <usize>((h + PH) * Wp + PW) * rowBytes);
     }
     const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
-    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
-      const column = load<i32>(rowCols + (<usize>e << 2));
-      const v = v128.load32_splat(rowValues + (<usize>e << 2));
-      const o = column / P;
-      const oh = (column - o * P) / OW;
-      const ow = column - o * P - oh * OW;
-      let rowAt = input + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
+    let e = load<i32>(rowStart + (<usize>n << 2));
+    while (e < e1) {
+      const o = load<i32>(rowCols + (<usize>e << 2)) / P;
+      const end = (o + 1) * P;
+      let count = 0;
+      for (; e < e1; e++) {
+        const column = load<i32>(rowCols + (<usize>e << 2));
+        if (column >= end) break;
+        const p = column - o * P;
+        const oh = p / OW;
+        store<i32>(offsets + (<usize>count << 2), (oh * SH * Wp + (p - oh * OW) * SW) * <i32>rowBytes);
+        store<f32>(values + (<usize>count << 2), load<f32>(rowValues + (<usize>e << 2)));
+        count++;
+      }
       let dst = sums + <usize>(o * taps) * rowBytes;
+      let base = input;
       for (let kh = 0; kh < KH; kh++) {
-        let src = rowAt;
-        for (let kw = 0; kw < KW; kw++) {
-          axpyRow(dst, src, v, rowBytes);
-          src += rowBytes;
-          dst += rowBytes;
-        }
-        rowAt += windowRow;
+        sumKernelRow(KW, rowBytes, count, offsets, values, base, rowBytes, dst);
+        base += windowRow;
+        dst += <usize>KW * rowBytes;
       }
     }
     const first = n == n0;

@@ -4,9 +4,10 @@
 // the total has beyond the layers). Batches are taken in order from a shuffled training set, so the
 // inputs' zeros are MNIST's.
 //
-//   npx tsx bench/cnn-step.ts [--batch 128] [--seconds 3] [--threads 1,2] [--models lenet5,cnn] [--dense]
+//   npx tsx bench/cnn-step.ts [--batch 128] [--seconds 3] [--threads 1,2] [--models lenet5,cnn] [--dense] [--by-kernel]
 //
 // --dense: the kernels' sparseDensityLimit 0 (every layer on its dense products).
+// --by-kernel: also the ms per step of each kernel call (summed over the layers that call it).
 import { cpus, loadavg } from 'node:os';
 import { createWasmKernels } from '../src/core/index.js';
 import { Random } from '../src/core/random.js';
@@ -27,6 +28,7 @@ const seconds = Number(option('--seconds', '3'));
 const threadCounts = option('--threads', '1,2').split(',').map(Number);
 const models = option('--models', 'lenet5,cnn').split(',');
 const dense = args.includes('--dense');
+const byKernel = args.includes('--by-kernel');
 
 const data = loadData('mnist').train;
 const order = new Uint32Array(data.count);
@@ -38,6 +40,21 @@ interface Timing { forward: number; backward: number }
 async function measure(name: string, threads: number): Promise<void> {
   const kernels = await createWasmKernels({ threads, ...(dense ? { sparseDensityLimit: 0 } : {}) });
   try {
+    const kernelTimes = new Map<string, number>();
+    if (byKernel) {
+      // wrap every method of the kernels object (the layers call them through it)
+      const target = kernels as unknown as Record<string, unknown>;
+      for (const key of Object.keys(target)) {
+        const method = target[key];
+        if (typeof method !== 'function') continue;
+        target[key] = (...a: unknown[]) => {
+          const t0 = performance.now();
+          const out = (method as (...b: unknown[]) => unknown).apply(kernels, a);
+          kernelTimes.set(key, (kernelTimes.get(key) ?? 0) + performance.now() - t0);
+          return out;
+        };
+      }
+    }
     const model = Sequential.create(kernels, buildModelSpec([1, 28, 28], presetLayers(name), 10), 1);
     const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 0.001 });
     model.reserve(batch);
@@ -80,6 +97,7 @@ async function measure(name: string, threads: number): Promise<void> {
     };
     for (let i = 0; i < 20; i++) step();
     for (const t of timings) t.forward = t.backward = 0;
+    kernelTimes.clear();
     let steps = 0;
     const start = performance.now();
     while (performance.now() - start < seconds * 1000) {
@@ -95,6 +113,10 @@ async function measure(name: string, threads: number): Promise<void> {
     console.log(`${name.padEnd(7)} ${threads} thread${threads > 1 ? 's' : ' '}  ${ms.toFixed(2).padStart(6)} ms/step  ` +
       `${(batch / ms).toFixed(2).padStart(6)}k samples/s  (${steps} steps; rest ${(ms - inLayers).toFixed(2)} ms)`);
     console.log(`    ${layers.join(', ')}`);
+    if (byKernel) {
+      const list = [...kernelTimes].sort((a, b) => b[1] - a[1]).map(([key, t]) => `${key} ${(t / steps).toFixed(2)}`);
+      console.log(`    kernels: ${list.join(', ')}`);
+    }
   } finally {
     await kernels.close();
   }

@@ -78,6 +78,8 @@ const convShapes: ConvShape[] = [
   [2, 2, 1, 12, 3, 1, 3, 1, 1, 0, 1],
   [1, 1, 3, 3, 1, 3, 3, 1, 1, 2, 2],
   [2, 5, 6, 4, 9, 5, 3, 3, 3, 2, 1],
+  [2, 10, 9, 9, 5, 3, 5, 1, 1, 1, 2], // 12 lanes of channels (a block of 8 and one of 4), 5 taps a row
+  [2, 24, 12, 12, 8, 3, 3, 1, 1, 0, 0], // the cnn preset's second convolution, narrower
 ];
 for (let i = 0; i < 16; i++) {
   const [padH, padW] = [random.int(3), random.int(3)];

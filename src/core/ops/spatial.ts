@@ -57,7 +57,7 @@ export interface SpatialKernels {
    * zeros are skipped, not multiplied: w must be finite for the result to be conv2dForward's.
    */
   conv2dForwardSparse(g: Conv2dGeometry, index: NonzeroIndex, w: Float32Array, b: Float32Array, y: Float32Array, activation: Activation): void;
-  /** conv2dWeightGrad of the x whose nonzeros `index` lists by sample (dy must be finite). */
+  /** conv2dWeightGrad of the x whose nonzeros `index` lists by sample (x and dy must be finite: a tap outside dy_n meets a zero). */
   conv2dWeightGradSparse(g: Conv2dGeometry, index: NonzeroIndex, dy: Float32Array, dw: Float32Array, db: Float32Array): void;
   /**
    * conv2dInputGrad of the dy whose nonzeros `index` lists by sample (rows g.batch, cols O·OH·OW): a
