@@ -12,7 +12,7 @@ export {
   maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward, activationForward, dropout,
   batchnormForwardTraining, batchnormForwardEval, batchnormBackwardTraining, batchnormBackwardEval,
 } from './spatial';
-export { indexNonzeros, indexPixels, scalePixels, indexColumns, sparseGemmNN, sparseGemmTN, toPanels, fromPanels } from './sparse';
+export { indexNonzeros, indexNonzeroRows, indexPixels, scalePixels, indexColumns, sparseGemmNN, sparseGemmTN, toPanels, fromPanels } from './sparse';
 
 /**
  * Version of the calling convention shared with src/core/wasm.ts (export names, parameters, scratch

@@ -34,23 +34,43 @@ const PANEL: i32 = 28;
  * as zero (it adds nothing); NaN counts as nonzero, so it still reaches the output.
  */
 export function indexNonzeros(x: usize, rows: i32, k: i32, rowStart: usize, rowCols: usize, rowValues: usize): i32 {
+  const count = listRows(x, 0, rows, k, rowStart, rowCols, rowValues, 0);
+  store<i32>(rowStart + (<usize>rows << 2), count);
+  return count;
+}
+
+/**
+ * indexNonzeros of rows [r0, r1) only, their entries written from entry `base` on (rowStart[r] for
+ * r0 ≤ r < r1 counts from 0 as ever, so it is base plus the entries before row r); the end, base plus
+ * the entries listed, is stored at `end`. Threads list their own rows this way, each from base r0·k,
+ * and the binding then moves the parts together.
+ */
+export function indexNonzeroRows(x: usize, r0: i32, r1: i32, k: i32, rowStart: usize, rowCols: usize, rowValues: usize, base: i32, end: usize): void {
+  store<i32>(end, listRows(x, r0, r1, k, rowStart, rowCols, rowValues, base));
+}
+
+/**
+ * The listing of rows [r0, r1) from entry `count` on; returns the entry after the last. Sixteen values
+ * are tested per step (four compares, one 16-bit mask), and only the mask's set bits are visited:
+ * MNIST rows and gradients after a max pool are mostly runs of zeros.
+ */
+// @ts-ignore: decorator
+@inline function listRows(x: usize, r0: i32, r1: i32, k: i32, rowStart: usize, rowCols: usize, rowValues: usize, count: i32): i32 {
   const zero = f32x4.splat(0);
-  let count = 0;
-  for (let r = 0; r < rows; r++) {
+  for (let r = r0; r < r1; r++) {
     store<i32>(rowStart + (<usize>r << 2), count);
     const row = x + <usize>r * (<usize>k << 2);
     let j = 0;
-    // four at a time: MNIST rows are mostly runs of zeros, skipped one vector compare per 4 pixels
-    for (; j + 4 <= k; j += 4) {
-      const v = v128.load(row + (<usize>j << 2));
-      if (!v128.any_true(f32x4.ne(v, zero))) continue;
-      for (let l = 0; l < 4; l++) {
-        const value = load<f32>(row + (<usize>(j + l) << 2));
-        if (value != 0) {
-          store<i32>(rowCols + (<usize>count << 2), j + l);
-          store<f32>(rowValues + (<usize>count << 2), value);
-          count++;
-        }
+    for (; j + 16 <= k; j += 16) {
+      const at = row + (<usize>j << 2);
+      let mask = i32x4.bitmask(f32x4.ne(v128.load(at), zero)) | (i32x4.bitmask(f32x4.ne(v128.load(at, 16), zero)) << 4) |
+        (i32x4.bitmask(f32x4.ne(v128.load(at, 32), zero)) << 8) | (i32x4.bitmask(f32x4.ne(v128.load(at, 48), zero)) << 12);
+      while (mask != 0) {
+        const l = ctz(mask);
+        store<i32>(rowCols + (<usize>count << 2), j + l);
+        store<f32>(rowValues + (<usize>count << 2), load<f32>(at + (<usize>l << 2)));
+        count++;
+        mask &= mask - 1;
       }
     }
     for (; j < k; j++) {
@@ -62,7 +82,6 @@ export function indexNonzeros(x: usize, rows: i32, k: i32, rowStart: usize, rowC
       }
     }
   }
-  store<i32>(rowStart + (<usize>rows << 2), count);
   return count;
 }
 

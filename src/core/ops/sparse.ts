@@ -5,7 +5,7 @@
  */
 import { fromPanels, panelIndex, toPanels } from '../panels.js';
 import { Operation } from '../pool-protocol.js';
-import { asArgumentError, checkLength, PARALLEL_MIN_MACS, splitPoint, type WasmRuntime } from '../wasm-runtime.js';
+import { asArgumentError, checkLength, PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MACS, splitPoint, type WasmRuntime } from '../wasm-runtime.js';
 
 /**
  * The nonzero values of a mostly-zero [rows, cols] matrix X, listed by row (built by `indexNonzeros`)
@@ -114,6 +114,8 @@ export interface SparseKernels {
 /** The exports of assembly/sparse.ts. */
 export interface SparseExports {
   indexNonzeros(x: number, rows: number, k: number, rowStart: number, rowCols: number, rowValues: number): number;
+  indexNonzeroRows(x: number, r0: number, r1: number, k: number, rowStart: number, rowCols: number, rowValues: number,
+    base: number, end: number): void;
   indexPixels(pixels: number, rows: number, k: number, scale: number, rowStart: number, rowCols: number, rowValues: number): number;
   scalePixels(pixels: number, length: number, scale: number, out: number): void;
   indexColumns(rows: number, k: number, rowStart: number, rowCols: number, rowValues: number, colStart: number,
@@ -246,6 +248,9 @@ const SPARSE_UNIT = 4;
 const SPARSE_BLOCK = 28;
 
 export function bindSparse(rt: WasmRuntime, wasm: SparseExports, sparseDensityLimit: number): SparseKernels {
+  /** Where each thread's part of indexNonzeros stores its end (grown to the thread count). */
+  let partEnds: Int32Array = new Int32Array(0);
+
   function checkIndex(index: NonzeroIndex, rows: number, cols: number, what: string): void {
     asArgumentError(() => checkNonzeroIndex(index, rows, cols, what));
   }
@@ -290,10 +295,37 @@ export function bindSparse(rt: WasmRuntime, wasm: SparseExports, sparseDensityLi
       checkLength(rows, 'rows');
       checkIndex(index, rows, cols, 'indexNonzeros');
       const entries = rows * cols;
-      return wasm.indexNonzeros(
-        rt.pointer(x, entries, 'indexNonzeros: x'), rows, cols, rt.pointer(index.rowStart, rows + 1, 'indexNonzeros: rowStart'),
-        rt.pointer(index.rowCols, entries, 'indexNonzeros: rowCols'), rt.pointer(index.rowValues, entries, 'indexNonzeros: rowValues'),
-      );
+      const px = rt.pointer(x, entries, 'indexNonzeros: x');
+      const ps = rt.pointer(index.rowStart, rows + 1, 'indexNonzeros: rowStart');
+      const pc = rt.pointer(index.rowCols, entries, 'indexNonzeros: rowCols');
+      const pv = rt.pointer(index.rowValues, entries, 'indexNonzeros: rowValues');
+      const parts = rt.parts(entries, PARALLEL_MIN_ELEMENTS, rows);
+      if (parts === 1) return wasm.indexNonzeros(px, rows, cols, ps, pc, pv);
+      // each part lists its rows from entry r0·cols on (room for all of them), then the parts move together
+      if (partEnds.length < parts) partEnds = rt.allocI32(parts);
+      const ends = partEnds;
+      for (let t = parts - 1; t >= 0; t--) {
+        const r0 = splitPoint(rows, 1, parts, t);
+        const r1 = splitPoint(rows, 1, parts, t + 1);
+        const end = ends.byteOffset + 4 * t;
+        if (t > 0) rt.post(t, Operation.indexNonzeroRows, px, r0, r1, cols, ps, pc, pv, r0 * cols, end);
+        else wasm.indexNonzeroRows(px, r0, r1, cols, ps, pc, pv, 0, end);
+      }
+      rt.finish(parts);
+      let count = ends[0];
+      for (let t = 1; t < parts; t++) {
+        const r0 = splitPoint(rows, 1, parts, t);
+        const r1 = splitPoint(rows, 1, parts, t + 1);
+        const base = r0 * cols;
+        if (base !== count) {
+          index.rowCols.copyWithin(count, base, ends[t]);
+          index.rowValues.copyWithin(count, base, ends[t]);
+          for (let r = r0; r < r1; r++) index.rowStart[r] -= base - count;
+        }
+        count += ends[t] - base;
+      }
+      index.rowStart[rows] = count;
+      return count;
     },
 
     indexPixels(pixels, rows, cols, scale, index) {
