@@ -1335,12 +1335,13 @@ export function batchnormBackwardEval(
  * a last one of 4), taps in as few groups of at most 6 as there can be, of near-equal sizes.
  */
 function sumKernelRow(taps: i32, rowBytes: usize, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize): void {
-  const groups = (taps + 5) / 6;
+  // (no division in the common case of one group: this runs once per nonzero position and kernel row)
+  const groups = taps <= 6 ? 1 : (taps + 5) / 6;
   for (let lane: usize = 0; lane < rowBytes; lane += 32) {
     const two = rowBytes - lane >= 32;
     let t0 = 0;
     for (let group = 0; group < groups; group++) {
-      const T = (taps - t0) / (groups - group);
+      const T = groups == 1 ? taps : (taps - t0) / (groups - group);
       const from = base + lane + <usize>t0 * step;
       const to = dst + lane + <usize>t0 * rowBytes;
       if (two) {
@@ -1659,14 +1660,19 @@ function weightGradSparseStrided(
 export function conv2dSparseGradScratchBytes(g: usize, pass: i32): usize {
   const C4 = roundUp(field(g, CHANNELS), TILE_ROWS);
   const taps = field(g, OUT_CHANNELS) * field(g, KERNEL_H) * field(g, KERNEL_W);
-  // the weight gradient also lists one output channel's entries: a byte offset and a value each
-  const entries = pass == PASS_WEIGHT_GRAD ? 2 * positions(g) : 0;
+  // the weight gradient lists one output channel's entries (a byte offset and a value each); the input
+  // gradient a sample's entries by position (P + 1 starts, then an offset and a value per entry)
+  const P = positions(g);
+  const entries = pass == PASS_WEIGHT_GRAD ? 2 * P : P + 1 + 2 * field(g, OUT_CHANNELS) * P;
   return <usize>(C4 * (taps + paddedPlane(g)) + entries) << 2;
 }
 
 /**
  * dx[n] = conv2dᵀ(dy_n, W) for n in [n0, n1), dy_n from its nonzeros: w [O, C, KH, KW], dx [N, C, H, W]
- * (overwritten). The scratch holds W as [O·KH·KW][C4], then the padded gradient [Hp·Wp][C4].
+ * (overwritten). The scratch holds W as [O·KH·KW][C4], then the padded gradient [Hp·Wp][C4], then a
+ * sample's entries sorted by output position (a counting sort, keeping each position's channels in
+ * order). All the nonzeros at one position reach the same window of the gradient, so each kernel row
+ * of that window is summed over them in registers (sumKernelRow) and added once.
  */
 export function conv2dInputGradSparse(
   g: usize, rowStart: usize, rowCols: usize, rowValues: usize, w: usize, dx: usize, n0: i32, n1: i32, scratch: usize,
@@ -1683,6 +1689,9 @@ export function conv2dInputGradSparse(
   const packed = scratch;
   const grad = scratch + <usize>(O * taps) * rowBytes;
   const gradBytes = <usize>paddedPlane(g) * rowBytes;
+  const starts = grad + gradBytes;
+  const offsets = starts + (<usize>(P + 1) << 2);
+  const values = offsets + (<usize>(O * P) << 2);
   memory.fill(packed, 0, <usize>(O * taps) * rowBytes);
   for (let o = 0; o < O; o++) {
     for (let c = 0; c < C; c++) {
@@ -1692,26 +1701,49 @@ export function conv2dInputGradSparse(
     }
   }
   const windowRow = <usize>Wp * rowBytes;
+  const tapRow = <usize>KW * rowBytes;
   for (let n = n0; n < n1; n++) {
     memory.fill(grad, 0, gradBytes);
+    const e0 = load<i32>(rowStart + (<usize>n << 2));
     const e1 = load<i32>(rowStart + (<usize>(n + 1) << 2));
-    for (let e = load<i32>(rowStart + (<usize>n << 2)); e < e1; e++) {
+    // starts[p + 1] = entries at position p, then their running sums: position p's entries begin at starts[p]
+    memory.fill(starts, 0, <usize>(P + 1) << 2);
+    for (let e = e0; e < e1; e++) {
+      const at = starts + (<usize>(load<i32>(rowCols + (<usize>e << 2)) % P + 1) << 2);
+      store<i32>(at, load<i32>(at) + 1);
+    }
+    for (let p = 0; p < P; p++) {
+      const at = starts + (<usize>(p + 1) << 2);
+      store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+    }
+    // each entry into its position's next free slot, as the byte offset of its channel's W rows and its value
+    for (let e = e0; e < e1; e++) {
       const column = load<i32>(rowCols + (<usize>e << 2));
-      const v = v128.load32_splat(rowValues + (<usize>e << 2));
       const o = column / P;
-      const oh = (column - o * P) / OW;
-      const ow = column - o * P - oh * OW;
-      let rowAt = grad + <usize>(oh * SH * Wp + ow * SW) * rowBytes;
-      let src = packed + <usize>(o * taps) * rowBytes;
-      for (let kh = 0; kh < KH; kh++) {
-        let dst = rowAt;
-        for (let kw = 0; kw < KW; kw++) {
-          axpyRow(dst, src, v, rowBytes);
-          dst += rowBytes;
-          src += rowBytes;
+      const at = starts + (<usize>(column - o * P) << 2);
+      const slot = load<i32>(at);
+      store<i32>(at, slot + 1);
+      store<i32>(offsets + (<usize>slot << 2), o * taps * <i32>rowBytes);
+      store<f32>(values + (<usize>slot << 2), load<f32>(rowValues + (<usize>e << 2)));
+    }
+    // now starts[p] is where position p's entries end (and p + 1's begin)
+    let begin = 0;
+    for (let p = 0; p < P; p++) {
+      const finish = load<i32>(starts + (<usize>p << 2));
+      const count = finish - begin;
+      if (count > 0) {
+        const oh = p / OW;
+        let dst = grad + <usize>(oh * SH * Wp + (p - oh * OW) * SW) * rowBytes;
+        let base = packed;
+        const from = offsets + (<usize>begin << 2);
+        const scale = values + (<usize>begin << 2);
+        for (let kh = 0; kh < KH; kh++) {
+          sumKernelRow(KW, rowBytes, count, from, scale, base, rowBytes, dst);
+          base += tapRow;
+          dst += windowRow;
         }
-        rowAt += windowRow;
       }
+      begin = finish;
     }
     const dxn = dx + (<usize>(n * C * H * W) << 2);
     for (let h = 0; h < H; h++) {
