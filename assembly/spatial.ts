@@ -1334,7 +1334,8 @@ export function batchnormBackwardEval(
  * sumTaps over all `taps` taps of a kernel row and all `rowBytes` of lanes: lanes in blocks of 8 (and
  * a last one of 4), taps in as few groups of at most 6 as there can be, of near-equal sizes.
  */
-function sumKernelRow(taps: i32, rowBytes: usize, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize): void {
+// @ts-ignore: decorator
+@inline function sumKernelRow(taps: i32, rowBytes: usize, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize): void {
   // (no division in the common case of one group: this runs once per nonzero position and kernel row)
   const groups = taps <= 6 ? 1 : (taps + 5) / 6;
   for (let lane: usize = 0; lane < rowBytes; lane += 32) {

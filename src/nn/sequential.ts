@@ -167,14 +167,15 @@ export class Sequential {
 
   /**
    * `forward` of pixels · scale for raw pixels [rows, inputs] (from `allocPixels`): the same logits as
-   * `forward` of the scaled floats. A first linear layer reads the nonzero bytes directly; any other
-   * network gets the batch converted once. For 8-bit images, scale is 1 / 255.
+   * `forward` of the scaled floats. A first linear or convolution layer that reads the data lists the
+   * nonzero bytes directly; any other network gets the batch converted once. For 8-bit images, scale
+   * is 1 / 255.
    */
   forwardPixels(pixels: Uint8Array, rows: number, scale: number, training = false): Float32Array {
     this.checkRows(pixels.length, rows, 'pixels');
     this.reserve(rows);
     const first = this.layers[0];
-    if (first instanceof LinearLayer && first.sparseInputs) {
+    if ((first instanceof LinearLayer || first instanceof Conv2dLayer) && first.sparseInputs) {
       return this.run(null, first.forwardPixels(pixels, rows, scale), rows, training);
     }
     const input = (this.floatInput ??= this.kernels.allocF32(this.capacity * this.inputs));

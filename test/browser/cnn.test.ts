@@ -1,7 +1,7 @@
 /**
  * The web app with a convolutional model, in real Chromium: the page builds LeNet-5 from its version-2
- * config.json and runs it on the WebAssembly kernels (Draw, Zip code, Gallery), and the Train page
- * trains a preset on the server.
+ * config.json and runs it on the WebAssembly kernels (Draw, Zip code, Gallery), the Train page
+ * trains a preset on the server, and the study explorer sets a study's CNN and MLP designs side by side.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,8 +15,11 @@ import { presetLayers } from '../../src/io/layer-text.js';
 import { Classifier } from '../../src/nn/classifier.js';
 import { readDigits } from '../../src/read/read.js';
 import { createServer, type DigitServer } from '../../src/serve/server.js';
+import { StudyRunner } from '../../src/study/runner.js';
+import { parseStudySpec } from '../../src/study/spec.js';
 import { trainAndSave } from '../../src/train/model-config.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../../src/train/trainer.js';
+import { writeSmallIdx } from '../cli/helpers.js';
 import { makeZipCodes } from '../fixtures/make_zipcodes.js';
 import { launchChromium, strokeOn, waitUntil, type BrowserSession } from './chromium.js';
 
@@ -37,6 +40,12 @@ before(async () => {
   const { result } = await trainAndSave(run, modelDir);
   assert.ok(result.test.accuracy > 0.97, `LeNet-5 read ${result.test.accuracy} of the test set after 2 epochs`);
   classifier = await Classifier.load(kernels, modelDir);
+  // a tiny study of one CNN and one MLP design on 2,500 images
+  const small = join(dir, 'idx');
+  writeSmallIdx(small, 2500, 500);
+  const text = `name: kinds\ndata: idx:${small}\nvalidation: 500\nbatch_size: 50\nepochs: 1\nseeds: [1]\nspace:\n` +
+    `  - network: ["conv 4 5x5, relu, maxpool 2", "linear 16, relu"]\n    lr: 0.01\n`;
+  await new StudyRunner({ spec: parseStudySpec(text, 'kinds.yaml'), specText: text, out: join(dir, 'studies', 'kinds'), workers: 1, backend: 'wasm' }).run();
   server = await createServer({ runsDir, studiesDir: join(dir, 'studies'), webRoot: WEB_ROOT });
   url = await server.listen(0);
   browser = await launchChromium({ width: 1100, height: 900 });
@@ -85,6 +94,22 @@ describe('the web app with a LeNet-5 model', () => {
     await openPage('gallery');
     await page.locator('#gallery-summary', { hasText: /^lenet: test accuracy 9[789]\./ }).waitFor({ timeout: 30_000 });
     await page.waitForSelector('#gallery-wrong li', { timeout: 30_000 });
+  });
+
+  it('sets a study\'s CNN and MLP designs side by side', async () => {
+    const { page } = browser;
+    await openPage('studies');
+    await page.click('#study-list button');
+    await page.waitForSelector('#study-kinds tbody tr');
+    assert.equal(await page.isHidden('#study-kinds-block'), false);
+    const kinds = await page.locator('#study-kinds tbody tr td:first-child').allTextContents();
+    assert.deepEqual([...kinds].sort(), ['CNN', 'MLP']);
+    const rows = await page.locator('#study-kinds tbody tr').allTextContents();
+    const cnn = rows.find((row) => row.startsWith('CNN')) ?? '';
+    // the CNN's parameters (4·25 + 4, then 4·12·12·10 + 10) and its layers
+    assert.match(cnn, /5,874/);
+    assert.match(cnn, /conv 4 5x5, relu, maxpool 2/);
+    await browser.screenshot('web-cnn-study.png');
   });
 
   it('trains a preset from the Train page and offers the new model', async () => {

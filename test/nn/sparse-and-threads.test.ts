@@ -3,7 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createKernels, type KernelOptions } from '../../src/core/index.js';
+import { parseLayers } from '../../src/io/layer-text.js';
+import { buildModelSpec } from '../../src/io/model-spec.js';
 import { Mlp } from '../../src/nn/mlp.js';
+import { Sequential } from '../../src/nn/sequential.js';
 import { TrainingRun, type EpochRecord } from '../../src/train/trainer.js';
 import { settings, smallMnist } from '../train/helpers.js';
 
@@ -84,6 +87,48 @@ describe('pixel input', () => {
         assert.equal(results[1].loss, results[0].loss, `${what}: loss`);
         results[0].grads.forEach((grad, i) => assert.deepEqual(results[1].grads[i], grad, `${what}: gradient ${i}`));
         assert.ok(results[0].loss > 0 && Number.isFinite(results[0].loss));
+      } finally {
+        await kernels.close();
+      }
+    }
+  });
+
+  it('gives a first convolution the same logits and gradients from bytes as from the scaled floats', async () => {
+    const rows = 23;
+    const spec = buildModelSpec([1, 28, 28], parseLayers('conv 4 5x5 pad 2, relu, maxpool 2, conv 6 3x3, relu, linear 12, relu'), 10);
+    // MNIST's digits (about 19% nonzero: the listing of the bytes), and the same digits with every
+    // third pixel set (past the sparse limit: the layer's own float copy)
+    const digits = (data.train.images as Uint8Array).subarray(0, rows * 784);
+    const dense = digits.map((p, i) => (i % 3 === 0 ? Math.max(p, 40) : p));
+    for (const threads of [1, 2]) {
+      const kernels = await createKernels({ backend: 'wasm', threads });
+      try {
+        for (const images of [digits, dense]) {
+          const results = ['floats', 'pixels'].map((kind) => {
+            const model = Sequential.create(kernels, spec, 3);
+            const labels = model.allocLabels(rows);
+            labels.set(data.train.labels.subarray(0, rows));
+            let logits: Float32Array;
+            if (kind === 'floats') {
+              const input = model.allocInput(rows);
+              for (let i = 0; i < rows * 784; i++) input[i] = images[i] * (1 / 255);
+              logits = model.forward(input, rows, true);
+            } else {
+              const pixels = model.allocPixels(rows);
+              pixels.set(images);
+              logits = model.forwardPixels(pixels, rows, 1 / 255, true);
+            }
+            const copy = Float32Array.from(logits);
+            const loss = model.lossAndGradient(labels, rows);
+            model.backward(rows);
+            return { logits: copy, loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
+          });
+          const what = `${threads} thread(s), ${images === digits ? 'digits' : 'denser images'}`;
+          assert.deepEqual(results[1].logits, results[0].logits, `${what}: logits`);
+          assert.equal(results[1].loss, results[0].loss, `${what}: loss`);
+          results[0].grads.forEach((grad, i) => assert.deepEqual(results[1].grads[i], grad, `${what}: gradient ${i}`));
+          assert.ok(results[0].grads[0].some((g) => g !== 0), `${what}: the first layer has a gradient`);
+        }
       } finally {
         await kernels.close();
       }

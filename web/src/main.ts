@@ -299,6 +299,8 @@ interface StudyDetail {
   designs: StudyDesign[];
   summary: { recommendation: string[] };
   table: { header: string[]; rows: string[][] };
+  /** CNN and MLP designs side by side, when the study has networks in its space (else null). */
+  kinds: { header: string[]; rows: string[][] } | null;
 }
 
 async function showStudies(): Promise<void> {
@@ -374,6 +376,8 @@ async function openStudy(id: string): Promise<void> {
   $('study-name').textContent = `${study.name} (${study.state})`;
   $('study-summary').textContent = study.summary.recommendation.join(' ');
   renderTable($<HTMLTableElement>('study-table'), study.table.header, study.table.rows);
+  $('study-kinds-block').hidden = study.kinds === null;
+  if (study.kinds) renderTable($<HTMLTableElement>('study-kinds'), study.kinds.header, study.kinds.rows);
   const colors = ['#1f5fbf', '#c0392b', '#2e8b57', '#8e44ad', '#d35400', '#16a085', '#7f8c8d', '#b7950b'];
   lineChart(
     $('study-curves') as unknown as SVGSVGElement,

@@ -39,6 +39,9 @@ export class Conv2dLayer implements Layer {
   /** The nonzero inputs of the last forward when it took the sparse path (null: it took the dense one). */
   private nonzeros: NonzeroIndex | null = null;
   private listing: NonzeroIndex | null = null;
+  /** The float input that `forwardPixels` made when it took the dense path (null otherwise). */
+  private pixelInput: Float32Array | null = null;
+  private pixelValues: Float32Array | null = null;
   /** The nonzeros of dZ in the running backward (allocated when `sparseGradients`). */
   private gradientListing: NonzeroIndex | null = null;
   /** Whether this layer measures its inputs' density (see above). */
@@ -96,6 +99,7 @@ export class Conv2dLayer implements Layer {
   reserve(rows: number): void {
     if (rows <= this.capacity) return;
     this.output = this.kernels.allocF32(rows * this.outputSize);
+    this.pixelValues = null;
     if (this.sparseInputs) this.listing = this.kernels.allocNonzeroIndex(rows, this.inputSize);
     if (this.sparseGradients) this.gradientListing = this.kernels.allocNonzeroIndex(rows, this.outputSize);
     this.capacity = rows;
@@ -120,6 +124,7 @@ export class Conv2dLayer implements Layer {
     const g = this.geometryFor(rows);
     const listing = this.listing;
     this.nonzeros = null;
+    this.pixelInput = null;
     if (listing !== null && k.indexNonzeros(x, rows, this.inputSize, listing) <= k.sparseConvDensityLimit * rows * this.inputSize) {
       this.nonzeros = listing;
       k.conv2dForwardSparse(g, listing, this.weight, this.bias, this.output, this.activation);
@@ -130,9 +135,35 @@ export class Conv2dLayer implements Layer {
     return this.output;
   }
 
+  /**
+   * `forward` of pixels · scale for raw pixels [rows, C·H·W]: a layer with `sparseInputs` lists the
+   * nonzero bytes directly and, when they are few enough, never makes the floats; otherwise the batch
+   * is converted once into the layer's own buffer. `backward` then takes null for x.
+   */
+  forwardPixels(pixels: Uint8Array, rows: number, scale: number): Float32Array {
+    this.reserve(rows);
+    if (rows === 0) return this.output;
+    const k = this.kernels;
+    const listing = this.listing;
+    if (listing !== null && k.indexPixels(pixels, rows, this.inputSize, scale, listing) <= k.sparseConvDensityLimit * rows * this.inputSize) {
+      this.nonzeros = listing;
+      this.pixelInput = null;
+      k.conv2dForwardSparse(this.geometryFor(rows), listing, this.weight, this.bias, this.output, this.activation);
+      this.forwarded = true;
+      return this.output;
+    }
+    const values = (this.pixelValues ??= k.allocF32(this.capacity * this.inputSize));
+    k.scalePixels(pixels, rows * this.inputSize, scale, values);
+    this.forward(values, rows);
+    this.pixelInput = values;
+    return this.output;
+  }
+
   /** dZ = dy ⊙ act'(y) in place; dW, db from x and dZ; dx = conv2dᵀ(dZ, W) when asked. */
   backward(x: Float32Array | null, y: Float32Array, dy: Float32Array, dx: Float32Array | null, rows: number): void {
-    if (!this.forwarded || x === null) throw new NoForwardPassError(`conv2d layers.${this.index}`);
+    // x is null after forwardPixels: the input is then the layer's own floats, or its nonzero listing
+    const input = x ?? this.pixelInput;
+    if (!this.forwarded || (input === null && this.nonzeros === null)) throw new NoForwardPassError(`conv2d layers.${this.index}`);
     if (rows === 0) return;
     const k = this.kernels;
     const g = this.geometryFor(rows);
@@ -142,8 +173,8 @@ export class Conv2dLayer implements Layer {
     const gradients = listing !== null && k.indexNonzeros(dy, rows, this.outputSize, listing) <= k.sparseGradDensityLimit * size
       ? listing : null;
     if (this.nonzeros !== null) k.conv2dWeightGradSparse(g, this.nonzeros, dy, this.weightGrad, this.biasGrad);
-    else if (gradients !== null) k.conv2dWeightGradSparseDy(g, x, gradients, dy, this.weightGrad, this.biasGrad);
-    else k.conv2dWeightGrad(g, x, dy, this.weightGrad, this.biasGrad);
+    else if (gradients !== null) k.conv2dWeightGradSparseDy(g, input as Float32Array, gradients, dy, this.weightGrad, this.biasGrad);
+    else k.conv2dWeightGrad(g, input as Float32Array, dy, this.weightGrad, this.biasGrad);
     if (!dx) return;
     if (gradients !== null) k.conv2dInputGradSparse(g, gradients, this.weight, dx);
     else k.conv2dInputGrad(g, dy, this.weight, dx);

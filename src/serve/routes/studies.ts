@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStudy } from '../../study/results.js';
-import { trialTable } from '../../study/report.js';
+import { hasNetworks, kindTable, trialTable } from '../../study/report.js';
 import { STUDY_DATABASE } from '../../study/storage.js';
 import { HttpError } from '../errors.js';
 import { ID_PATTERN } from '../models.js';
@@ -39,6 +39,6 @@ export function registerStudyRoutes(app: FastifyInstance, studiesDir: string): v
     const { id } = request.params;
     if (!(await studyDirs()).includes(id)) throw new HttpError(404, `no study with id ${JSON.stringify(id)}: GET /api/studies lists them`);
     const results = openStudy(join(studiesDir, id));
-    return { id, ...results, path: undefined, table: trialTable(results) };
+    return { id, ...results, path: undefined, table: trialTable(results), kinds: hasNetworks(results) ? kindTable(results) : null };
   });
 }
