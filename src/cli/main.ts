@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { dataCommand } from './data.js';
+import { exportCommand } from './export.js';
 import { evalCommand, predictCommand } from './use.js';
 import { presetsCommand, trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
@@ -7,8 +8,8 @@ import { readCommand } from './read.js';
 import { studyCommand } from './study.js';
 import { UsageError } from './output.js';
 import { TrainingAbortedError } from '../train/trainer.js';
+import { VERSION } from '../core/version.js';
 
-const VERSION = '0.1.0';
 
 export function buildProgram(): Command {
   const program = new Command('digitlab')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(predictCommand());
   program.addCommand(readCommand());
+  program.addCommand(exportCommand());
   program.addCommand(serveCommand());
   program.addCommand(studyCommand());
   // Every command's parse errors exit through `main`, not process.exit.
