@@ -9,6 +9,7 @@ export * from './io/atomic.js';
 export * from './io/model-config.js';
 export * from './io/model-files.js';
 export { exportOnnx, OnnxExportError, ONNX_OPSET, type OnnxExportOptions } from './io/onnx.js';
+export { importStateDict, StateDictMismatchError, type StateDictImport } from './io/torch-import.js';
 export { VERSION } from './core/version.js';
 export * from './io/safetensors.js';
 export { Mlp, mlpModelSpec, parameterCount, validateSpec, ACTIVATIONS, type MlpSpec } from './nn/mlp.js';

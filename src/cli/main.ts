@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { dataCommand } from './data.js';
-import { exportCommand } from './export.js';
+import { exportCommand, importCommand } from './exchange.js';
 import { evalCommand, predictCommand } from './use.js';
 import { presetsCommand, trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
@@ -24,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(predictCommand());
   program.addCommand(readCommand());
   program.addCommand(exportCommand());
+  program.addCommand(importCommand());
   program.addCommand(serveCommand());
   program.addCommand(studyCommand());
   // Every command's parse errors exit through `main`, not process.exit.
