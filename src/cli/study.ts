@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { openStudy, type StudyResults } from '../study/results.js';
 import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
@@ -184,14 +185,15 @@ export function studyCommand(): Command {
   study
     .command('run')
     .description('train every trial of a study spec (YAML or JSON) in parallel, then write its report; rerun to continue a stopped study')
-    .argument('<spec>', 'the study spec, e.g. studies/seed.yaml')
+    .argument('<spec>', 'the study spec, e.g. studies/seed.yaml (a name such as seed, quick or cnn-quick, or a path not found here, takes the spec digitlab ships)')
     .option('--out <dir>', 'study folder (default: studies/<name>)')
     .option('--workers <n>', 'trials trained at once (default: one per core)', parseNumber('--workers', 'positive-int'))
     .option('--prune', 'stop hopeless trials early (successive halving at the spec\'s rungs)')
     .addOption(new Option('--backend <name>', 'compute kernels').choices(['auto', 'wasm', 'reference']).default('auto'))
     .option('--json', 'print the results as one JSON object')
-    .action(async (specPath: string, opts) => {
+    .action(async (given: string, opts) => {
       const out = createOutput(Boolean(opts.json));
+      const specPath = findSpec(given, out);
       let text: string;
       try {
         text = readFileSync(specPath, 'utf8');
@@ -292,4 +294,22 @@ export function studyCommand(): Command {
     });
 
   return study;
+}
+
+/**
+ * The spec file to read: `given` when it exists, else the spec of that name digitlab ships in its
+ * package's studies/ folder (`quick`, `studies/quick.yaml` and `quick.yaml` all find it), saying so.
+ */
+function findSpec(given: string, out: Output): string {
+  if (existsSync(given)) return given;
+  const name = basename(given).replace(/\.ya?ml$/, '');
+  // the package's root is three folders up from dist/src/cli (two from src/cli when run from source)
+  for (const up of ['../../..', '../..']) {
+    const shipped = fileURLToPath(new URL(`${up}/studies/${name}.yaml`, import.meta.url));
+    if (/^[\w-]+$/.test(name) && existsSync(shipped)) {
+      out.info(`${given} is not here: using the spec digitlab ships, ${shipped}`);
+      return shipped;
+    }
+  }
+  return given;
 }
