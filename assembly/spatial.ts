@@ -623,11 +623,7 @@ export function conv2dWeightGrad(g: usize, x: usize, dy: usize, dw: usize, db: u
       else unfoldPositionRows(0, origin, OH, OW, rowStep, SW, table, count, panel);
       multiplyPanel(O4, TILE_COLS, P, 1, packed, panel, first ? 0 : 1, sum + (<usize>k0 << 2), K8, spare);
     }
-    for (let o = 0; o < O; o++) {
-      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
-      const at = db + (<usize>o << 2);
-      store<f32>(at, first ? total : load<f32>(at) + total);
-    }
+    addBiasGradient(dyn, O, P, db, first);
   }
   for (let o = 0; o < O; o++) memory.copy(dw + (<usize>(o * K) << 2), sum + (<usize>(o * K8) << 2), <usize>K << 2);
 }
@@ -666,11 +662,7 @@ function weightGradDots(g: usize, x: usize, dy: usize, dw: usize, db: usize, n0:
           first ? 0 : 1, dw + (<usize>((c * KH + kh) * KW) << 2), K);
       }
     }
-    for (let o = 0; o < O; o++) {
-      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
-      const at = db + (<usize>o << 2);
-      store<f32>(at, first ? total : load<f32>(at) + total);
-    }
+    addBiasGradient(dyn, O, P, db, first);
   }
 }
 
@@ -684,6 +676,15 @@ function sumRow(src: usize, count: i32): f32 {
   let total = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
   for (; offset < end; offset += 4) total += load<f32>(src + offset);
   return total;
+}
+
+/** db[o] = (first ? 0 : db[o]) + Σ_p dy_n[o, p] for o < O: one sample's share of the bias gradient. */
+function addBiasGradient(dyn: usize, O: i32, P: i32, db: usize, first: bool): void {
+  for (let o = 0; o < O; o++) {
+    const total = sumRow(dyn + (<usize>(o * P) << 2), P);
+    const at = db + (<usize>o << 2);
+    store<f32>(at, first ? total : load<f32>(at) + total);
+  }
 }
 
 /** dst[i] += src[i] for i < length (the weight gradient's ranges, added in order by the binding). */
@@ -1365,6 +1366,30 @@ export function batchnormBackwardEval(
   }
 }
 
+/**
+ * Lists the entries from e on that lie in plane `plane` (columns plane·size … plane·size + size − 1, as a
+ * by-row listing sorted by column keeps them together): for entry i of the group, at (r, c) within its
+ * plane of rows `width` wide, offsets[i] = (r·rowStep + c·colStep + base)·rowBytes and values[i] its
+ * value. Returns the entry after the group.
+ */
+function listPlane(
+  e: i32, e1: i32, rowCols: usize, rowValues: usize, plane: i32, size: i32, width: i32, rowStep: i32, colStep: i32, base: i32,
+  rowBytes: usize, offsets: usize, values: usize,
+): i32 {
+  const first = e;
+  const end = (plane + 1) * size;
+  for (; e < e1; e++) {
+    const column = load<i32>(rowCols + (<usize>e << 2));
+    if (column >= end) break;
+    const q = column - plane * size;
+    const r = q / width;
+    const at = <usize>(e - first) << 2;
+    store<i32>(offsets + at, (r * rowStep + (q - r * width) * colStep + base) * <i32>rowBytes);
+    store<f32>(values + at, load<f32>(rowValues + (<usize>e << 2)));
+  }
+  return e;
+}
+
 /** Bytes of scratch one thread needs for a sparse-input pass (PASS_FORWARD or PASS_WEIGHT_GRAD). */
 export function conv2dSparseScratchBytes(g: usize, pass: i32): usize {
   const O4 = roundUp(field(g, OUT_CHANNELS), TILE_ROWS);
@@ -1554,18 +1579,10 @@ export function conv2dWeightGradSparse(
     let e = load<i32>(rowStart + (<usize>n << 2));
     while (e < e1) {
       const c = load<i32>(rowCols + (<usize>e << 2)) / plane;
-      const end = (c + 1) * plane;
-      let count = 0;
-      for (; e < e1; e++) {
-        const column = load<i32>(rowCols + (<usize>e << 2));
-        if (column >= end) break;
-        const h = (column - c * plane) / W;
-        const w = column - c * plane - h * W;
-        // tap (0, 0) meets output (h + PH, w + PW): bordered position (h + PH + KH − 1, w + PW + KW − 1)
-        store<i32>(offsets + (<usize>count << 2), ((h + PH + KH - 1) * OWb + w + PW + KW - 1) * <i32>rowBytes);
-        store<f32>(values + (<usize>count << 2), load<f32>(rowValues + (<usize>e << 2)));
-        count++;
-      }
+      // tap (0, 0) of input (h, w) meets output (h + PH, w + PW): bordered position (h + PH + KH − 1, w + PW + KW − 1)
+      const next = listPlane(e, e1, rowCols, rowValues, c, plane, W, OWb, 1, (PH + KH - 1) * OWb + PW + KW - 1, rowBytes, offsets, values);
+      const count = next - e;
+      e = next;
       // tap (kh, kw) is kh bordered rows and kw positions back from tap (0, 0)
       let base = bordered;
       let dst = sums + <usize>(c * KH * KW) * rowBytes;
@@ -1576,11 +1593,7 @@ export function conv2dWeightGradSparse(
       }
     }
     const first = n == n0;
-    for (let o = 0; o < O; o++) {
-      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
-      const at = db + (<usize>o << 2);
-      store<f32>(at, first ? total : load<f32>(at) + total);
-    }
+    addBiasGradient(dyn, O, P, db, first);
   }
   for (let o = 0; o < O; o++) {
     for (let k = 0; k < K; k++) store<f32>(dw + (<usize>(o * K + k) << 2), load<f32>(sums + <usize>k * rowBytes + (<usize>o << 2)));
@@ -1638,11 +1651,7 @@ function weightGradSparseStrided(
       }
     }
     const first = n == n0;
-    for (let o = 0; o < O; o++) {
-      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
-      const at = db + (<usize>o << 2);
-      store<f32>(at, first ? total : load<f32>(at) + total);
-    }
+    addBiasGradient(dyn, O, P, db, first);
   }
   for (let o = 0; o < O; o++) {
     for (let k = 0; k < K; k++) store<f32>(dw + (<usize>(o * K + k) << 2), load<f32>(sums + <usize>k * rowBytes + (<usize>o << 2)));
@@ -1790,17 +1799,10 @@ export function conv2dWeightGradSparseDy(
     let e = load<i32>(rowStart + (<usize>n << 2));
     while (e < e1) {
       const o = load<i32>(rowCols + (<usize>e << 2)) / P;
-      const end = (o + 1) * P;
-      let count = 0;
-      for (; e < e1; e++) {
-        const column = load<i32>(rowCols + (<usize>e << 2));
-        if (column >= end) break;
-        const p = column - o * P;
-        const oh = p / OW;
-        store<i32>(offsets + (<usize>count << 2), (oh * SH * Wp + (p - oh * OW) * SW) * <i32>rowBytes);
-        store<f32>(values + (<usize>count << 2), load<f32>(rowValues + (<usize>e << 2)));
-        count++;
-      }
+      // output (oh, ow) reads the padded input window at (oh·SH, ow·SW)
+      const next = listPlane(e, e1, rowCols, rowValues, o, P, OW, SH * Wp, SW, 0, rowBytes, offsets, values);
+      const count = next - e;
+      e = next;
       let dst = sums + <usize>(o * taps) * rowBytes;
       let base = input;
       for (let kh = 0; kh < KH; kh++) {
@@ -1811,11 +1813,7 @@ export function conv2dWeightGradSparseDy(
     }
     const first = n == n0;
     const dyn = dy + (<usize>(n * O * P) << 2);
-    for (let o = 0; o < O; o++) {
-      const total = sumRow(dyn + (<usize>(o * P) << 2), P);
-      const at = db + (<usize>o << 2);
-      store<f32>(at, first ? total : load<f32>(at) + total);
-    }
+    addBiasGradient(dyn, O, P, db, first);
   }
   for (let o = 0; o < O; o++) {
     for (let c = 0; c < C; c++) {
