@@ -94,8 +94,14 @@ export function smoothField(field: Float64Array, h: number, w: number, kernel: F
 export function sampleBilinear(src: ArrayLike<number>, h: number, w: number, y: number, x: number): number {
   const y0 = Math.floor(y), x0 = Math.floor(x);
   const fy = y - y0, fx = x - x0;
-  const at = (yy: number, xx: number) => (yy >= 0 && yy < h && xx >= 0 && xx < w ? src[yy * w + xx] : 0);
-  return (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+  if (y0 < -1 || y0 >= h || x0 < -1 || x0 >= w) return 0;
+  const top = y0 >= 0, bottom = y0 + 1 < h, left = x0 >= 0, right = x0 + 1 < w;
+  const i = y0 * w + x0;
+  const a = top && left ? src[i] : 0;
+  const b = top && right ? src[i + 1] : 0;
+  const c = bottom && left ? src[i + w] : 0;
+  const d = bottom && right ? src[i + w + 1] : 0;
+  return (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d);
 }
 
 /**
