@@ -42,7 +42,9 @@ function axes(svg: SVGSVGElement, xs: number[], ys: number[], labels: { x: strin
   for (const v of [y0, (y0 + y1) / 2, y1]) svg.append(element('text', { x: pad.left - 4, y: frame.y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toPrecision(3)));
   for (const t of [x0, (x0 + x1) / 2, x1]) {
     const v = logX ? 10 ** t : t;
-    svg.append(element('text', { x: frame.x(v), y: height - pad.bottom + 14, 'text-anchor': 'middle', class: 'tick' }, logX ? Math.round(v).toLocaleString('en-US') : String(Number(v.toPrecision(3)))));
+    // the last label ends at the axis' end, so that it stays inside the chart
+    const anchor = t === x1 ? 'end' : 'middle';
+    svg.append(element('text', { x: frame.x(v), y: height - pad.bottom + 14, 'text-anchor': anchor, class: 'tick' }, logX ? Math.round(v).toLocaleString('en-US') : String(Number(v.toPrecision(3)))));
   }
   svg.append(element('text', { x: (width + pad.left) / 2, y: height - 4, 'text-anchor': 'middle', class: 'label' }, labels.x));
   svg.append(element('text', { x: 4, y: 12, class: 'label' }, labels.y));
