@@ -1331,6 +1331,17 @@ export function batchnormBackwardEval(
   if (V == 2) v128.store(dst, f32x4.add(v128.load(dst, 16), high), 16);
 }
 
+/** sumTaps with T (≤ 6) known only at run time: one branch per count, each with T and V constant. */
+// @ts-ignore: decorator
+@inline function sumGroup(T: i32, V: i32, count: i32, offsets: usize, values: usize, base: usize, step: usize, dst: usize, dstStep: usize): void {
+  if (T == 6) sumTaps(6, V, count, offsets, values, base, step, dst, dstStep);
+  else if (T == 5) sumTaps(5, V, count, offsets, values, base, step, dst, dstStep);
+  else if (T == 4) sumTaps(4, V, count, offsets, values, base, step, dst, dstStep);
+  else if (T == 3) sumTaps(3, V, count, offsets, values, base, step, dst, dstStep);
+  else if (T == 2) sumTaps(2, V, count, offsets, values, base, step, dst, dstStep);
+  else sumTaps(1, V, count, offsets, values, base, step, dst, dstStep);
+}
+
 /**
  * sumTaps over all `taps` taps of a kernel row and all `rowBytes` of lanes: lanes in blocks of 8 (and
  * a last one of 4), taps in as few groups of at most 6 as there can be, of near-equal sizes.
@@ -1346,21 +1357,8 @@ export function batchnormBackwardEval(
       const T = groups == 1 ? taps : (taps - t0) / (groups - group);
       const from = base + lane + <usize>t0 * step;
       const to = dst + lane + <usize>t0 * rowBytes;
-      if (two) {
-        if (T == 6) sumTaps(6, 2, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 5) sumTaps(5, 2, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 4) sumTaps(4, 2, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 3) sumTaps(3, 2, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 2) sumTaps(2, 2, count, offsets, values, from, step, to, rowBytes);
-        else sumTaps(1, 2, count, offsets, values, from, step, to, rowBytes);
-      } else {
-        if (T == 6) sumTaps(6, 1, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 5) sumTaps(5, 1, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 4) sumTaps(4, 1, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 3) sumTaps(3, 1, count, offsets, values, from, step, to, rowBytes);
-        else if (T == 2) sumTaps(2, 1, count, offsets, values, from, step, to, rowBytes);
-        else sumTaps(1, 1, count, offsets, values, from, step, to, rowBytes);
-      }
+      if (two) sumGroup(T, 2, count, offsets, values, from, step, to, rowBytes);
+      else sumGroup(T, 1, count, offsets, values, from, step, to, rowBytes);
       t0 += T;
     }
   }
