@@ -72,7 +72,7 @@ function describeConfig(config: ModelConfig): string {
 }
 
 /** A tensor as given to saveModel or read from the file: the file may hold floats as F16, BF16 or F64. */
-type StoredTensor = NamedTensor & { stored: SafetensorsDtype };
+export type StoredTensor = NamedTensor & { stored: SafetensorsDtype };
 
 /** Whether a tensor stored as `stored` can stand for one the model keeps as `expected`. */
 function dtypeFits(stored: SafetensorsDtype, expected: 'F32' | 'I64'): boolean {
@@ -84,6 +84,21 @@ function dtypeFits(stored: SafetensorsDtype, expected: 'F32' | 'I64'): boolean {
  * each with its shape and dtype; throws ModelWeightsError naming each wrong, missing or extra tensor.
  */
 function matchTensors(config: ModelConfig, tensors: Iterable<StoredTensor>, path: string): StoredTensor[] {
+  const { ordered, problems } = checkTensors(config, tensors);
+  if (problems.length > 0) throw new ModelWeightsError(path, problems, describeConfig(config));
+  return ordered;
+}
+
+/** A checked stored tensor as the model keeps it: F32 values, marked I64 where it is a counter. */
+export function namedTensor({ name, shape, data, stored }: StoredTensor): NamedTensor {
+  return stored === 'I64' ? { name, shape, dtype: stored, data } : { name, shape, data };
+}
+
+/**
+ * What matchTensors checks, without throwing: the tensors `config` needs in state_dict order, and one
+ * line per wrong, missing or extra tensor (empty when they fit).
+ */
+export function checkTensors(config: ModelConfig, tensors: Iterable<StoredTensor>): { ordered: StoredTensor[]; problems: string[] } {
   const byName = new Map<string, StoredTensor>();
   for (const tensor of tensors) byName.set(tensor.name, tensor);
   const expected = expectedTensorShapes(config);
@@ -113,8 +128,7 @@ function matchTensors(config: ModelConfig, tensors: Iterable<StoredTensor>, path
   for (const name of byName.keys()) {
     if (!expectedNames.has(name)) problems.push(`unexpected tensor "${name}"`);
   }
-  if (problems.length > 0) throw new ModelWeightsError(path, problems, describeConfig(config));
-  return ordered;
+  return { ordered, problems };
 }
 
 /**
@@ -197,7 +211,6 @@ export async function loadModel(dir: string): Promise<{ config: ModelConfig; ten
   const config = validateModelConfig(parsed, configPath);
   const decoded = decodeSafetensors(await readFile(weightsPath), weightsPath);
   const stored = [...decoded.tensors].map(([name, tensor]) => ({ name, shape: tensor.shape, data: tensor.data, stored: tensor.dtype }));
-  const tensors = matchTensors(config, stored, weightsPath).map(({ name, shape, data, stored: dtype }): NamedTensor =>
-    dtype === 'I64' ? { name, shape, dtype, data } : { name, shape, data });
+  const tensors = matchTensors(config, stored, weightsPath).map(namedTensor);
   return { config, tensors };
 }

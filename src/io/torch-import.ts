@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ModelConfig, NamedTensor } from './model-config.js';
-import { expectedTensorShapes } from './model-files.js';
+import { checkTensors, namedTensor, type StoredTensor } from './model-files.js';
 import { buildModelSpec, describeModel, type LayerSpec } from './model-spec.js';
 import { decodeSafetensors } from './safetensors.js';
 
@@ -43,7 +43,7 @@ export async function importStateDict(path: string, options: StateDictImport): P
   const names = [...decoded.tensors.keys()];
   // a bare nn.Sequential's state_dict names its modules by index alone
   const bare = names.length > 0 && names.every((name) => /^\d+\./.test(name));
-  const stored = [...decoded.tensors].map(([name, t]) => ({ name: bare ? `layers.${name}` : name, shape: t.shape, data: t.data, dtype: t.dtype }));
+  const stored = [...decoded.tensors].map(([name, t]): StoredTensor => ({ name: bare ? `layers.${name}` : name, shape: t.shape, data: t.data, stored: t.dtype }));
   const input = options.input ?? [1, 28, 28];
   const classes = options.classes ?? outputSize(stored);
   if (classes === null) {
@@ -56,26 +56,9 @@ export async function importStateDict(path: string, options: StateDictImport): P
     ...(options.labels ? { labels: options.labels } : {}),
     training: { imported_from: path },
   };
-  const byName = new Map(stored.map((t) => [t.name, t]));
-  const expected = expectedTensorShapes(config);
-  const problems: string[] = [];
-  const tensors: NamedTensor[] = [];
-  for (const { name, shape, dtype } of expected) {
-    const t = byName.get(name);
-    if (!t) {
-      problems.push(`${name} [${shape.join(', ')}] is missing`);
-    } else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      problems.push(`${name} is [${t.shape.join(', ')}], the list needs [${shape.join(', ')}]`);
-    } else if ((dtype === 'I64') !== (t.dtype === 'I64')) {
-      problems.push(`${name} is ${t.dtype}, the list needs ${dtype === 'I64' ? 'I64 (a counter)' : 'a float tensor'}`);
-    } else {
-      tensors.push(dtype === 'I64' ? { name, shape: t.shape, dtype, data: t.data } : { name, shape: t.shape, data: t.data });
-    }
-  }
-  const wanted = new Set(expected.map((t) => t.name));
-  for (const t of stored) if (!wanted.has(t.name)) problems.push(`${t.name} [${t.shape.join(', ')}] is not part of the list's network`);
+  const { ordered, problems } = checkTensors(config, stored);
   if (problems.length > 0) throw new StateDictMismatchError(path, problems, `${describeModel(model)} (${classes} classes)`);
-  return { config, tensors };
+  return { config, tensors: ordered.map(namedTensor) };
 }
 
 /** The out-size of the weight with the highest module index (the output linear's), or null. */
