@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { packageFile } from '../io/package-files.js';
 import { openStudy, type StudyResults } from '../study/results.js';
 import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
 import { StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
@@ -303,13 +303,8 @@ export function studyCommand(): Command {
 function findSpec(given: string, out: Output): string {
   if (existsSync(given)) return given;
   const name = basename(given).replace(/\.ya?ml$/, '');
-  // the package's root is three folders up from dist/src/cli (two from src/cli when run from source)
-  for (const up of ['../../..', '../..']) {
-    const shipped = fileURLToPath(new URL(`${up}/studies/${name}.yaml`, import.meta.url));
-    if (/^[\w-]+$/.test(name) && existsSync(shipped)) {
-      out.info(`${given} is not here: using the spec digitlab ships, ${shipped}`);
-      return shipped;
-    }
-  }
-  return given;
+  const shipped = /^[\w-]+$/.test(name) ? packageFile('studies', `${name}.yaml`) : null;
+  if (shipped === null) return given;
+  out.info(`${given} is not here: using the spec digitlab ships, ${shipped}`);
+  return shipped;
 }

@@ -44,12 +44,10 @@ export function exportOnnx(config: ModelConfig, tensors: NamedTensor[], options:
   const nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   const initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   let current = 'pixels';
-  let step = 0;
   /** Adds a node reading `inputs` (current first) and returns its output's name. */
   const add = (opType: string, name: string, inputs: string[], attributes: InstanceType<typeof onnx.AttributeProto>[] = []): string => {
     const output = `${name}_out`;
     nodes.push(onnx.NodeProto.create({ opType, name, input: [current, ...inputs], output: [output], attribute: attributes }));
-    step++;
     return output;
   };
   const weight = (info: LayerInfo, tensor: string): string => {
@@ -95,10 +93,9 @@ export function exportOnnx(config: ModelConfig, tensors: NamedTensor[], options:
       case 'dropout': case 'identity': continue;
     }
   }
-  if (step === 0) throw new OnnxExportError('the model has no layer that computes');
+  if (nodes.length === 0) throw new OnnxExportError('the model has no layer that computes');
   // the last node's output is the logits
   nodes[nodes.length - 1].output = ['logits'];
-  current = 'logits';
   nodes.push(onnx.NodeProto.create({ opType: 'Softmax', name: 'softmax', input: ['logits'], output: ['probabilities'], attribute: [intAttribute('axis', 1)] }));
 
   const [channels, height, width] = config.model.input;

@@ -54,6 +54,29 @@ describe('training equivalence', () => {
   });
 });
 
+/**
+ * One forward (from the scaled floats, or from the bytes with forwardPixels), loss and backward of the
+ * first `rows` training labels: the logits, the loss and every parameter's gradient, copied.
+ */
+function step(model: Sequential, kind: 'floats' | 'pixels', images: Uint8Array, rows: number, training: boolean) {
+  const labels = model.allocLabels(rows);
+  labels.set(data.train.labels.subarray(0, rows));
+  let logits: Float32Array;
+  if (kind === 'floats') {
+    const input = model.allocInput(rows);
+    for (let i = 0; i < rows * 784; i++) input[i] = images[i] * (1 / 255);
+    logits = model.forward(input, rows, training);
+  } else {
+    const pixels = model.allocPixels(rows);
+    pixels.set(images.subarray(0, rows * 784));
+    logits = model.forwardPixels(pixels, rows, 1 / 255, training);
+  }
+  const copy = Float32Array.from(logits);
+  const loss = model.lossAndGradient(labels, rows);
+  model.backward(rows);
+  return { logits: copy, loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
+}
+
 describe('pixel input', () => {
   // The first layer reads raw bytes (pixel · scale) instead of a float copy of the batch: the logits and
   // gradients must be the ones the scaled floats give, on the sparse path and on the dense fallback.
@@ -63,25 +86,8 @@ describe('pixel input', () => {
     for (const options of [{ threads: 1 }, { threads: 2 }, { threads: 1, sparseDensityLimit: 0 }, { threads: 1, sparseDensityLimit: 0.01 }]) {
       const kernels = await createKernels({ backend: 'wasm', ...options });
       try {
-        const results = ['floats', 'pixels'].map((kind) => {
-          const model = Mlp.create(kernels, { inputs: 784, hidden: [60, 30], classes: 10, activation: 'relu' }, 5);
-          const labels = model.allocLabels(rows);
-          labels.set(data.train.labels.subarray(0, rows));
-          let logits: Float32Array;
-          if (kind === 'floats') {
-            const input = model.allocInput(rows);
-            for (let i = 0; i < rows * 784; i++) input[i] = images[i] * (1 / 255);
-            logits = model.forward(input, rows);
-          } else {
-            const pixels = model.allocPixels(rows);
-            pixels.set(images.subarray(0, rows * 784));
-            logits = model.forwardPixels(pixels, rows, 1 / 255);
-          }
-          const copy = Float32Array.from(logits);
-          const loss = model.lossAndGradient(labels, rows);
-          model.backward(rows);
-          return { logits: copy, loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
-        });
+        const results = (['floats', 'pixels'] as const).map((kind) =>
+          step(Mlp.create(kernels, { inputs: 784, hidden: [60, 30], classes: 10, activation: 'relu' }, 5), kind, images, rows, false));
         const what = JSON.stringify(options);
         assert.deepEqual(results[1].logits, results[0].logits, `${what}: logits`);
         assert.equal(results[1].loss, results[0].loss, `${what}: loss`);
@@ -104,25 +110,7 @@ describe('pixel input', () => {
       const kernels = await createKernels({ backend: 'wasm', threads });
       try {
         for (const images of [digits, dense]) {
-          const results = ['floats', 'pixels'].map((kind) => {
-            const model = Sequential.create(kernels, spec, 3);
-            const labels = model.allocLabels(rows);
-            labels.set(data.train.labels.subarray(0, rows));
-            let logits: Float32Array;
-            if (kind === 'floats') {
-              const input = model.allocInput(rows);
-              for (let i = 0; i < rows * 784; i++) input[i] = images[i] * (1 / 255);
-              logits = model.forward(input, rows, true);
-            } else {
-              const pixels = model.allocPixels(rows);
-              pixels.set(images);
-              logits = model.forwardPixels(pixels, rows, 1 / 255, true);
-            }
-            const copy = Float32Array.from(logits);
-            const loss = model.lossAndGradient(labels, rows);
-            model.backward(rows);
-            return { logits: copy, loss, grads: model.params().map((p) => Float32Array.from(p.grad)) };
-          });
+          const results = (['floats', 'pixels'] as const).map((kind) => step(Sequential.create(kernels, spec, 3), kind, images, rows, true));
           const what = `${threads} thread(s), ${images === digits ? 'digits' : 'denser images'}`;
           assert.deepEqual(results[1].logits, results[0].logits, `${what}: logits`);
           assert.equal(results[1].loss, results[0].loss, `${what}: loss`);

@@ -2,19 +2,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { packageFile } from '../../io/package-files.js';
 import { HttpError } from '../errors.js';
-
-/** Where the compiled kernels and the built app sit: three levels up from src/serve/routes, four from dist/src/serve/routes. */
-function packageFile(...parts: string[]): string | null {
-  for (const up of ['../../..', '../../../..']) {
-    const path = fileURLToPath(new URL(`${up}/${parts.join('/')}`, import.meta.url));
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
 
 /** Serves `webRoot` (default: dist/web of the package, when it is built) at /. */
 export async function registerWebApp(app: FastifyInstance, webRoot: string | undefined): Promise<void> {
