@@ -12,6 +12,7 @@ export {
   maxpool2dForward, maxpool2dBackward, avgpool2dForward, avgpool2dBackward, activationForward, dropout,
   batchnormForwardTraining, batchnormForwardEval, batchnormBackwardTraining, batchnormBackwardEval,
 } from './spatial';
+export { warpImagesU8, warpImagesF32 } from './warp';
 export { indexNonzeros, indexNonzeroRows, indexPixels, scalePixels, indexColumns, sparseGemmNN, sparseGemmTN, toPanels, fromPanels } from './sparse';
 
 /**
@@ -20,7 +21,7 @@ export { indexNonzeros, indexNonzeroRows, indexPixels, scalePixels, indexColumns
  * catches a stale build/ or dist/.
  */
 export function abiVersion(): i32 {
-  return 9;
+  return 10;
 }
 
 /** First byte the module itself does not use (static data ends below it). */

@@ -18,9 +18,11 @@ import type { OptimizerKernels } from './ops/optimizers.js';
 import type { SoftmaxKernels } from './ops/softmax.js';
 import type { SparseKernels } from './ops/sparse.js';
 import type { SpatialKernels } from './ops/spatial.js';
+import type { WarpKernels } from './ops/warp.js';
 
 export type { Activation } from './ops/activations.js';
 export type { NonzeroIndex } from './ops/sparse.js';
+export type { WarpPlan } from './ops/warp.js';
 
 /** Memory and lifetime: what every backend provides besides its kernels. */
 export interface KernelMemory {
@@ -41,4 +43,4 @@ export interface KernelMemory {
 }
 
 export interface Kernels
-  extends KernelMemory, GemmKernels, SparseKernels, ActivationKernels, SoftmaxKernels, OptimizerKernels, SpatialKernels {}
+  extends KernelMemory, GemmKernels, SparseKernels, ActivationKernels, SoftmaxKernels, OptimizerKernels, SpatialKernels, WarpKernels {}

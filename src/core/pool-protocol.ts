@@ -31,7 +31,7 @@ export const POOL_KERNELS = [
   'gemm', 'sparseGemmNN', 'sparseGemmTN', 'sgdUpdate', 'adamUpdate', 'adagradUpdate', 'rmspropUpdate',
   'conv2dForward', 'conv2dInputGrad', 'conv2dWeightGrad', 'maxpool2dForward', 'maxpool2dBackward', 'avgpool2dForward',
   'avgpool2dBackward', 'conv2dForwardSparse', 'conv2dWeightGradSparse',
-  'conv2dInputGradSparse', 'conv2dWeightGradSparseDy', 'indexNonzeroRows',
+  'conv2dInputGradSparse', 'conv2dWeightGradSparseDy', 'indexNonzeroRows', 'warpImagesU8', 'warpImagesF32',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 

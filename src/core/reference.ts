@@ -11,6 +11,7 @@ import { optimizerReference } from './ops/optimizers.js';
 import { softmaxReference } from './ops/softmax.js';
 import { sparseReference } from './ops/sparse.js';
 import { spatialReference } from './ops/spatial.js';
+import { warpReference } from './ops/warp.js';
 
 export function createReferenceKernels(): Kernels {
   return {
@@ -26,5 +27,6 @@ export function createReferenceKernels(): Kernels {
     ...softmaxReference,
     ...optimizerReference,
     ...spatialReference,
+    ...warpReference,
   };
 }

@@ -13,6 +13,7 @@ import { bindOptimizers, type OptimizerExports } from './ops/optimizers.js';
 import { bindSoftmax, type SoftmaxExports } from './ops/softmax.js';
 import { bindSpatial, type SpatialExports } from './ops/spatial.js';
 import { bindSparse, DEFAULT_SPARSE_DENSITY_LIMIT, type SparseExports } from './ops/sparse.js';
+import { bindWarp, type WarpExports } from './ops/warp.js';
 import { KernelPool } from './pool.js';
 import {
   KernelArgumentError, KernelLoadError, relaxedSimdSupported, simdSupported, wasmApi,
@@ -26,10 +27,10 @@ export {
 } from './wasm-api.js';
 
 /** Must equal abiVersion() in assembly/index.ts. */
-const ABI_VERSION = 9;
+const ABI_VERSION = 10;
 
 /** The functions exported by assembly/index.ts (pointers are byte offsets, booleans are 0/1). */
-interface KernelExports extends GemmExports, SparseExports, ActivationExports, SoftmaxExports, OptimizerExports, SpatialExports {
+interface KernelExports extends GemmExports, SparseExports, ActivationExports, SoftmaxExports, OptimizerExports, SpatialExports, WarpExports {
   abiVersion(): number;
   heapBase(): number;
 }
@@ -138,5 +139,6 @@ export function instantiateWasmKernels(
     ...bindOptimizers(rt, wasm),
     // sparseDensityLimit 0 (always the dense products) holds for the convolutions too
     ...(options.sparseDensityLimit === 0 ? bindSpatial(rt, wasm, 0, 0) : bindSpatial(rt, wasm)),
+    ...bindWarp(rt, wasm),
   };
 }

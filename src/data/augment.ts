@@ -11,10 +11,12 @@
  * An output pixel p = (y, x) reads the source at  s(p) = c + A⁻¹·(p + α·d(p) − c − t)  (c the centre,
  * A the affine matrix, t the translation, d the smoothed field at p), by bilinear interpolation with
  * zeros outside the image: with both, the elastic field bends the output grid and the affine map takes
- * the bent grid into the source. The formulas are scipy.ndimage's affine_transform, gaussian_filter and
- * map_coordinates (order 1, mode 'constant'); test/fixtures/make_augment_fixture.py records those.
+ * the bent grid into the source. The warp itself is a kernel (src/core/ops/warp.ts, with the formulas
+ * checked against scipy.ndimage); this file draws each image's parameters.
  */
 
+import type { Kernels, WarpPlan } from '../core/kernels.js';
+import { TRANSFORM_FLOATS, type WarpMatrix } from '../core/ops/warp.js';
 import { Random, type RandomState } from '../core/random.js';
 
 /** Ranges of the random affine map (0 turns a part off). */
@@ -60,101 +62,73 @@ export function inverseAffine(p: Pick<AffineParams, 'rotate' | 'scale' | 'shear'
   return [a11 / det, -a01 / det, -a10 / det, a00 / det];
 }
 
-/** The 1-D Gaussian of width σ, truncated at radius round(4σ) and normalized to sum 1 (scipy's). */
-export function gaussianKernel(sigma: number): Float64Array {
-  if (!(sigma > 0 && Number.isFinite(sigma))) throw new RangeError(`the Gaussian's sigma must be a positive number, got ${sigma}`);
-  const radius = Math.floor(4 * sigma + 0.5);
-  const kernel = new Float64Array(2 * radius + 1);
-  let sum = 0;
-  for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp((-0.5 * i * i) / (sigma * sigma));
-  for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
-  return kernel;
-}
-
-/** field [h, w] smoothed in place by `kernel` along both axes, zeros outside (scipy's mode 'constant'). */
-export function smoothField(field: Float64Array, h: number, w: number, kernel: Float64Array): void {
-  const radius = (kernel.length - 1) / 2;
-  const line = new Float64Array(Math.max(h, w));
-  for (const [count, length, step, next] of [[h, w, 1, w], [w, h, w, 1]] as const) {
-    // count lines of `length` values `step` apart, each line `next` after the one before
-    for (let n = 0; n < count; n++) {
-      const base = n * next;
-      for (let i = 0; i < length; i++) line[i] = field[base + i * step];
-      for (let i = 0; i < length; i++) {
-        let sum = 0;
-        const from = Math.max(0, i - radius), to = Math.min(length - 1, i + radius);
-        for (let j = from; j <= to; j++) sum += kernel[j - i + radius] * line[j];
-        field[base + i * step] = sum;
-      }
-    }
-  }
-}
-
-/** The source image at (y, x) by bilinear interpolation, 0 outside (scipy's map_coordinates, order 1, 'constant'). */
-export function sampleBilinear(src: ArrayLike<number>, h: number, w: number, y: number, x: number): number {
-  const y0 = Math.floor(y), x0 = Math.floor(x);
-  const fy = y - y0, fx = x - x0;
-  if (y0 < -1 || y0 >= h || x0 < -1 || x0 >= w) return 0;
-  const top = y0 >= 0, bottom = y0 + 1 < h, left = x0 >= 0, right = x0 + 1 < w;
-  const i = y0 * w + x0;
-  const a = top && left ? src[i] : 0;
-  const b = top && right ? src[i + 1] : 0;
-  const c = bottom && left ? src[i + w] : 0;
-  const d = bottom && right ? src[i + w + 1] : 0;
-  return (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d);
-}
-
-/**
- * out [h, w] = src [h, w] sampled at s(p) (see the top) for the given affine parameters (null: none) and
- * smoothed displacement fields dy, dx [h, w] already scaled by α (null: none). Values are the bilinear
- * results, not rounded.
- */
-export function warpImage(
-  src: ArrayLike<number>, h: number, w: number, affine: AffineParams | null,
-  dy: Float64Array | null, dx: Float64Array | null, out: Float64Array,
-): void {
-  const [m00, m01, m10, m11] = affine ? inverseAffine(affine) : [1, 0, 0, 1];
-  const ty = affine?.translateY ?? 0, tx = affine?.translateX ?? 0;
-  const cy = (h - 1) / 2, cx = (w - 1) / 2;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      const qy = y + (dy ? dy[i] : 0) - cy - ty;
-      const qx = x + (dx ? dx[i] : 0) - cx - tx;
-      out[i] = sampleBilinear(src, h, w, cy + m00 * qy + m01 * qx, cx + m10 * qy + m11 * qx);
-    }
-  }
-}
-
 /** What to distort with, each part optional (both: the elastic field bends the grid the affine map reads). */
 export interface AugmentSpec {
   affine?: AffineRange;
   elastic?: ElasticOptions;
 }
 
+/** The usual ranges, as `--augment affine,elastic` takes them when no range is given. */
+export const DEFAULT_AFFINE: AffineRange = { rotate: 10, scale: 0.1, shear: 10, translate: 2 };
+export const DEFAULT_ELASTIC: ElasticOptions = { alpha: 34, sigma: 4 };
+
+/** The warp (inverse matrix and translation) of one image's affine parameters (the identity for null). */
+export function warpMatrix(p: AffineParams | null): WarpMatrix {
+  if (!p) return { m00: 1, m01: 0, m10: 0, m11: 1, ty: 0, tx: 0 };
+  const [m00, m01, m10, m11] = inverseAffine(p);
+  return { m00, m01, m10, m11, ty: p.translateY, tx: p.translateX };
+}
+
+/** Throws a RangeError naming the first bad value of an augmentation spec. */
+export function checkAugmentSpec(spec: AugmentSpec): void {
+  const { affine, elastic } = spec;
+  if (affine) {
+    for (const key of ['rotate', 'scale', 'shear', 'translate'] as const) {
+      if (!(affine[key] >= 0 && Number.isFinite(affine[key]))) throw new RangeError(`affine ${key} must be a non-negative number, got ${affine[key]}`);
+    }
+    if (affine.scale >= 1) throw new RangeError(`affine scale must be below 1 (the factor is drawn in [1 − scale, 1 + scale]), got ${affine.scale}`);
+    if (affine.shear >= 90) throw new RangeError(`affine shear must be below 90 degrees, got ${affine.shear}`);
+  }
+  if (elastic) {
+    if (!(elastic.alpha >= 0 && Number.isFinite(elastic.alpha))) throw new RangeError(`elastic alpha must be a non-negative number, got ${elastic.alpha}`);
+    if (!(elastic.sigma > 0 && Number.isFinite(elastic.sigma))) throw new RangeError(`elastic sigma must be a positive number, got ${elastic.sigma}`);
+  }
+}
+
+/** The spec as `--augment` writes it back, e.g. "affine(rotate 10, scale 0.1, shear 10, translate 2) + elastic(alpha 34, sigma 4)". */
+export function formatAugmentSpec(spec: AugmentSpec | null | undefined): string {
+  const parts: string[] = [];
+  if (spec?.affine) {
+    const a = spec.affine;
+    parts.push(`affine(rotate ${a.rotate}, scale ${a.scale}, shear ${a.shear}, translate ${a.translate})`);
+  }
+  if (spec?.elastic) parts.push(`elastic(alpha ${spec.elastic.alpha}, sigma ${spec.elastic.sigma})`);
+  return parts.length > 0 ? parts.join(' + ') : 'none';
+}
+
 /**
- * Draws every image's distortion from its own seeded generator and writes the distorted image as
- * bytes (the bilinear values rounded; they stay within the source's range). Per image it draws, in
- * this order, the affine parameters (rotate, scale, shear, translate y, translate x; uniform in their
- * ranges) and then the two fields (y, then x; row after row). Its generator's state goes into a
- * checkpoint, so that a resumed run distorts as the uninterrupted one does.
+ * Distorts batches of images with the warp kernels (src/core/ops/warp.ts), each image by its own
+ * parameters drawn from one seeded generator: per image, in this order, the affine parameters (rotate,
+ * scale, shear, translate y, translate x; uniform in their ranges) and then the seed of its elastic
+ * fields (32 bits). The generator's state goes into a checkpoint, so that a resumed run distorts as
+ * the uninterrupted one does; the kernels' thread count does not change the result.
  */
 export class Augmenter {
   private readonly random: Random;
-  private readonly kernel: Float64Array | null;
-  private buffers: { size: number; dy: Float64Array; dx: Float64Array; out: Float64Array } | null = null;
+  private readonly plan: WarpPlan;
+  private readonly transforms: Float32Array;
+  private readonly seeds: Int32Array;
 
-  constructor(readonly spec: AugmentSpec, seed: number) {
-    const { affine, elastic } = spec;
-    if (affine) {
-      for (const key of ['rotate', 'scale', 'shear', 'translate'] as const) {
-        if (!(affine[key] >= 0 && Number.isFinite(affine[key]))) throw new RangeError(`affine ${key} must be a non-negative number, got ${affine[key]}`);
-      }
-      if (affine.scale >= 1) throw new RangeError(`affine scale must be below 1 (the factor is drawn in [1 − scale, 1 + scale]), got ${affine.scale}`);
-    }
-    if (elastic && !(elastic.alpha >= 0 && Number.isFinite(elastic.alpha))) throw new RangeError(`elastic alpha must be a non-negative number, got ${elastic.alpha}`);
-    this.kernel = elastic ? gaussianKernel(elastic.sigma) : null;
+  constructor(
+    private readonly kernels: Kernels, readonly spec: AugmentSpec, seed: number,
+    /** The most images one call distorts, and their size. */
+    readonly rows: number, readonly height: number, readonly width: number,
+  ) {
+    checkAugmentSpec(spec);
     this.random = new Random(seed);
+    this.plan = kernels.allocWarp(rows, height, width, spec.elastic?.sigma ?? 0);
+    this.transforms = kernels.allocF32(rows * TRANSFORM_FLOATS);
+    this.seeds = kernels.allocI32(rows);
   }
 
   get state(): RandomState {
@@ -179,23 +153,20 @@ export class Augmenter {
     };
   }
 
-  /** out [h, w] = a new random distortion of src [h, w]. */
-  apply(src: ArrayLike<number>, h: number, w: number, out: Uint8Array | Float32Array): void {
-    const size = h * w;
-    if (this.buffers?.size !== size) {
-      this.buffers = { size, dy: new Float64Array(size), dx: new Float64Array(size), out: new Float64Array(size) };
+  /**
+   * out = a new random distortion of each of the `rows` images of src ([rows, height, width], bytes or
+   * floats, both from the kernels' memory; out must not overlap src).
+   */
+  apply<T extends Uint8Array | Float32Array>(src: T, rows: number, out: T): void {
+    if (!(Number.isInteger(rows) && rows >= 0 && rows <= this.rows)) {
+      throw new RangeError(`augmentation of ${rows} images: this augmenter takes up to ${this.rows}`);
     }
-    const { dy, dx, out: values } = this.buffers;
-    const affine = this.drawAffine();
-    const elastic = this.spec.elastic;
-    if (elastic && this.kernel) {
-      for (const field of [dy, dx]) {
-        for (let i = 0; i < size; i++) field[i] = this.random.uniform(-1, 1);
-        smoothField(field, h, w, this.kernel);
-        for (let i = 0; i < size; i++) field[i] *= elastic.alpha;
-      }
+    const alpha = this.spec.elastic?.alpha ?? 0;
+    for (let r = 0; r < rows; r++) {
+      const m = warpMatrix(this.drawAffine());
+      this.transforms.set([m.m00, m.m01, m.m10, m.m11, m.ty, m.tx, this.spec.elastic ? alpha : 0, 0], r * TRANSFORM_FLOATS);
+      this.seeds[r] = this.spec.elastic ? this.random.nextUint32() | 0 : 0;
     }
-    warpImage(src, h, w, affine, elastic ? dy : null, elastic ? dx : null, values);
-    for (let i = 0; i < size; i++) out[i] = Math.round(values[i]);
+    this.kernels.warpImages(this.plan, src, rows, this.transforms, this.seeds, out);
   }
 }
