@@ -1,12 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
+import { createKernels } from '../core/index.js';
+import { Augmenter, formatAugmentSpec, type AugmentSpec } from '../data/augment.js';
 import { className, type Dataset } from '../data/dataset.js';
 import { DEFAULT_DATA_DIR, fetchDataset, PUBLISHED_MD5, TUTORIAL_MNIST_URL, type FetchDatasetResult } from '../data/fetch.js';
 import { loadMnistPickle } from '../data/pickle.js';
 import { encodeGrayscalePng, renderGrid, terminalPreview } from '../data/images.js';
 import { dataWarnings } from '../data/checks.js';
 import { describeData, loadData, type SplitDescription } from '../data/source.js';
+import { addAugmentOptions, augmentFromOptions } from './augment-options.js';
 import { loadDataChecked } from './load-data.js';
 import { createOutput, formatCount, parseNumber, UsageError } from './output.js';
 
@@ -92,7 +95,7 @@ export function dataCommand(): Command {
       out.result({ ...description, warnings });
     });
 
-  data
+  const show = data
     .command('show')
     .description('render digits as a PNG and preview one in the terminal')
     .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
@@ -100,11 +103,16 @@ export function dataCommand(): Command {
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'int'))
     .option('--index <n>', 'first image to show', parseNumber('--index', 'int'), 0)
     .option('--grid <CxR>', 'render COLUMNS x ROWS images from --index, with their labels (e.g. 10x10)')
-    .option('--scale <n>', 'pixels per image pixel in the PNG', parseNumber('--scale', 'positive-int'), 4)
+    .option('--scale <n>', 'pixels per image pixel in the PNG', parseNumber('--scale', 'positive-int'), 4);
+  addAugmentOptions(show, 'show')
+    .option('--variants', 'with --augment: show each image\'s row as the image itself, then distortions of it (a new one per column)')
+    .option('--seed <n>', 'with --augment: the seed of the distortions', parseNumber('--seed', 'int'), 0)
     .option('--out <file>', 'PNG file to write', 'digit.png')
     .option('--json', 'print one JSON result on stdout')
-    .action((opts) => {
+    .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
+      const augment = augmentFromOptions(opts);
+      if (opts.variants && !augment) throw new UsageError('--variants shows distortions: add --augment affine, elastic or affine,elastic');
       const splits = loadDataChecked(out, opts.data, { validation: opts.validation });
       const split: Dataset = splits[opts.split as 'train' | 'validation' | 'test'];
       let cols = 1;
@@ -119,13 +127,18 @@ export function dataCommand(): Command {
       if (first < 0 || first >= split.count) {
         throw new UsageError(`--index ${first} is outside the ${opts.split} split (0 to ${split.count - 1})`);
       }
-      const count = Math.min(cols * rows, split.count - first);
-      const images: Float32Array[] = [];
-      const labels: string[] = [];
-      for (let i = first; i < first + count; i++) {
-        images.push(imageAt(split, i));
-        labels.push(className(split, split.labels[i]));
+      // which image each cell shows: consecutive images, or with --variants one image per row
+      const cells = opts.variants
+        ? Array.from({ length: Math.min(rows, split.count - first) * cols }, (_, i) => first + Math.floor(i / cols))
+        : Array.from({ length: Math.min(cols * rows, split.count - first) }, (_, i) => first + i);
+      const count = cells.length;
+      let images = cells.map((i) => imageAt(split, i));
+      if (augment) {
+        const distorted = await distort(split, cells, augment, opts.seed);
+        // with --variants, each row's first column stays the image itself
+        images = images.map((image, i) => (opts.variants && i % cols === 0 ? image : distorted[i]));
       }
+      const labels = cells.map((i) => className(split, split.labels[i]));
       const png =
         opts.grid === undefined
           ? scaleOne(images[0], split.width, split.height, opts.scale)
@@ -135,11 +148,12 @@ export function dataCommand(): Command {
         const label = split.labels[first];
         const named = split.classNames === undefined ? `${label}` : `${className(split, label)} (class ${label})`;
         out.print(`${opts.split}[${first}]: label ${named}, ${split.height}×${split.width}`);
+        if (augment) out.print(`distorted by ${formatAugmentSpec(augment)} (seed ${opts.seed}), as a training run sees it`);
         out.print(terminalPreview(images[0], { width: split.width, height: split.height }));
         out.print(`wrote ${opts.out}${count > 1 ? ` (${count} images)` : ''}`);
       }
-      const shown = Array.from(split.labels.subarray(first, first + count));
-      out.result({ file: opts.out, split: opts.split, index: first, count, labels: shown, names: labels });
+      const shown = cells.map((i) => split.labels[i]);
+      out.result({ file: opts.out, split: opts.split, index: first, count, labels: shown, names: labels, augment: augment ?? null });
     });
 
   return data;
@@ -156,6 +170,22 @@ function describeSplit(name: string, d: SplitDescription): string {
 }
 
 /** Image `i` of a dataset as floats in [0, 1]. */
+/** The images `indices` of `data` (as imageAt gives them), each distorted by `augment`, drawn from `seed`. */
+async function distort(data: Dataset, indices: number[], augment: AugmentSpec, seed: number): Promise<Float32Array[]> {
+  const kernels = await createKernels({ threads: 1 });
+  try {
+    const size = data.height * data.width;
+    const bytes = data.images instanceof Uint8Array;
+    const src = bytes ? kernels.allocU8(indices.length * size) : kernels.allocF32(indices.length * size);
+    const out = bytes ? kernels.allocU8(indices.length * size) : kernels.allocF32(indices.length * size);
+    indices.forEach((index, r) => src.set(data.images.subarray(index * size, (index + 1) * size), r * size));
+    new Augmenter(kernels, augment, seed, indices.length, data.height, data.width).apply(src, indices.length, out);
+    return indices.map((_, r) => Float32Array.from(out.subarray(r * size, (r + 1) * size), (v) => v / data.pixelMax));
+  } finally {
+    await kernels.close();
+  }
+}
+
 export function imageAt(data: Dataset, i: number): Float32Array {
   const size = data.height * data.width;
   const image = new Float32Array(size);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
+import { formatAugmentSpec } from '../data/augment.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
 import { parseLayers, presetLayers, presetSchedule, PRESETS, UnknownPresetError } from '../io/layer-text.js';
 import { buildModelSpec, LayerSpecError, mlpOf, summarizeModel } from '../io/model-spec.js';
@@ -15,6 +16,7 @@ import { RUNS_DIR } from './models.js';
 import { countOf, createOutput, formatBytes, formatCount, parseLayerList, parseNumber, UsageError, type Output } from './output.js';
 import { DATA_SOURCES, VALIDATION_HELP } from './data.js';
 import { layerSummaryLines } from './layer-summary.js';
+import { addAugmentOptions, augmentFromOptions } from './augment-options.js';
 import { attachProgress } from './progress.js';
 import { loadDataChecked } from './load-data.js';
 import { printConfusion, writeMostConfidentlyWrong } from './report.js';
@@ -46,7 +48,7 @@ const FLAG_OF: Record<string, string> = {
 };
 
 export function trainCommand(): Command {
-  return new Command('train')
+  const command = new Command('train')
     .description('train a network on a dataset, evaluate it, and save it as a model folder')
     .option('--hidden <sizes>', 'an MLP\'s hidden layers: nodes per layer, comma-separated (e.g. 800 or 512,256; "none" for no hidden layer, 0 is refused; default 128)')
     .addOption(new Option('--activation <name>', 'activation of the MLP\'s hidden layers (default relu)').choices(['relu', 'sigmoid', 'tanh']))
@@ -66,7 +68,8 @@ export function trainCommand(): Command {
     .option('--initial-accumulator <v>', 'initial accumulator value (adagrad)', parseNumber('--initial-accumulator', 'non-negative'))
     .option('--alpha <a>', 'smoothing constant (rmsprop)', parseNumber('--alpha', 'non-negative'))
     .option('--centered', 'centered RMSprop (rmsprop)')
-    .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS} (default: none; with --preset, Adam and no --lr, the preset's own: \`digitlab presets\`)`)
+    .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS} (default: none; with --preset, Adam and no --lr, the preset's own: \`digitlab presets\`)`);
+  return addAugmentOptions(command, 'train')
     .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
     .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
@@ -127,6 +130,7 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
     `network ${shape}, ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
       `${settings.optimizer}${scheduleNote(opts, settings)}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
   );
+  if (settings.augment) out.info(`augmentation: ${formatAugmentSpec(settings.augment)}, new for every image every epoch`);
   for (const line of layerSummaryLines(run.model.summary)) out.info(`  ${line}`);
   attachProgress(run, out);
   const stop = () => controller.abort();
@@ -217,6 +221,7 @@ export function settingsFromOptions(opts: any): TrainSettings {
     optimizer,
     optimizerOptions: given,
     schedule: scheduleFromOptions(opts, optimizer, given.lr !== undefined),
+    ...augmentSetting(opts),
     epochs: opts.epochs,
     batchSize: opts.batchSize,
     seed: opts.seed,
@@ -224,6 +229,13 @@ export function settingsFromOptions(opts: any): TrainSettings {
     restoreBest: opts.restoreBest !== false,
     convergence: { tolerance: opts.convergeTolerance, patience: opts.convergePatience },
   };
+}
+
+/** { augment } when the options ask for one, else {} (settings without augmentation have no such key). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function augmentSetting(opts: any): Pick<TrainSettings, 'augment'> {
+  const augment = augmentFromOptions(opts);
+  return augment ? { augment } : {};
 }
 
 /**

@@ -170,3 +170,83 @@ export class Augmenter {
     this.kernels.warpImages(this.plan, src, rows, this.transforms, this.seeds, out);
   }
 }
+
+/** An augmentation spec that cannot be used, with what was wrong and how to write it. */
+export class AugmentSpecError extends RangeError {
+  constructor(what: string, problem: string) {
+    super(`${what}: ${problem}`);
+    this.name = 'AugmentSpecError';
+  }
+}
+
+export const AUGMENT_FORMS =
+  '"none", "affine", "elastic" or "affine,elastic"; or an object such as ' +
+  '{ "affine": { "rotate": 10, "scale": 0.1, "shear": 10, "translate": 2 }, "elastic": { "alpha": 34, "sigma": 4 } } ' +
+  '(omitted ranges take these defaults)';
+
+/**
+ * An augmentation as the faces take it (`what` names it in errors): a list of parts as text ("affine",
+ * "elastic", "affine,elastic"; "none" or "" for none), or an object { affine?, elastic? } whose parts are
+ * true or ranges (each range optional, the default where absent). `ranges` overrides single ranges of
+ * the parts given (the command line's --rotate, …); a range for a part not asked for is refused.
+ * Returns undefined for none.
+ */
+export function parseAugment(
+  value: unknown, what: string,
+  ranges: Partial<AffineRange> & Partial<ElasticOptions> = {},
+): AugmentSpec | undefined {
+  let parts: { affine?: unknown; elastic?: unknown };
+  if (value === undefined || value === null || value === false) parts = {};
+  else if (typeof value === 'string') {
+    parts = {};
+    const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '' && name !== 'none');
+    for (const name of names) {
+      if (name !== 'affine' && name !== 'elastic') throw new AugmentSpecError(what, `'${name}' is not a distortion: use ${AUGMENT_FORMS}`);
+      parts[name] = true;
+    }
+  } else if (typeof value === 'object' && !Array.isArray(value)) {
+    parts = value as typeof parts;
+    for (const key of Object.keys(parts)) {
+      if (key !== 'affine' && key !== 'elastic') throw new AugmentSpecError(what, `'${key}' is not a distortion: use ${AUGMENT_FORMS}`);
+    }
+  } else {
+    throw new AugmentSpecError(what, `${JSON.stringify(value)} is not an augmentation: use ${AUGMENT_FORMS}`);
+  }
+  const spec: AugmentSpec = {};
+  const affineKeys = ['rotate', 'scale', 'shear', 'translate'] as const;
+  const elasticKeys = ['alpha', 'sigma'] as const;
+  const part = <K extends string>(name: string, given: unknown, keys: readonly K[], defaults: Record<K, number>): Record<K, number> | undefined => {
+    if (given === undefined || given === false) return undefined;
+    if (given !== true && (typeof given !== 'object' || given === null || Array.isArray(given))) {
+      throw new AugmentSpecError(what, `${name} must be true or an object of ranges (${keys.join(', ')}), got ${JSON.stringify(given)}`);
+    }
+    const out = { ...defaults };
+    for (const [key, v] of Object.entries(given === true ? {} : (given as object))) {
+      if (!keys.includes(key as K)) throw new AugmentSpecError(what, `${name} has no range '${key}' (it has ${keys.join(', ')})`);
+      if (typeof v !== 'number') throw new AugmentSpecError(what, `${name} ${key} must be a number, got ${JSON.stringify(v)}`);
+      out[key as K] = v;
+    }
+    return out;
+  };
+  spec.affine = part('affine', parts.affine, affineKeys, DEFAULT_AFFINE);
+  spec.elastic = part('elastic', parts.elastic, elasticKeys, DEFAULT_ELASTIC);
+  for (const key of affineKeys) {
+    if (ranges[key] === undefined) continue;
+    if (!spec.affine) throw new AugmentSpecError(what, `a ${key} range needs the affine distortion (add affine)`);
+    spec.affine[key] = ranges[key];
+  }
+  for (const key of elasticKeys) {
+    if (ranges[key] === undefined) continue;
+    if (!spec.elastic) throw new AugmentSpecError(what, `an elastic ${key} needs the elastic distortion (add elastic)`);
+    spec.elastic[key] = ranges[key];
+  }
+  if (!spec.affine) delete spec.affine;
+  if (!spec.elastic) delete spec.elastic;
+  if (!spec.affine && !spec.elastic) return undefined;
+  try {
+    checkAugmentSpec(spec);
+  } catch (error) {
+    throw new AugmentSpecError(what, (error as Error).message);
+  }
+  return spec;
+}

@@ -1,3 +1,4 @@
+import type { Augmenter } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Sequential } from '../nn/sequential.js';
 
@@ -41,6 +42,9 @@ export class BatchBuffer {
   readonly labels: Int32Array;
   private pixels: Uint8Array | null = null;
   private floats: Float32Array | null = null;
+  /** Where an augmented batch is gathered before its distortion (allocated on the first such fill). */
+  private gatheredPixels: Uint8Array | null = null;
+  private gatheredFloats: Float32Array | null = null;
   /** Which buffer the last fill wrote (null before the first), its rows, and the scale of its pixels. */
   private filled: 'pixels' | 'floats' | null = null;
   private filledRows = 0;
@@ -50,23 +54,37 @@ export class BatchBuffer {
     this.labels = model.allocLabels(rows);
   }
 
-  /** Images `indices[start, start + rows)` of `data` and their labels. */
-  fill(data: Dataset, indices: ArrayLike<number>, start: number, rows: number): void {
+  /**
+   * Images `indices[start, start + rows)` of `data` and their labels; with an augmenter, each image as
+   * it distorts it (the images are gathered into a buffer of their own, then warped into the batch).
+   */
+  fill(data: Dataset, indices: ArrayLike<number>, start: number, rows: number, augmenter?: Augmenter): void {
     this.check(data, rows);
     if (!(Number.isInteger(start) && start >= 0 && start + rows <= indices.length)) {
       throw new RangeError(`batch [${start}, ${start + rows}) is outside the ${indices.length} indices`);
     }
+    if (augmenter && (augmenter.height !== data.height || augmenter.width !== data.width || augmenter.rows < rows)) {
+      throw new RangeError(
+        `the augmenter distorts up to ${augmenter.rows} images of ${augmenter.height}×${augmenter.width}; ` +
+        `the batch has ${rows} of ${data.height}×${data.width}`,
+      );
+    }
     if (data.images instanceof Uint8Array) {
       const size = data.height * data.width;
       const pixels = (this.pixels ??= this.model.allocPixels(this.rows));
+      const gathered = augmenter ? (this.gatheredPixels ??= this.model.allocPixels(this.rows)) : pixels;
       for (let r = 0; r < rows; r++) {
         const index = indices[start + r];
-        pixels.set(data.images.subarray(index * size, (index + 1) * size), r * size);
+        gathered.set(data.images.subarray(index * size, (index + 1) * size), r * size);
         this.labels[r] = data.labels[index];
       }
+      augmenter?.apply(gathered, rows, pixels);
       this.usePixels(data);
     } else {
-      fillBatch(data, indices, start, rows, (this.floats ??= this.model.allocInput(this.rows)), this.labels);
+      const floats = (this.floats ??= this.model.allocInput(this.rows));
+      const gathered = augmenter ? (this.gatheredFloats ??= this.model.allocInput(this.rows)) : floats;
+      fillBatch(data, indices, start, rows, gathered, this.labels);
+      augmenter?.apply(gathered, rows, floats);
       this.filled = 'floats';
     }
     this.filledRows = rows;

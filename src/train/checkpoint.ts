@@ -27,6 +27,8 @@ export interface CheckpointState {
   shuffleRandom: RandomState;
   /** The model's own generator (dropout masks); absent in checkpoints of models without one. */
   modelRandom?: RandomState;
+  /** The augmenter's generator; absent in checkpoints of runs without augmentation. */
+  augmentRandom?: RandomState;
   convergence: ConvergenceState;
   bestEpoch: number;
   bestValLoss: number;

@@ -3,6 +3,7 @@
  * records: the types the trainer, its checkpoints and every face share.
  */
 import type { Activation } from '../core/kernels.js';
+import type { AugmentSpec } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import { buildModelSpec, modelSpecFromMlp, type LayerSpec, type ModelSpec } from '../io/model-spec.js';
 import type { OptimizerName } from '../optim/index.js';
@@ -22,6 +23,11 @@ export interface TrainSettings {
   /** The optimizer's options by PyTorch's names (lr, momentum, betas as beta1/beta2, …). */
   optimizerOptions: Record<string, number | boolean>;
   schedule: ScheduleSpec | null;
+  /**
+   * Random distortions of the training images, new every epoch (absent: none). Validation and test
+   * images are never distorted.
+   */
+  augment?: AugmentSpec;
   epochs: number;
   batchSize: number;
   seed: number;

@@ -1,5 +1,6 @@
 import type { Kernels } from '../core/kernels.js';
 import { Random } from '../core/random.js';
+import { Augmenter, checkAugmentSpec } from '../data/augment.js';
 import type { DatasetSplits } from '../data/dataset.js';
 import type { ModelSpec } from '../io/model-spec.js';
 import { Sequential } from '../nn/sequential.js';
@@ -135,6 +136,10 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       }
     }
     const shuffle = Random.fromState(state.shuffleRandom);
+    // A third stream for the distortions, seeded apart from the other two.
+    const augmenter = settings.augment
+      ? new Augmenter(model.kernels, settings.augment, (settings.seed ^ 0x2c1b3c6d) >>> 0, batchSize, train.height, train.width) : undefined;
+    if (augmenter && state.augmentRandom) augmenter.state = state.augmentRandom;
     const convergence = new ConvergenceTracker(settings.convergence);
     convergence.state = state.convergence;
     const order = new Uint32Array(train.count);
@@ -157,7 +162,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
         if (this.options.signal?.aborted) throw new TrainingAbortedError(epoch, path !== undefined && state.epoch > 0);
         const start = b * batchSize;
         const rows = Math.min(batchSize, train.count - start);
-        batch.fill(train, order, start, rows);
+        batch.fill(train, order, start, rows, augmenter);
         batch.forward(rows, true);
         const loss = model.lossAndGradient(batch.labels, rows);
         model.backward(rows);
@@ -197,6 +202,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       }
       state.shuffleRandom = shuffle.getState();
       state.modelRandom = model.randomState;
+      if (augmenter) state.augmentRandom = augmenter.state;
       state.convergence = convergence.state;
       // The checkpoint is on disk before listeners hear of the epoch's end.
       if (path) await saveCheckpoint(path, settings, state, model, optimizer, best);
@@ -253,4 +259,5 @@ export function validateSettings(s: TrainSettings): void {
   if (s.earlyStoppingPatience !== null && !positiveInt(s.earlyStoppingPatience)) {
     throw new RangeError(`early-stopping patience must be a positive integer, got ${s.earlyStoppingPatience}`);
   }
+  if (s.augment) checkAugmentSpec(s.augment);
 }
