@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
+import { AugmentSpecError, parseAugment, type AugmentSpec } from '../data/augment.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { trainAndSave } from '../train/model-config.js';
@@ -32,6 +33,11 @@ export interface RunRequest {
   seed: number;
   /** Train on the first N training images only (a quick run); all of them when absent. */
   trainImages?: number;
+  /**
+   * Distortions of the training images, as a study spec writes them: "affine", "elastic",
+   * "affine,elastic", or { affine?: ranges | true, elastic?: ranges | true }; none when absent.
+   */
+  augment?: unknown;
 }
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'failed';
@@ -119,7 +125,9 @@ export class RunManager {
 
   start(request: RunRequest): RunInfo {
     if (this.closing) throw Object.assign(new Error('the server is shutting down'), { statusCode: 503 });
-    this.layersOf(request); // a bad layer list is the request's fault, answered before anything starts
+    // a bad layer list or augmentation is the request's fault, answered before anything starts
+    this.layersOf(request);
+    this.augmentOf(request);
     const running = [...this.runs.values()].filter((r) => r.status === 'running').length;
     if (running >= this.maxConcurrent) throw new TooManyRunsError(this.maxConcurrent);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -173,6 +181,16 @@ export class RunManager {
     if (event.type === 'done' || event.type === 'stopped' || event.type === 'failed') run.listeners.clear();
   }
 
+  /** The augmentation a request asks for (undefined: none); a bad one is an HttpError 400 naming the value. */
+  private augmentOf(request: RunRequest): AugmentSpec | undefined {
+    try {
+      return parseAugment(request.augment, 'augment');
+    } catch (error) {
+      if (error instanceof AugmentSpecError) throw new HttpError(400, error.message);
+      throw error;
+    }
+  }
+
   /**
    * The layer list a request asks for (null for an MLP of `hidden`), checked against the server's
    * images and classes; a list that does not parse or fit is an HttpError 400 naming the layer.
@@ -207,6 +225,7 @@ export class RunManager {
       ...(this.layersOf(request) ? { layers: this.layersOf(request) as LayerSpec[] } : {}),
       optimizer: request.optimizer,
       optimizerOptions: { lr: request.lr },
+      ...(this.augmentOf(request) ? { augment: this.augmentOf(request) as AugmentSpec } : {}),
       epochs: request.epochs,
       batchSize: request.batchSize,
       seed: request.seed,

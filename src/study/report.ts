@@ -224,8 +224,8 @@ function complete(t: TrialResult): boolean {
 }
 
 /** What a design is, besides its hidden layers: the heatmaps compare only designs alike in all of it. */
-function settingsKey(t: Pick<TrialResult, 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'>): string {
-  return JSON.stringify([t.activation, t.optimizer, t.lr, t.options, t.schedule]);
+function settingsKey(t: Pick<TrialResult, 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule' | 'augment'>): string {
+  return JSON.stringify([t.activation, t.optimizer, t.lr, t.options, t.schedule, t.augment]);
 }
 
 /** Why a design has no value of its own: none of its trials trained to the end. */

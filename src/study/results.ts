@@ -5,6 +5,7 @@
  * command line and the server all read studies through `openStudy`.
  */
 import { resolve } from 'node:path';
+import type { AugmentSpec } from '../data/augment.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { parseLayers } from '../io/layer-text.js';
 import { networkName, type StudyNetwork, type StudySpec } from './spec.js';
@@ -30,6 +31,8 @@ export interface TrialResult {
   lr: number;
   options: Record<string, number | boolean>;
   schedule: string | null;
+  /** The training images' distortions (null: none). */
+  augment: AugmentSpec | null;
   seed: number;
   params: number | null;
   /** Multiply-adds of one image's forward pass (null for studies recorded before they were). */
@@ -77,6 +80,8 @@ export interface DesignResult {
   activation: string;
   optimizer: string;
   lr: number;
+  /** The training images' distortions (null: none). */
+  augment: AugmentSpec | null;
   params: number;
   multiplyAdds: number | null;
   bytes: number;
@@ -155,6 +160,7 @@ export function openStudy(path: string): StudyResults {
         lr: row.lr,
         options: row.options,
         schedule: row.schedule,
+        augment: row.augment,
         seed: row.seed,
         params: row.params,
         multiplyAdds: typeof multiplyAdds.get(row.id) === 'number' ? (multiplyAdds.get(row.id) as number) : null,
@@ -205,12 +211,20 @@ export function networkKind(layerText: string): ModelKind {
   return parseLayers(layerText).some((l) => l.type === 'conv2d' || l.type === 'maxpool2d' || l.type === 'avgpool2d') ? 'CNN' : 'MLP';
 }
 
-type DesignFields = Pick<TrialResult, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'> & { network?: StudyNetwork | null };
+type DesignFields = Pick<TrialResult, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule'> & {
+  network?: StudyNetwork | null; augment?: AugmentSpec | null;
+};
 
 export function designKey(t: DesignFields): string {
   const key: unknown[] = [t.hidden, t.activation, t.optimizer, t.lr, t.options, t.schedule];
   if (t.network) key.push(t.network.layers);
+  if (t.augment) key.push({ augment: t.augment });
   return JSON.stringify(key);
+}
+
+/** The distortions a design trains with, in a word ("affine", "elastic", "affine+elastic"), or '' for none. */
+export function augmentName(augment: AugmentSpec | null | undefined): string {
+  return [augment?.affine ? 'affine' : '', augment?.elastic ? 'elastic' : ''].filter(Boolean).join('+');
 }
 
 /** The architecture alone: an MLP's hidden sizes (`800`, `512-256`, `linear`), a network's preset or layer text. */
@@ -219,8 +233,9 @@ export function architectureName(t: Pick<TrialResult, 'hidden'> & { network?: St
   return t.hidden.length === 0 ? 'linear' : t.hidden.join('-');
 }
 
-export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'> & { network?: StudyNetwork | null }): string {
-  return `${architectureName(t)} ${t.optimizer} lr ${t.lr}`;
+export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'> & { network?: StudyNetwork | null; augment?: AugmentSpec | null }): string {
+  const augment = augmentName(t.augment);
+  return `${architectureName(t)} ${t.optimizer} lr ${t.lr}${augment ? ` + ${augment}` : ''}`;
 }
 
 /** How an architecture is named in a sentence or a title. */
@@ -296,6 +311,7 @@ export function summarizeTrials(trials: TrialResult[]): { designs: DesignResult[
       activation: first.activation,
       optimizer: first.optimizer,
       lr: first.lr,
+      augment: first.augment,
       params: first.params ?? 0,
       multiplyAdds: first.multiplyAdds,
       bytes: first.bytes ?? 0,

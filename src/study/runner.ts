@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { dataWarnings } from '../data/checks.js';
 import type { KernelBackend } from '../core/index.js';
+import type { Activation } from '../core/kernels.js';
 import { parseLayers } from '../io/layer-text.js';
 import { summarizeModel } from '../io/model-spec.js';
+import type { OptimizerName } from '../optim/index.js';
+import type { ScheduleSpec } from '../optim/schedules.js';
 import { modelSpecFor } from '../train/settings.js';
 import { TypedEmitter } from '../train/events.js';
 import type { EpochRecord, TrainSettings } from '../train/trainer.js';
@@ -59,7 +62,7 @@ export interface StudyEvents {
 /** The settings a trial trains with. */
 export function trialSettings(
   spec: StudySpec,
-  plan: Pick<TrialPlan, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule' | 'seed'> & { network?: TrialPlan['network'] },
+  plan: Pick<TrialPlan, 'hidden' | 'activation' | 'optimizer' | 'lr' | 'options' | 'schedule' | 'seed'> & Partial<Pick<TrialPlan, 'network' | 'augment'>>,
 ): TrainSettings {
   return {
     hidden: plan.hidden,
@@ -69,6 +72,7 @@ export function trialSettings(
     optimizer: plan.optimizer,
     optimizerOptions: { ...plan.options, lr: plan.lr },
     schedule: plan.schedule,
+    ...(plan.augment ? { augment: plan.augment } : {}),
     epochs: spec.epochs,
     batchSize: spec.batchSize,
     seed: plan.seed,
@@ -78,6 +82,11 @@ export function trialSettings(
     restoreBest: true,
     convergence: spec.convergence,
   };
+}
+
+/** A stored trial's design as trialSettings takes it (the storage keeps the schedule as JSON text). */
+function planOf(row: TrialRow): Parameters<typeof trialSettings>[1] {
+  return { ...row, activation: row.activation as Activation, optimizer: row.optimizer as OptimizerName, schedule: row.schedule ? (JSON.parse(row.schedule) as ScheduleSpec) : null };
 }
 
 export class StudyRunner extends TypedEmitter<StudyEvents> {
@@ -163,7 +172,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
             data: spec.data,
             validation,
             trainSubset: spec.trainSubset,
-            settings: trialSettings(spec, row as TrialRow & TrialPlan),
+            settings: trialSettings(spec, planOf(row)),
             dir: join(out, 'trials', String(row.number).padStart(3, '0')),
             backend: this.options.backend ?? 'auto',
             rungs,

@@ -22,6 +22,7 @@
  *     - network: [lenet5, cnn]        # … or any networks: presets or `--layers` text
  *     - network: conv {width} 5x5, relu, maxpool 2, linear 128, relu
  *       width: [8, 16, 32]            # {width} takes each value: a family of networks
+ *       augment: [none, affine, "affine,elastic"]   # or { affine: { rotate: 15 }, elastic: true }
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -32,6 +33,7 @@ import { ACTIVATIONS } from '../nn/mlp.js';
 import { defaultLr, OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, isOptimizerName, type OptimizerName } from '../optim/index.js';
 import { parseSchedule, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 import { Random } from '../core/random.js';
+import { AugmentSpecError, parseAugment, type AugmentSpec } from '../data/augment.js';
 import type { Activation } from '../core/kernels.js';
 import { DEFAULT_CONVERGENCE, type ConvergenceOptions } from '../train/convergence.js';
 
@@ -76,6 +78,8 @@ export interface SpaceGrid {
   /** Extra optimizer options (momentum, weightDecay, …) applied to every trial of the grid. */
   options: Record<string, number | boolean>;
   schedule: Array<ScheduleSpec | null>;
+  /** Distortions of the training images to try (null: none); absent when the grid has no augment. */
+  augment?: Array<AugmentSpec | null>;
 }
 
 export interface PruneSettings {
@@ -119,6 +123,8 @@ export interface TrialPlan {
   lr: number;
   options: Record<string, number | boolean>;
   schedule: ScheduleSpec | null;
+  /** The training images' distortions; null: none. */
+  augment: AugmentSpec | null;
   seed: number;
 }
 
@@ -126,7 +132,7 @@ const TOP_KEYS = [
   'name', 'data', 'validation', 'train_subset', 'epochs', 'batch_size', 'seeds', 'search', 'search_seed',
   'budget', 'space', 'early_stopping', 'converge_tolerance', 'converge_patience', 'prune',
 ] as const;
-const GRID_KEYS = ['layers', 'nodes', 'hidden', 'network', 'width', 'activation', 'optimizer', 'lr', 'options', 'schedule'] as const;
+const GRID_KEYS = ['layers', 'nodes', 'hidden', 'network', 'width', 'activation', 'optimizer', 'lr', 'options', 'schedule', 'augment'] as const;
 
 function fieldName(path: FieldPath): string {
   let text = '';
@@ -372,7 +378,25 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     }
   });
 
-  return { hidden, ...(networks ? { networks } : {}), activation, optimizer, lr, options, schedule };
+  const augment = grid.augment === undefined ? undefined : augmentItems(grid.augment, [...path, 'augment']).map(({ value, at }) => {
+    try {
+      return parseAugment(value, 'augment') ?? null;
+    } catch (error) {
+      if (!(error instanceof AugmentSpecError)) throw error;
+      return reader.fail(at, error.message.replace(/^augment: /, ''));
+    }
+  });
+
+  // a grid without augment keeps the shape it always had: the spec's JSON is what a rerun compares
+  return { hidden, ...(networks ? { networks } : {}), activation, optimizer, lr, options, schedule, ...(augment ? { augment } : {}) };
+}
+
+/**
+ * The values of a grid's augment: a list of augmentations, or one (a text such as "affine,elastic", or
+ * an object of distortions and their ranges, which is one value, not a list).
+ */
+function augmentItems(value: unknown, at: FieldPath): Array<{ value: unknown; at: FieldPath }> {
+  return Array.isArray(value) ? value.map((v, i) => ({ value: v, at: [...at, i] })) : [{ value, at }];
 }
 
 interface NetworkSource {
@@ -503,8 +527,9 @@ export function readStudySpec(path: string): StudySpec {
 
 function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
   const key: unknown[] = [design.hidden, design.activation, design.optimizer, design.lr, design.options, design.schedule];
-  // An MLP's key is what it always was; a network's adds its layer text.
+  // An MLP's key is what it always was; a network's adds its layer text, an augmented design its distortions.
   if (design.network) key.push(design.network.layers);
+  if (design.augment) key.push({ augment: design.augment });
   return JSON.stringify(key);
 }
 
@@ -523,9 +548,11 @@ export function expandTrials(spec: StudySpec): TrialPlan[] {
         for (const lr of grid.lr) {
           for (const activation of grid.activation) {
             for (const schedule of grid.schedule) {
-              const design = { hidden, network, activation, optimizer, lr: lr ?? defaultLr(optimizer), options: grid.options, schedule };
-              const key = designKey(design);
-              if (!designs.has(key)) designs.set(key, design);
+              for (const augment of grid.augment ?? [null]) {
+                const design = { hidden, network, activation, optimizer, lr: lr ?? defaultLr(optimizer), options: grid.options, schedule, augment };
+                const key = designKey(design);
+                if (!designs.has(key)) designs.set(key, design);
+              }
             }
           }
         }

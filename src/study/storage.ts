@@ -17,6 +17,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseLayers } from '../io/layer-text.js';
+import type { AugmentSpec } from '../data/augment.js';
 import type { EpochRecord } from '../train/trainer.js';
 import type { StudyNetwork, StudySpec, TrialPlan } from './spec.js';
 
@@ -61,6 +62,8 @@ export interface TrialRow {
   lr: number;
   options: Record<string, number | boolean>;
   schedule: string | null;
+  /** The training images' distortions (null: none). */
+  augment: AugmentSpec | null;
   seed: number;
   params: number | null;
   bytes: number | null;
@@ -137,6 +140,7 @@ CREATE TABLE IF NOT EXISTS trials (
   started_at TEXT,
   finished_at TEXT,
   network TEXT,
+  augment TEXT,
   UNIQUE (study_id, number)
 );
 CREATE TABLE IF NOT EXISTS trial_params (
@@ -206,6 +210,8 @@ export class StudyStore {
       // A study started before network designs existed: the same table without the network column.
       const columns = db.prepare('PRAGMA table_info(trials)').all() as Array<{ name: string }>;
       if (!columns.some((column) => column.name === 'network')) db.exec('ALTER TABLE trials ADD COLUMN network TEXT');
+      // … or before augmentation did
+      if (!columns.some((column) => column.name === 'augment')) db.exec('ALTER TABLE trials ADD COLUMN augment TEXT');
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
       if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
       else if (Number(version.value) !== SCHEMA_VERSION) {
@@ -245,8 +251,8 @@ export class StudyStore {
     }
     const now = new Date().toISOString();
     const insertTrial = this.db.prepare(
-      `INSERT INTO trials (id, study_id, number, key, status, hidden, network, layers, activation, optimizer, lr, options, schedule, seed)
-       VALUES (?, 1, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO trials (id, study_id, number, key, status, hidden, network, layers, activation, optimizer, lr, options, schedule, augment, seed)
+       VALUES (?, 1, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertParam = this.db.prepare('INSERT INTO trial_params (trial_id, name, value) VALUES (?, ?, ?)');
     this.db.transaction(() => {
@@ -256,7 +262,8 @@ export class StudyStore {
         insertTrial.run(
           plan.number, plan.number, plan.key, JSON.stringify(plan.hidden), plan.network ? JSON.stringify(plan.network) : null,
           plan.network ? weightedLayers(plan.network.layers) : plan.hidden.length, plan.activation, plan.optimizer, plan.lr,
-          JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null, plan.seed,
+          JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null,
+          plan.augment ? JSON.stringify(plan.augment) : null, plan.seed,
         );
         for (const [name, value] of Object.entries(settingsOf(plan))) insertParam.run(plan.number, name, JSON.stringify(value));
       }
@@ -275,6 +282,8 @@ export class StudyStore {
       hidden: JSON.parse(row.hidden as string),
       network: typeof row.network === 'string' ? (JSON.parse(row.network) as StudyNetwork) : null,
       options: JSON.parse(row.options as string),
+      // a study stored before augmentation has no such column when opened read-only
+      augment: typeof row.augment === 'string' ? (JSON.parse(row.augment) as AugmentSpec) : null,
       confusion: row.confusion ? JSON.parse(row.confusion as string) : null,
     }));
   }

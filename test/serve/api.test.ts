@@ -134,6 +134,21 @@ describe('HTTP API', () => {
     await expectError(await post('/api/runs', JSON.stringify({ optimizer: 'lbfgs' }), 'application/json'), 400, /optimizer/);
   });
 
+  it('trains a run on distorted digits when asked, and refuses a bad augmentation by name', async () => {
+    const body = { hidden: [16], epochs: 1, trainImages: 1000, lr: 0.01, augment: { affine: { rotate: 12 }, elastic: true } };
+    const started = await post('/api/runs', JSON.stringify(body), 'application/json');
+    assert.equal(started.status, 201);
+    const { id, events } = (await started.json()) as { id: string; events: string };
+    const text = await (await fetch(url + events)).text();
+    assert.match(text, /event: done/);
+    const config = JSON.parse(readFileSync(join(runsDir, id, 'config.json'), 'utf8'));
+    assert.deepEqual(config.training.augment, { affine: { rotate: 12, scale: 0.1, shear: 10, translate: 2 }, elastic: { alpha: 34, sigma: 4 } });
+    await expectError(await post('/api/runs', JSON.stringify({ augment: 'affine,flip' }), 'application/json'), 400, /augment: 'flip' is not a distortion/);
+    await expectError(await post('/api/runs', JSON.stringify({ augment: { affine: { rotate: -3 } } }), 'application/json'), 400, /augment: affine rotate must be a non-negative number, got -3/);
+    await expectError(await post('/api/runs', JSON.stringify({ augment: { twirl: true } }), 'application/json'), 400, /augment/);
+    await expectError(await post('/api/runs', JSON.stringify({ augment: 'x'.repeat(100) }), 'application/json'), 400, /augment/);
+  });
+
   it('stops a run on DELETE, keeping its last checkpoint', async () => {
     // no lr given: RMSprop's default, the same as the command line's and a study's (PyTorch's 0.01)
     const started = await post('/api/runs', JSON.stringify({ hidden: [32], epochs: 50, trainImages: 5000, optimizer: 'rmsprop' }), 'application/json');

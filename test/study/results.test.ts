@@ -7,7 +7,7 @@ function trial(number: number, hidden: number[], valAccuracy: number, seconds: n
   const params = [784, ...hidden, 10].reduce((sum, n, i, sizes) => (i === 0 ? 0 : sum + sizes[i - 1] * n + n), 0);
   return {
     number, status: 'done', hidden, network: null, kind: 'MLP', layers: hidden.length, nodes: hidden[0] ?? null, activation: 'relu', optimizer: 'adam', lr: 0.001, options: {},
-    schedule: null, seed: 1, params, multiplyAdds: params, bytes: params * 4, bestValAccuracy: valAccuracy, bestValLoss: 0.1, bestEpoch: 3, testAccuracy: valAccuracy - 0.001,
+    schedule: null, augment: null, seed: 1, params, multiplyAdds: params, bytes: params * 4, bestValAccuracy: valAccuracy, bestValLoss: 0.1, bestEpoch: 3, testAccuracy: valAccuracy - 0.001,
     testLoss: 0.1, convergedEpoch: 3, secondsToConverge: seconds / 2, seconds, epochsRun: 4, prunedReason: null, error: null, modelDir: null,
     confusion: null, epochs: [], timings: {}, ...extra,
   };

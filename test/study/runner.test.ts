@@ -123,6 +123,38 @@ space:
   });
 });
 
+test('a study trains schedules and augmentations as axes, and tells the augmented designs apart', async () => {
+  const text = specText(`epochs: 2
+seeds: [1]
+space:
+  - hidden: [[16]]
+    lr: 0.01
+    schedule: step:1:0.5
+    augment: [none, affine, { affine: { rotate: 20 }, elastic: true }]
+`);
+  const out = join(dir, 'augmented');
+  await runStudy(text, out);
+  const results = openStudy(out);
+  assert.deepEqual(results.trials.map((t) => t.status), ['done', 'done', 'done']);
+  for (const trial of results.trials) assert.deepEqual(trial.epochs.map((e) => e.lr), [0.01, 0.005], `trial ${trial.number} follows its schedule`);
+  assert.deepEqual(results.trials.map((t) => t.augment), [
+    null,
+    { affine: { rotate: 10, scale: 0.1, shear: 10, translate: 2 } },
+    { affine: { rotate: 20, scale: 0.1, shear: 10, translate: 2 }, elastic: { alpha: 34, sigma: 4 } },
+  ]);
+  assert.deepEqual(results.designs.map((d) => d.label).sort(), ['16 adam lr 0.01', '16 adam lr 0.01 + affine', '16 adam lr 0.01 + affine+elastic']);
+  // distortions change what a trial learns, and its saved settings say which it trained with
+  const accuracies = results.trials.map((t) => t.testAccuracy);
+  assert.equal(new Set(accuracies).size, 3, `test accuracies ${accuracies.join(', ')}`);
+  const store = StudyStore.open(out, { readonly: true });
+  try {
+    assert.deepEqual(store.params(3).augment, results.trials[2].augment);
+    assert.equal(store.params(1).augment, undefined);
+  } finally {
+    store.close();
+  }
+});
+
 test('a study on labels with a gap says so when it starts', async () => {
   const odd = join(dir, 'odd');
   writeSmallIdx(odd, 600, 100);

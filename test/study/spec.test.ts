@@ -100,6 +100,26 @@ space: { layers: [1, 2, 3], nodes: [16, 32, 64, 128], lr: [0.001, 0.01] }
     assert.equal(typeof yaml.line, 'number');
   });
 
+  it('reads augment as an axis: texts and objects, each a design, and names the field and line of a bad one', () => {
+    const spec = parseStudySpec(BASE + '  augment: [none, "affine,elastic", { elastic: { alpha: 20 } }]\n', 'a.yaml');
+    assert.deepEqual(spec.space[0].augment, [null, { affine: { rotate: 10, scale: 0.1, shear: 10, translate: 2 }, elastic: { alpha: 34, sigma: 4 } }, { elastic: { alpha: 20, sigma: 4 } }]);
+    const trials = expandTrials(spec);
+    assert.equal(trials.length, 4 * 3);
+    assert.equal(new Set(trials.map((t) => t.key)).size, 12);
+    // a grid without augment keeps its key and its JSON as before (a rerun of an older study matches)
+    const plain = parseStudySpec(BASE, 'b.yaml');
+    assert.equal('augment' in plain.space[0], false);
+    assert.deepEqual(expandTrials(plain).map((t) => t.key), trials.filter((t) => t.augment === null).map((t) => t.key));
+    const one = parseStudySpec(BASE + '  augment: { affine: { rotate: 5 } }\n', 'c.yaml');
+    assert.deepEqual(one.space[0].augment, [{ affine: { rotate: 5, scale: 0.1, shear: 10, translate: 2 } }]);
+    const bad = specError(BASE + '  augment: [affine, flip]\n');
+    assert.equal(bad.field, 'space.augment[1]');
+    assert.equal(bad.line, 6);
+    assert.match(bad.message, /'flip' is not a distortion: use "none", "affine", "elastic" or "affine,elastic"/);
+    assert.match(specError(BASE + '  augment: { affine: { spin: 3 } }\n').message, /affine has no range 'spin' \(it has rotate, scale, shear, translate\)/);
+    assert.match(specError(BASE + '  augment: { elastic: { sigma: -2 } }\n').message, /space.augment: elastic sigma must be a positive number, got -2/);
+  });
+
   it('reads JSON specs too, with lines', () => {
     const error = specError('{\n  "epochs": 2,\n  "space": {"layers": [1], "nodes": [8]},\n  "colour": 1\n}');
     assert.equal(error.field, 'colour');

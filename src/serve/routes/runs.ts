@@ -21,6 +21,20 @@ const runBody = {
     batchSize: { type: 'integer', minimum: 1, maximum: 4096 },
     seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
     trainImages: { type: 'integer', minimum: 100, maximum: 1000000 },
+    // checked in full by the run manager (parseAugment): here only its size is bounded
+    augment: {
+      anyOf: [
+        { type: 'string', maxLength: 40 },
+        { type: 'null' },
+        {
+          type: 'object', additionalProperties: false, maxProperties: 2,
+          properties: {
+            affine: { anyOf: [{ type: 'boolean' }, { type: 'object', maxProperties: 4, additionalProperties: { type: 'number' } }] },
+            elastic: { anyOf: [{ type: 'boolean' }, { type: 'object', maxProperties: 2, additionalProperties: { type: 'number' } }] },
+          },
+        },
+      ],
+    },
   },
 } as const;
 
@@ -41,6 +55,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunManager, stream
       batchSize: body.batchSize ?? 64,
       seed: body.seed ?? 0,
       trainImages: body.trainImages,
+      ...(body.augment !== undefined ? { augment: body.augment } : {}),
     });
     return reply.status(201).header('location', `/api/runs/${run.id}`).send({ ...run, events: `/api/runs/${run.id}/events` });
   });
