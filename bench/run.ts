@@ -25,6 +25,7 @@ import { buildModelSpec, type ModelSpec } from '../src/io/model-spec.js';
 import { mlpModelSpec } from '../src/nn/mlp.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { createOptimizer } from '../src/optim/index.js';
+import { Augmenter, DEFAULT_AFFINE, DEFAULT_ELASTIC, type AugmentSpec } from '../src/data/augment.js';
 import { BatchBuffer } from '../src/train/batches.js';
 import { gemmGflops } from './gemm-speed.js';
 import { DEFAULT_SETTINGS, TrainingRun } from '../src/train/trainer.js';
@@ -47,9 +48,13 @@ function networkSpec(config: string): ModelSpec {
   return mlp ? mlpModelSpec({ inputs: 784, hidden: [Number(mlp[1])], classes: 10, activation: 'relu' }) : buildModelSpec([1, 28, 28], presetLayers(config), 10);
 }
 
-/** Training samples/s: batch filling, forward, loss, backward and the Adam step, as the trainer runs them. */
-function trainingSpeed(kernels: Kernels, network: string, batch: number, seconds = 4): number {
+/**
+ * Training samples/s: batch filling (with `augment`, its distortion too), forward, loss, backward and
+ * the Adam step, as the trainer runs them.
+ */
+function trainingSpeed(kernels: Kernels, network: string, batch: number, seconds = 4, augment?: AugmentSpec): number {
   const train = data.train;
+  const augmenter = augment ? new Augmenter(kernels, augment, 1, batch, train.height, train.width) : undefined;
   const model = Sequential.create(kernels, networkSpec(network), 0);
   const optimizer = createOptimizer('adam', kernels, model.params(), { lr: 1e-3 });
   model.reserve(batch);
@@ -57,7 +62,7 @@ function trainingSpeed(kernels: Kernels, network: string, batch: number, seconds
   const order = new Uint32Array(train.count).map((_, i) => i);
   const batches = Math.floor(train.count / batch);
   const step = (b: number) => {
-    buffer.fill(train, order, (b % batches) * batch, batch);
+    buffer.fill(train, order, (b % batches) * batch, batch, augmenter);
     buffer.forward(batch, true);
     model.lossAndGradient(buffer.labels, batch);
     model.backward(batch);
@@ -68,6 +73,28 @@ function trainingSpeed(kernels: Kernels, network: string, batch: number, seconds
   const start = performance.now();
   while (performance.now() - start < seconds * 1000) step(steps++);
   return (steps * batch) / ((performance.now() - start) / 1000);
+}
+
+/** Milliseconds to distort one batch of `batch` training images (the augmenter alone, best of 5 runs of 1 s). */
+function augmentationMs(kernels: Kernels, augment: AugmentSpec, batch: number): number {
+  const train = data.train;
+  const size = train.height * train.width;
+  const src = kernels.allocU8(batch * size);
+  src.set(train.images.subarray(0, batch * size));
+  const out = kernels.allocU8(batch * size);
+  const augmenter = new Augmenter(kernels, augment, 1, batch, train.height, train.width);
+  for (let i = 0; i < 20; i++) augmenter.apply(src, batch, out);
+  let best = Infinity;
+  for (let run = 0; run < 5; run++) {
+    let count = 0;
+    const start = performance.now();
+    while (performance.now() - start < 1000) {
+      augmenter.apply(src, batch, out);
+      count++;
+    }
+    best = Math.min(best, (performance.now() - start) / count);
+  }
+  return best;
 }
 
 /** Batch-1000 images/s of a network: forward and softmax. */
@@ -264,6 +291,32 @@ const sparseDifference = maxDifference(twoThreads, dense);
 checks.push({ name: 'loss curve, 1 vs 2 threads, within 1e-4', pass: threadDifference <= 1e-4, detail: `max difference ${threadDifference}` });
 checks.push({ name: 'loss curve, sparse vs dense first layer, within 1e-4', pass: sparseDifference <= 1e-4, detail: `max difference ${sparseDifference}` });
 
+// the cost of augmentation: distorting a batch against a cnn training step, side by side on each thread count
+const augmentation: { threads: number; spec: string; batch_ms: number; cnn_step_ms: number; share: number; cnn_plain_samples_per_second: number; cnn_augmented_samples_per_second: number }[] = [];
+for (const threads of [1, 2]) {
+  const kernels = await createKernels({ backend: 'wasm', threads });
+  const plain = trainingSpeed(kernels, 'cnn', 128);
+  const both = { affine: DEFAULT_AFFINE, elastic: DEFAULT_ELASTIC };
+  const augmented = trainingSpeed(kernels, 'cnn', 128, 4, both);
+  for (const [name, spec] of [['affine', { affine: DEFAULT_AFFINE }], ['affine+elastic', both]] as const) {
+    const batchMs = augmentationMs(kernels, spec, 128);
+    const stepMs = (128 / plain) * 1000;
+    augmentation.push({
+      threads, spec: name, batch_ms: batchMs, cnn_step_ms: stepMs, share: batchMs / stepMs,
+      cnn_plain_samples_per_second: plain, cnn_augmented_samples_per_second: augmented,
+    });
+    log(`augmentation ${name}, ${threads} thread(s): ${batchMs.toFixed(2)} ms per batch of 128 against a ${stepMs.toFixed(1)} ms cnn step (${(100 * batchMs / stepMs).toFixed(1)}%)`);
+  }
+  log(`cnn b128 training, ${threads} thread(s): ${plain.toFixed(0)} samples/s plain, ${augmented.toFixed(0)} with affine+elastic`);
+  await kernels.close();
+}
+for (const a of augmentation.filter((x) => x.spec === 'affine+elastic')) {
+  checks.push({
+    name: `augmentation (affine+elastic) of a batch of 128 ≤ 20% of a cnn training step, ${a.threads} thread${a.threads > 1 ? 's' : ''}`,
+    pass: a.share <= 0.2, detail: `${a.batch_ms.toFixed(2)} ms against ${a.cnn_step_ms.toFixed(1)} ms (${(100 * a.share).toFixed(1)}%)`,
+  });
+}
+
 // peak RSS of the command line on the full MNIST (one epoch: later epochs reuse the same buffers)
 const out = mkdtempSync(join(tmpdir(), 'digitlab-bench-'));
 const rssRun = spawnSync(process.execPath, ['--require', join(root, 'bench', 'rss-probe.cjs'), join(root, 'bin', 'digitlab.js'),
@@ -363,7 +416,7 @@ const results = {
   rounds, gemm, training, inference, digitlab_rounds: digitlabRounds, pytorch_rounds: pytorchRounds,
   time_to_accuracy: { runs: timeToAccuracy, median_seconds: digitlabTime },
   cnn_inference: cnnInference, cnn_time_to_accuracy: { runs: cnnTimes, median_seconds: digitlabCnnTime },
-  peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference },
+  peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference }, augmentation,
   pytorch, tfjs, ratios, checks,
 };
 
@@ -394,6 +447,10 @@ md.push('', '| GEMM (GFLOPS, best of runs) | form | 1 thread | 2 threads |', '|-
 for (const g of gemm.filter((x) => x.threads === 1)) {
   const two = gemm.find((x) => x.backend === g.backend && x.form === g.form && x.m === g.m && x.n === g.n && x.threads === 2);
   md.push(`| ${g.backend} ${g.m}×${g.n}×${g.k} | ${g.form} | ${f1(g.gflops)} | ${f1(two?.gflops)} |`);
+}
+md.push('', '| augmentation of a batch of 128 (default ranges) | threads | ms per batch | cnn step, ms | share | cnn b128 samples/s plain → augmented |', '|---|---|---|---|---|---|');
+for (const a of augmentation) {
+  md.push(`| ${a.spec} | ${a.threads} | ${a.batch_ms.toFixed(2)} | ${a.cnn_step_ms.toFixed(1)} | ${(100 * a.share).toFixed(1)}% | ${f0(a.cnn_plain_samples_per_second)} → ${f0(a.cnn_augmented_samples_per_second)} |`);
 }
 md.push('', `Peak RSS of \`digitlab train --hidden 800\` (full MNIST): ${f0(rssMb)} MB. ` +
   `Loss-curve difference, 1 vs 2 threads: ${threadDifference}; sparse vs dense first layer: ${sparseDifference.toExponential(1)}.`);
