@@ -6,6 +6,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageTooLargeError } from './errors.js';
+import { jpegOrientation, orientImage } from './orientation.js';
 import { toGrayscale, type GrayImage, type RgbaImage } from './preprocess.js';
 
 export { preprocessDigit, toGrayscale, type GrayImage, type PreprocessOptions, type RgbaImage } from './preprocess.js';
@@ -117,8 +118,9 @@ export function checkImageSize(bytes: Uint8Array, path = '<buffer>', maxPixels =
 }
 
 /**
- * Decodes a PNG or JPEG (detected by its magic bytes) to RGBA. `path` names the source in errors. A
- * picture that declares more than `maxPixels` pixels is refused before decoding (ImageTooLargeError).
+ * Decodes a PNG or JPEG (detected by its magic bytes) to RGBA, upright: a JPEG is turned as its EXIF
+ * orientation says (a phone photo taken on its side). `path` names the source in errors. A picture
+ * that declares more than `maxPixels` pixels is refused before decoding (ImageTooLargeError).
  */
 export function decodeImage(bytes: Uint8Array, path = '<buffer>', options: DecodeOptions = {}): RgbaImage {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
@@ -133,7 +135,7 @@ export function decodeImage(bytes: Uint8Array, path = '<buffer>', options: Decod
     if (type === 'jpeg') {
       // the decoder's own bounds cover a frame whose size the header walk could not read
       const image = jpeg.decode(buffer, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: 512 });
-      return { width: image.width, height: image.height, data: image.data };
+      return orientImage({ width: image.width, height: image.height, data: image.data }, jpegOrientation(bytes));
     }
   } catch (error) {
     throw new ImageDecodeError(path, `the ${type?.toUpperCase()} data could not be decoded (${(error as Error).message}); is the file complete?`);

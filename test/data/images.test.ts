@@ -12,8 +12,10 @@ import {
   renderGrid,
   terminalPreview,
   toGrayscale,
+  type RgbaImage,
 } from '../../src/data/images.js';
 import { ImageDecodeError, ImageTooLargeError } from '../../src/data/errors.js';
+import { jpegOrientation, orientImage, type Orientation } from '../../src/data/orientation.js';
 import { blankPng } from '../fixtures/blank-png.js';
 
 /** A w x h gray image with a filled disc of `ink` on `paper`. */
@@ -261,4 +263,49 @@ test('a picture that declares more pixels than the limit is refused from its hea
   const small = encodeGrayscalePng(new Uint8Array(100 * 50), 100, 50);
   assert.throws(() => decodeImage(small, 's.png', { maxPixels: 4999 }), (e: Error) => e instanceof ImageTooLargeError && e.width === 100 && e.height === 50 && e.maxPixels === 4999 && /4,999 pixels/.test(e.message));
   assert.equal(decodeImage(small, 's.png', { maxPixels: 5000 }).height, 50);
+});
+
+/** An APP1 segment with an EXIF IFD0 holding only the Orientation tag, in either TIFF byte order. */
+function exifSegment(orientation: number, bigEndian = false): number[] {
+  const u16 = (v: number) => (bigEndian ? [v >> 8, v & 0xff] : [v & 0xff, v >> 8]);
+  const u32 = (v: number) => (bigEndian ? [0, 0, ...u16(v)] : [...u16(v), 0, 0]);
+  const tiff = [...(bigEndian ? [0x4d, 0x4d] : [0x49, 0x49]), ...u16(42), ...u32(8), ...u16(1), ...u16(0x0112), ...u16(3), ...u32(1), ...u16(orientation), 0, 0, ...u32(0)];
+  const body = [0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff];
+  return [0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body];
+}
+
+test('EXIF orientation: every one of the eight turns its stored picture upright', () => {
+  // a 3×2 picture with a different value in every pixel
+  const upright: RgbaImage = { width: 3, height: 2, data: Uint8Array.from({ length: 24 }, (_, i) => (i % 4 === 3 ? 255 : 10 * (i >> 2) + (i % 4))) };
+  // 6 turns the stored picture a quarter clockwise, 8 counter-clockwise: each undoes the other; the rest undo themselves
+  const inverse = (o: Orientation) => (o === 6 ? 8 : o === 8 ? 6 : o);
+  for (const o of [1, 2, 3, 4, 5, 6, 7, 8] as const) {
+    const stored = orientImage(upright, inverse(o));
+    assert.deepEqual(orientImage(stored, o), upright, `orientation ${o}`);
+    assert.equal(stored.width, o >= 5 ? 2 : 3);
+  }
+  // a quarter turn clockwise, pixel by pixel: the stored bottom-left pixel is upright's top-left
+  const turned = orientImage(upright, 6);
+  const pixel = (image: RgbaImage, x: number, y: number) => image.data[(y * image.width + x) * 4];
+  assert.equal(pixel(turned, 0, 0), pixel(upright, 0, 1));
+  assert.equal(pixel(turned, 1, 0), pixel(upright, 0, 0));
+  assert.equal(pixel(turned, 0, 2), pixel(upright, 2, 1));
+});
+
+test('decodeImage turns a JPEG upright by its EXIF orientation, in either TIFF byte order', () => {
+  // upright: 64 wide, 32 tall, dark left half, light right half
+  const [w, h] = [64, 32];
+  const upright = Buffer.alloc(w * h * 4, 255);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) upright.fill(x < w / 2 ? 20 : 230, (y * w + x) * 4, (y * w + x) * 4 + 3);
+  for (const [o, bigEndian] of [[6, false], [8, true], [3, false], [1, false]] as const) {
+    const stored = orientImage({ width: w, height: h, data: upright }, o === 6 ? 8 : o === 8 ? 6 : o);
+    const encoded = new Uint8Array(jpeg.encode({ data: Buffer.from(stored.data), width: stored.width, height: stored.height }, 95).data);
+    const withExif = Uint8Array.from([...encoded.subarray(0, 2), ...(o === 1 ? [] : exifSegment(o, bigEndian)), ...encoded.subarray(2)]);
+    assert.equal(jpegOrientation(withExif), o);
+    const decoded = decodeImage(withExif);
+    assert.deepEqual([decoded.width, decoded.height], [w, h], `orientation ${o}: the size once upright`);
+    assert.ok(decoded.data[(16 * w + 4) * 4] < 60 && decoded.data[(16 * w + 60) * 4] > 190, `orientation ${o}: dark on the left, light on the right`);
+  }
+  assert.equal(jpegOrientation(blankPng(2, 2)), 1, 'a PNG has no EXIF orientation');
+  assert.equal(jpegOrientation(Uint8Array.from([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x10, 0x45, 0x78])), 1, 'a cut EXIF block reads as upright');
 });
