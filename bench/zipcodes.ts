@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createKernels } from '../src/core/index.js';
-import { decodeGrayscale, encodeGrayscalePng } from '../src/data/images.js';
+import { decodeInk, encodeGrayscalePng } from '../src/data/images.js';
 import { loadData } from '../src/data/source.js';
 import { Classifier } from '../src/nn/classifier.js';
 import { readDigits } from '../src/read/read.js';
@@ -47,7 +47,7 @@ for (const seed of seeds) {
   let directDigits = 0;
   let directCodes = 0;
   codes.forEach((code, i) => {
-    const image = decodeGrayscale(encodeGrayscalePng(code.gray, code.width, code.height));
+    const image = decodeInk(encodeGrayscalePng(code.gray, code.width, code.height));
     const start = performance.now();
     const { text } = readDigits(classifier, image.data, image.width, image.height, values['no-count'] ? {} : { digits: code.text.length });
     ms += performance.now() - start;

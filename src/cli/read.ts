@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { createKernels } from '../core/index.js';
-import { decodeGrayscale } from '../data/images.js';
+import { decodeInk } from '../data/images.js';
 import { Classifier } from '../nn/classifier.js';
 import { readDigits } from '../read/read.js';
 import { chooseModel } from './models.js';
@@ -28,7 +28,7 @@ export function readCommand(): Command {
         } catch (error) {
           throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
         }
-        const image = decodeGrayscale(bytes, file, { maxPixels: opts.maxPixels });
+        const image = decodeInk(bytes, file, { maxPixels: opts.maxPixels });
         const result = readDigits(classifier, image.data, image.width, image.height, { digits: opts.digits });
         const digits = result.digits.map((d) => ({ label: d.label, confidence: Number(d.confidence.toFixed(6)), box: d.box, split: d.split, components: d.components }));
         results.push({ file, text: result.text, digits });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createKernels } from '../core/index.js';
-import { decodeGrayscale, DEFAULT_MAX_PIXELS, preprocessDigit } from '../data/images.js';
+import { decodeInk, DEFAULT_MAX_PIXELS, preprocessDigit } from '../data/images.js';
 import { DataSourceError } from '../data/errors.js';
 import { Classifier } from '../nn/classifier.js';
 import { evaluateDetailed } from '../train/evaluate.js';
@@ -105,7 +105,7 @@ export function predictCommand(): Command {
       const [height, width] = classifier.inputShape;
       const results = [];
       for (const file of images) {
-        const image = decodeGrayscale(readFile(file), file, { maxPixels: opts.maxPixels });
+        const image = decodeInk(readFile(file), file, { maxPixels: opts.maxPixels });
         const pixels = preprocessDigit(image.data, image.width, image.height, { height, width });
         const started = performance.now();
         const prediction = classifier.predict(pixels);

@@ -7,9 +7,10 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageTooLargeError } from './errors.js';
 import { jpegOrientation, orientImage } from './orientation.js';
-import { toGrayscale, type GrayImage, type RgbaImage } from './preprocess.js';
+import { sheetOf } from './sheet.js';
+import { inkContrast, toGrayscale, type GrayImage, type RgbaImage } from './preprocess.js';
 
-export { preprocessDigit, toGrayscale, type GrayImage, type PreprocessOptions, type RgbaImage } from './preprocess.js';
+export { inkContrast, preprocessDigit, toGrayscale, type GrayImage, type PreprocessOptions, type RgbaImage } from './preprocess.js';
 
 /** MNIST's image side, the default for grids and previews. */
 const SIDE = 28;
@@ -144,9 +145,18 @@ export function decodeImage(bytes: Uint8Array, path = '<buffer>', options: Decod
   throw new ImageDecodeError(path, `not a PNG or JPEG image (starts with ${start || 'nothing'}); save the digit as .png or .jpg`);
 }
 
-/** Decodes a PNG or JPEG straight to grayscale. */
+/** Decodes a PNG or JPEG straight to grayscale (luma). */
 export function decodeGrayscale(bytes: Uint8Array, path?: string, options: DecodeOptions = {}): GrayImage {
   return toGrayscale(decodeImage(bytes, path, options));
+}
+
+/**
+ * Decodes a PNG or JPEG to its ink contrast (`inkContrast`: white paper and dark ink, whatever the
+ * light and the colours), cut to the sheet when the photo shows a table or a hand around it
+ * (`sheetOf`): the picture `predict`, `read` and the server's readers start from.
+ */
+export function decodeInk(bytes: Uint8Array, path?: string, options: DecodeOptions = {}): GrayImage {
+  return inkContrast(sheetOf(decodeImage(bytes, path, options)));
 }
 
 /** Encodes grayscale bytes as an 8-bit grayscale PNG. */

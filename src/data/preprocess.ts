@@ -31,6 +31,98 @@ export function toGrayscale(image: RgbaImage): GrayImage {
   return { width, height, data: gray };
 }
 
+/**
+ * A photo of ink on paper as a grayscale image in which the paper is white (255) wherever the light
+ * falls, and each pixel is as dark as its ink contrast: light that falls off across the sheet, a
+ * shadow, coloured paper or coloured ink all give the same dark-on-white picture.
+ *
+ * The paper's colour is estimated per channel in blocks of about a sixth of the picture's shorter side
+ * (the 90th percentile of each block: the paper, since ink covers far less of a block), and read
+ * between block centres bilinearly; a pixel's contrast is its largest darkening relative to that
+ * background over the three channels, (paper − pixel) / paper. Pictures of light ink on a dark ground
+ * (in most blocks, the brightness's tail above its median reaching farther than the one below) are
+ * inverted first, so they come out dark on white too.
+ */
+export function inkContrast(image: RgbaImage): GrayImage {
+  const { width, height, data } = image;
+  const size = width * height;
+  // the channels composited on white (transparency is paper), and their luma for the border
+  const rgb = new Float32Array(size * 3);
+  const luma = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const alpha = data[i * 4 + 3] / 255;
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = data[i * 4 + c] * alpha + 255 * (1 - alpha);
+    luma[i] = 0.299 * rgb[i * 3] + 0.587 * rgb[i * 3 + 1] + 0.114 * rgb[i * 3 + 2];
+  }
+  // polarity, block by block: within a block the paper is most of it (its median) and the ink the tail
+  // that reaches farther from it, below (dark ink) or above (light ink); the blocks vote, each by how
+  // far its ink stands out. Over a whole picture the light's fall-off can outweigh the ink.
+  const block = Math.max(8, Math.round(Math.min(width, height) / 6));
+  const bx = Math.ceil(width / block), by = Math.ceil(height / block);
+  const histogram = new Uint32Array(256);
+  let vote = 0;
+  for (let j = 0; j < by; j++) {
+    for (let i = 0; i < bx; i++) {
+      const x0 = i * block, y0 = j * block, x1 = Math.min(width, x0 + block), y1 = Math.min(height, y0 + block);
+      histogram.fill(0);
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) histogram[(luma[y * width + x] + 0.5) | 0]++;
+      const count = (x1 - x0) * (y1 - y0);
+      const percentile = (q: number) => {
+        let seen = 0;
+        for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= q * count) return v;
+        return 255;
+      };
+      const [low, middle, high] = [percentile(0.02), percentile(0.5), percentile(0.98)];
+      vote += (middle - low) - (high - middle);
+    }
+  }
+  if (vote < 0) for (let i = 0; i < rgb.length; i++) rgb[i] = 255 - rgb[i];
+
+  // the paper per block and channel: the 90th percentile, from a histogram of the block
+  const paper = new Float32Array(bx * by * 3);
+  for (let j = 0; j < by; j++) {
+    for (let i = 0; i < bx; i++) {
+      const x0 = i * block, y0 = j * block, x1 = Math.min(width, x0 + block), y1 = Math.min(height, y0 + block);
+      const count = (x1 - x0) * (y1 - y0);
+      for (let c = 0; c < 3; c++) {
+        histogram.fill(0);
+        for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) histogram[(rgb[(y * width + x) * 3 + c] + 0.5) | 0]++;
+        let seen = 0, level = 255;
+        for (let v = 0; v < 256; v++) {
+          seen += histogram[v];
+          if (seen >= 0.9 * count) {
+            level = v;
+            break;
+          }
+        }
+        paper[(j * bx + i) * 3 + c] = Math.max(1, level);
+      }
+    }
+  }
+  // each pixel's contrast against the paper read bilinearly between block centres (a row of the
+  // background at a time: the blocks' rows interpolated along y, then each pixel along x)
+  const out = new Uint8Array(size);
+  const row = new Float32Array(bx * 3);
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(by - 1, Math.max(0, (y + 0.5) / block - 0.5));
+    const j0 = Math.floor(fy), j1 = Math.min(by - 1, j0 + 1), ty = fy - j0;
+    for (let k = 0; k < bx * 3; k++) row[k] = (1 - ty) * paper[j0 * bx * 3 + k] + ty * paper[j1 * bx * 3 + k];
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(bx - 1, Math.max(0, (x + 0.5) / block - 0.5));
+      const i0 = Math.floor(fx), i1 = Math.min(bx - 1, i0 + 1), tx = fx - i0;
+      const p = (y * width + x) * 3;
+      let contrast = 0;
+      for (let c = 0; c < 3; c++) {
+        const background = (1 - tx) * row[i0 * 3 + c] + tx * row[i1 * 3 + c];
+        const darkening = (background - rgb[p + c]) / background;
+        if (darkening > contrast) contrast = darkening;
+      }
+      out[y * width + x] = Math.round(255 * (1 - Math.min(1, contrast)));
+    }
+  }
+  return { width, height, data: out };
+}
+
 export interface PreprocessOptions {
   /** Fraction of the ink range above which a pixel counts for the bounding box (default 0.2). */
   readonly threshold?: number;

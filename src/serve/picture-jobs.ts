@@ -3,7 +3,7 @@
  * and in a picture worker (large ones): decode with the pixel limit, then either prepare one digit
  * as the network's input or read a row of digits. Results are plain data, so they cross threads.
  */
-import { decodeGrayscale, preprocessDigit } from '../data/images.js';
+import { decodeInk, preprocessDigit } from '../data/images.js';
 import type { Box } from '../read/segment.js';
 import { readDigits, type DigitPredictor } from '../read/read.js';
 
@@ -35,12 +35,12 @@ export interface RowReading {
 }
 
 export function digitInput(job: DigitJob): Float32Array {
-  const image = decodeGrayscale(job.bytes, REQUEST_BODY, { maxPixels: job.maxPixels });
+  const image = decodeInk(job.bytes, REQUEST_BODY, { maxPixels: job.maxPixels });
   return preprocessDigit(image.data, image.width, image.height, job.shape);
 }
 
 export function readRow(predictor: DigitPredictor, job: RowJob): RowReading {
-  const image = decodeGrayscale(job.bytes, REQUEST_BODY, { maxPixels: job.maxPixels });
+  const image = decodeInk(job.bytes, REQUEST_BODY, { maxPixels: job.maxPixels });
   const result = readDigits(predictor, image.data, image.width, image.height, { digits: job.digits });
   return {
     text: result.text,

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_PIXELS,
   encodeGrayscalePng,
   imageSize,
+  inkContrast,
   preprocessDigit,
   renderGrid,
   terminalPreview,
@@ -308,4 +309,39 @@ test('decodeImage turns a JPEG upright by its EXIF orientation, in either TIFF b
   }
   assert.equal(jpegOrientation(blankPng(2, 2)), 1, 'a PNG has no EXIF orientation');
   assert.equal(jpegOrientation(Uint8Array.from([0xff, 0xd8, 0xff, 0xe1, 0x00, 0x10, 0x45, 0x78])), 1, 'a cut EXIF block reads as upright');
+});
+
+test('inkContrast: light falling off, a shadow and coloured paper and ink all become dark ink on white paper', () => {
+  // a 200×160 sheet with a ring of ink, lit from 100% on the left down to 40% on the right, a soft
+  // shadow (half the light) over the bottom, on yellow paper with blue ink
+  const [w, h] = [200, 160];
+  const data = new Uint8Array(w * h * 4);
+  const paper = [250, 236, 120], ink = [28, 58, 168];
+  const isInk = (x: number, y: number) => Math.abs(Math.hypot(x - 100, y - 80) - 40) < 5;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const light = (1 - 0.6 * (x / w)) * (1 - 0.5 / (1 + Math.exp(-(y - 110) / 8)));
+      const color = isInk(x, y) ? ink : paper;
+      for (let c = 0; c < 3; c++) data[(y * w + x) * 4 + c] = Math.round(color[c] * light);
+      data[(y * w + x) * 4 + 3] = 255;
+    }
+  }
+  const image = { width: w, height: h, data };
+  const contrast = inkContrast(image);
+  const luma = toGrayscale(image);
+  const stats = (gray: Uint8Array, inside: boolean) => {
+    const values: number[] = [];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (isInk(x, y) === inside && Math.abs(Math.hypot(x - 100, y - 80) - 40) > (inside ? 0 : 8)) values.push(gray[y * w + x]);
+    return { min: Math.min(...values), max: Math.max(...values) };
+  };
+  // luma: the darkest paper (right, in the shadow) is darker than the brightest ink
+  assert.ok(stats(luma.data, false).min < stats(luma.data, true).max, 'the luma of this picture mixes paper and ink up');
+  // contrast: every paper pixel (away from block edges of the shadow) is lighter than every ink pixel
+  const paperStats = stats(contrast.data, false), inkStats = stats(contrast.data, true);
+  assert.ok(inkStats.max < 60, `ink is dark: at most ${inkStats.max}`);
+  assert.ok(paperStats.min > inkStats.max + 80, `paper ${paperStats.min} and up, ink ${inkStats.max} and down`);
+  // light ink on a dark ground comes out dark on white too
+  const inverted = { width: w, height: h, data: data.map((v, i) => (i % 4 === 3 ? v : 255 - v)) };
+  const flipped = inkContrast(inverted);
+  assert.ok(flipped.data[80 * w + 60] < 100 && flipped.data[10 * w + 10] > 200, 'a light ring on dark reads as a dark ring on white');
 });
