@@ -162,9 +162,11 @@ export class Augmenter {
       throw new RangeError(`augmentation of ${rows} images: this augmenter takes up to ${this.rows}`);
     }
     const alpha = this.spec.elastic?.alpha ?? 0;
+    const t = this.transforms;
     for (let r = 0; r < rows; r++) {
       const m = warpMatrix(this.drawAffine());
-      this.transforms.set([m.m00, m.m01, m.m10, m.m11, m.ty, m.tx, this.spec.elastic ? alpha : 0, 0], r * TRANSFORM_FLOATS);
+      const at = r * TRANSFORM_FLOATS;
+      [t[at], t[at + 1], t[at + 2], t[at + 3], t[at + 4], t[at + 5], t[at + 6]] = [m.m00, m.m01, m.m10, m.m11, m.ty, m.tx, alpha];
       this.seeds[r] = this.spec.elastic ? this.random.nextUint32() | 0 : 0;
     }
     this.kernels.warpImages(this.plan, src, rows, this.transforms, this.seeds, out);
@@ -188,7 +190,7 @@ export const AUGMENT_FORMS =
  * An augmentation as the faces take it (`what` names it in errors): a list of parts as text ("affine",
  * "elastic", "affine,elastic"; "none" or "" for none), or an object { affine?, elastic? } whose parts are
  * true or ranges (each range optional, the default where absent). `ranges` overrides single ranges of
- * the parts given (the command line's --rotate, …); a range for a part not asked for is refused.
+ * the parts given (the command line's --affine-rotate, …); a range for a part not asked for is refused.
  * Returns undefined for none.
  */
 export function parseAugment(

@@ -46,7 +46,7 @@ export function toGrayscale(image: RgbaImage): GrayImage {
 export function inkContrast(image: RgbaImage): GrayImage {
   const { width, height, data } = image;
   const size = width * height;
-  // the channels composited on white (transparency is paper), and their luma for the border
+  // the channels composited on white (transparency is paper), and their luma for the polarity
   const rgb = new Float32Array(size * 3);
   const luma = new Float32Array(size);
   for (let i = 0; i < size; i++) {
@@ -67,12 +67,7 @@ export function inkContrast(image: RgbaImage): GrayImage {
       histogram.fill(0);
       for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) histogram[(luma[y * width + x] + 0.5) | 0]++;
       const count = (x1 - x0) * (y1 - y0);
-      const percentile = (q: number) => {
-        let seen = 0;
-        for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= q * count) return v;
-        return 255;
-      };
-      const [low, middle, high] = [percentile(0.02), percentile(0.5), percentile(0.98)];
+      const [low, middle, high] = [0.02, 0.5, 0.98].map((q) => percentileOf(histogram, count, q));
       vote += (middle - low) - (high - middle);
     }
   }
@@ -87,15 +82,7 @@ export function inkContrast(image: RgbaImage): GrayImage {
       for (let c = 0; c < 3; c++) {
         histogram.fill(0);
         for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) histogram[(rgb[(y * width + x) * 3 + c] + 0.5) | 0]++;
-        let seen = 0, level = 255;
-        for (let v = 0; v < 256; v++) {
-          seen += histogram[v];
-          if (seen >= 0.9 * count) {
-            level = v;
-            break;
-          }
-        }
-        paper[(j * bx + i) * 3 + c] = Math.max(1, level);
+        paper[(j * bx + i) * 3 + c] = Math.max(1, percentileOf(histogram, count, 0.9));
       }
     }
   }
@@ -121,6 +108,13 @@ export function inkContrast(image: RgbaImage): GrayImage {
     }
   }
   return { width, height, data: out };
+}
+
+/** The value of a 256-bin histogram of `count` values at or below which a fraction q of them lies. */
+function percentileOf(histogram: Uint32Array, count: number, q: number): number {
+  let seen = 0;
+  for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= q * count) return v;
+  return 255;
 }
 
 export interface PreprocessOptions {

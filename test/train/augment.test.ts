@@ -11,8 +11,8 @@ import { Augmenter, DEFAULT_AFFINE, DEFAULT_ELASTIC, type AugmentSpec } from '..
 import { Sequential } from '../../src/nn/sequential.js';
 import { BatchBuffer } from '../../src/train/batches.js';
 import { modelSpecFor } from '../../src/train/settings.js';
-import { TrainingAbortedError, TrainingRun } from '../../src/train/trainer.js';
-import { settings, smallMnist } from './helpers.js';
+import { TrainingRun } from '../../src/train/trainer.js';
+import { assertSameWeights, interruptAndResume, settings, smallMnist } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-augment-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,18 +60,9 @@ describe('augmentation in training', () => {
     await straight.run();
 
     const path = join(dir, 'resumed.safetensors');
-    const controller = new AbortController();
-    const first = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, signal: controller.signal });
-    let batches = 0;
-    first.on('batchEnd', ({ epoch }) => {
-      if (epoch === 2 && ++batches === 40) controller.abort();
-    });
-    await assert.rejects(first.run(), TrainingAbortedError);
-    const second = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, resume: true });
-    const result = await second.run();
+    const { run: second, result } = await interruptAndResume(kernels, data, s, path, { epoch: 2, batch: 40 });
     assert.equal(result.epochs.length, 3);
-    const b = second.model.params();
-    straight.model.params().forEach((p, i) => assert.deepEqual(b[i].value, p.value, `${p.name} differs after resuming`));
+    assertSameWeights(straight, second);
     // and the checkpoint is refused by a run with other distortions
     const other = new TrainingRun({ kernels, data, settings: { ...s, augment: { affine: DEFAULT_AFFINE } }, checkpointPath: path, resume: true });
     await assert.rejects(other.run(), /other settings \(augment: /);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { oneCycleLR, stepLR } from '../../src/optim/schedules.js';
-import { optimizerOptionsFor, TrainingAbortedError, TrainingRun } from '../../src/train/trainer.js';
-import { settings, smallMnist } from './helpers.js';
+import { optimizerOptionsFor, TrainingRun } from '../../src/train/trainer.js';
+import { assertSameWeights, interruptAndResume, settings, smallMnist } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-onecycle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,19 +69,8 @@ describe('per-batch schedules in a training run', () => {
     const straight = new TrainingRun({ kernels, data, settings: s });
     await straight.run();
 
-    const path = join(dir, 'resumed.safetensors');
-    const controller = new AbortController();
-    const first = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, signal: controller.signal });
-    let batches = 0;
-    first.on('batchEnd', ({ epoch }) => {
-      if (epoch === 2 && ++batches === 7) controller.abort();
-    });
-    await assert.rejects(first.run(), TrainingAbortedError);
-    const second = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, resume: true });
-    await second.run();
-    const a = straight.model.params();
-    const b = second.model.params();
-    a.forEach((p, i) => assert.deepEqual(b[i].value, p.value, `${p.name} differs after resuming`));
+    const { run: second } = await interruptAndResume(kernels, data, s, join(dir, 'resumed.safetensors'), { epoch: 2, batch: 7 });
+    assertSameWeights(straight, second);
   });
 
   it('a one-cycle run that spans the run\'s epochs cannot be resumed with more epochs; one with totalSteps can', async () => {

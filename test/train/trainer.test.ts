@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { ConvergenceTracker } from '../../src/train/convergence.js';
 import { TrainingAbortedError, TrainingRun } from '../../src/train/trainer.js';
-import { settings, smallMnist } from './helpers.js';
+import { assertSameWeights, interruptAndResume, settings, smallMnist } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-train-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,25 +63,11 @@ describe('TrainingRun', () => {
     const straight = new TrainingRun({ kernels, data, settings: s, checkpointPath: join(dir, 'straight.safetensors') });
     await straight.run();
 
-    const path = join(dir, 'resumed.safetensors');
-    const controller = new AbortController();
-    const first = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, signal: controller.signal });
-    let batches = 0;
-    first.on('batchEnd', ({ epoch }) => {
-      // Stop in the middle of epoch 2: its partial work is lost, the epoch-1 checkpoint stays.
-      if (epoch === 2 && ++batches === 15) controller.abort();
-    });
-    await assert.rejects(first.run(), TrainingAbortedError);
-
-    const second = new TrainingRun({ kernels, data, settings: s, checkpointPath: path, resume: true });
-    let resumedAt = -1;
-    second.on('resumed', ({ epoch }) => (resumedAt = epoch));
-    const result = await second.run();
+    // stopped in the middle of epoch 2: its partial work is lost, the epoch-1 checkpoint stays
+    const { run: second, result, resumedAt } = await interruptAndResume(kernels, data, s, join(dir, 'resumed.safetensors'), { epoch: 2, batch: 15 });
     assert.equal(resumedAt, 1);
     assert.equal(result.epochs.length, 3);
-    const a = straight.model.params();
-    const b = second.model.params();
-    a.forEach((p, i) => assert.deepEqual(b[i].value, p.value, `${p.name} differs after resuming`));
+    assertSameWeights(straight, second);
   });
 
   it('a run stopped before its first checkpoint says nothing was saved, rather than to resume', async () => {
