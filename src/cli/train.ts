@@ -5,7 +5,7 @@ import { createKernels } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { formatAugmentSpec } from '../data/augment.js';
 import { createDirectories, writeFileAtomic } from '../io/atomic.js';
-import { parseLayers, presetLayers, presetSchedule, PRESETS, UnknownPresetError } from '../io/layer-text.js';
+import { parseLayers, presetLayers, presetNamed, presetSchedule, PRESETS, UnknownPresetError } from '../io/layer-text.js';
 import { buildModelSpec, LayerSpecError, mlpOf, summarizeModel } from '../io/model-spec.js';
 import { OPTIMIZER_NAMES, OPTIMIZER_OPTION_SPECS, type OptimizerName } from '../optim/index.js';
 import { formatSchedule, parseSchedule, SCHEDULE_FORMS, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
@@ -47,6 +47,9 @@ const FLAG_OF: Record<string, string> = {
   centered: '--centered',
 };
 
+const DEFAULT_EPOCHS = 5;
+const DEFAULT_BATCH_SIZE = 64;
+
 export function trainCommand(): Command {
   const command = new Command('train')
     .description('train a network on a dataset, evaluate it, and save it as a model folder')
@@ -70,8 +73,8 @@ export function trainCommand(): Command {
     .option('--centered', 'centered RMSprop (rmsprop)')
     .option('--schedule <spec>', `learning-rate schedule: ${SCHEDULE_FORMS} (default: none; with --preset, Adam and no --lr, the preset's own: \`digitlab presets\`)`);
   return addAugmentOptions(command, 'train')
-    .option('--epochs <n>', 'epochs', parseNumber('--epochs', 'positive-int'), 5)
-    .option('--batch-size <n>', 'mini-batch size (at most the number of training images: one batch an epoch)', parseNumber('--batch-size', 'positive-int'), 64)
+    .option('--epochs <n>', `epochs (default ${DEFAULT_EPOCHS}, or a recipe preset's own: \`digitlab presets\`)`, parseNumber('--epochs', 'positive-int'))
+    .option('--batch-size <n>', `mini-batch size, at most the number of training images: one batch an epoch (default ${DEFAULT_BATCH_SIZE}, or a recipe preset's own)`, parseNumber('--batch-size', 'positive-int'))
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
     .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
     .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
@@ -130,7 +133,10 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
     `network ${shape}, ${formatCount(run.model.parameterCount)} parameters, ${formatBytes(run.model.byteSize)}; ` +
       `${settings.optimizer}${scheduleNote(opts, settings)}, ${countOf(settings.epochs, 'epoch')} of ${countOf(data.train.count, 'image')}, ${batch}; kernels ${kernels.name}`,
   );
-  if (settings.augment) out.info(`augmentation: ${formatAugmentSpec(settings.augment)}, new for every image every epoch`);
+  if (settings.augment) {
+    const own = opts.augment === undefined ? ` (${opts.preset}'s own; --augment none to train without)` : '';
+    out.info(`augmentation: ${formatAugmentSpec(settings.augment)}, new for every image every epoch${own}`);
+  }
   for (const line of layerSummaryLines(run.model.summary)) out.info(`  ${line}`);
   attachProgress(run, out);
   const stop = () => controller.abort();
@@ -187,9 +193,10 @@ export function resultJson(result: TrainResult, dir: string) {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function settingsFromOptions(opts: any): TrainSettings {
+export function settingsFromOptions(given: any): TrainSettings {
+  const opts = withRecipe(given);
   const optimizer = opts.optimizer as OptimizerName;
-  const given: Record<string, number | boolean> = {};
+  const chosen: Record<string, number | boolean> = {};
   const values: Record<string, unknown> = {
     lr: opts.lr,
     momentum: opts.momentum,
@@ -211,16 +218,16 @@ export function settingsFromOptions(opts: any): TrainSettings {
       const takers = Object.entries(OPTIMIZER_OPTIONS).filter(([, keys]) => keys.includes(key)).map(([name]) => name);
       throw new UsageError(`${FLAG_OF[key]} does not apply to ${optimizer} (it is an option of ${takers.join(', ')})`);
     }
-    given[key] = value as number | boolean;
+    chosen[key] = value as number | boolean;
   }
   // PyTorch's SGD has no default rate: use the one the optimizer suggests.
   const lrSpec = OPTIMIZER_OPTION_SPECS[optimizer].find((spec) => spec.name === 'lr');
-  if (given.lr === undefined && lrSpec?.default === undefined && typeof lrSpec?.suggested === 'number') given.lr = lrSpec.suggested;
+  if (chosen.lr === undefined && lrSpec?.default === undefined && typeof lrSpec?.suggested === 'number') chosen.lr = lrSpec.suggested;
   return {
     ...architectureOptions(opts),
     optimizer,
-    optimizerOptions: given,
-    schedule: scheduleFromOptions(opts, optimizer, given.lr !== undefined),
+    optimizerOptions: chosen,
+    schedule: scheduleFromOptions(opts, optimizer, chosen.lr !== undefined),
     ...augmentSetting(opts),
     epochs: opts.epochs,
     batchSize: opts.batchSize,
@@ -228,6 +235,22 @@ export function settingsFromOptions(opts: any): TrainSettings {
     earlyStoppingPatience: opts.earlyStopping ?? null,
     restoreBest: opts.restoreBest !== false,
     convergence: { tolerance: opts.convergeTolerance, patience: opts.convergePatience },
+  };
+}
+
+/**
+ * The options with a recipe preset's augmentation, epochs and batch size filled in where the command
+ * line gives none (`--augment none` trains a recipe without distortions), and the plain defaults after
+ * that.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function withRecipe(opts: any): any {
+  const preset = presetNamed(opts.preset);
+  return {
+    ...opts,
+    augment: opts.augment ?? preset?.augment,
+    epochs: opts.epochs ?? preset?.epochs ?? DEFAULT_EPOCHS,
+    batchSize: opts.batchSize ?? preset?.batchSize ?? DEFAULT_BATCH_SIZE,
   };
 }
 
@@ -303,6 +326,7 @@ export function presetsCommand(): Command {
         const summary = summarizeModel(buildModelSpec([1, 28, 28], parseLayers(preset.layers), 10));
         return {
           name, layers: preset.layers, description: preset.description, schedule: preset.schedule,
+          ...(preset.augment !== undefined ? { augment: preset.augment, epochs: preset.epochs, batch_size: preset.batchSize } : {}),
           params: summary.params, multiply_adds: summary.multiplyAdds,
         };
       });
@@ -310,6 +334,7 @@ export function presetsCommand(): Command {
         out.print(`${p.name}: ${p.layers}`);
         out.print(`  ${p.description}; ${formatCount(p.params)} parameters and ${formatCount(p.multiply_adds)} multiply-adds per 28×28 image with 10 classes`);
         out.print(`  trains with --schedule ${p.schedule} unless given another schedule, another optimizer than adam, or --lr`);
+        if (p.augment !== undefined) out.print(`  and with --augment ${p.augment} --epochs ${p.epochs} --batch-size ${p.batch_size} unless given others`);
       }
       out.result(list);
     });

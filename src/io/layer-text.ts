@@ -184,6 +184,13 @@ export interface Preset {
    * Measured on MNIST (README, "Convolutional networks").
    */
   schedule: string;
+  /**
+   * The rest of a whole training recipe, for presets that are one: the augmentation (`--augment`'s
+   * text), epochs and batch size that `digitlab train --preset` uses where the command line gives none.
+   */
+  augment?: string;
+  epochs?: number;
+  batchSize?: number;
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
@@ -202,7 +209,20 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     description: 'wider convolutions with batch norm, and dropout before the output layer; 431,946 parameters on 28×28 digits',
     schedule: 'onecycle:0.005',
   },
+  best: {
+    layers: 'conv 32 5x5, batchnorm, relu, maxpool 2, conv 64 3x3, batchnorm, relu, maxpool 2, linear 256, relu, dropout 0.5',
+    description: 'the most accurate recipe: cnn-bn trained on affine-distorted digits, 20 epochs of batch 128 (99.6% on MNIST\'s test set)',
+    schedule: 'onecycle:0.005',
+    augment: 'affine',
+    epochs: 20,
+    batchSize: 128,
+  },
 };
+
+/** The named preset, or undefined for an absent or unknown name. */
+export function presetNamed(name: string | undefined): Preset | undefined {
+  return name !== undefined && Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+}
 
 /**
  * The schedule text a run of preset `name` takes by default: the preset's own when the optimizer is
@@ -210,13 +230,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
  * unknown or absent preset gives null (presetLayers is what refuses an unknown name).
  */
 export function presetSchedule(name: string | undefined, optimizer: string, lrGiven: boolean): string | null {
-  if (name === undefined || optimizer !== 'adam' || lrGiven || !Object.hasOwn(PRESETS, name)) return null;
-  return PRESETS[name].schedule;
+  const preset = presetNamed(name);
+  if (preset === undefined || optimizer !== 'adam' || lrGiven) return null;
+  return preset.schedule;
 }
 
 /** A preset's layer list (the output linear is appended by buildModelSpec). */
 export function presetLayers(name: string): LayerSpec[] {
-  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const preset = presetNamed(name);
   if (!preset) throw new UnknownPresetError(name);
   return parseLayers(preset.layers);
 }

@@ -28,6 +28,9 @@ describe('digitlab with convolutional networks', () => {
     const list = JSON.parse(result.stdout) as { name: string; params: number; layers: string }[];
     assert.deepEqual(list.slice(0, 2).map((p) => [p.name, p.params]), [['lenet5', 61706], ['cnn', 215194]]);
     assert.match(digitlab(['presets']).stdout, /^lenet5: conv 6 5x5 pad 2, relu, maxpool 2/m);
+    const best = list.find((p) => p.name === 'best') as unknown as Record<string, unknown>;
+    assert.deepEqual([best.params, best.augment, best.epochs, best.batch_size], [431946, 'affine', 20, 128]);
+    assert.match(digitlab(['presets']).stdout, /^ {2}and with --augment affine --epochs 20 --batch-size 128 unless given others$/m);
   });
 
   it('trains --preset lenet5, prints its layers, and saves a version-2 folder that eval, predict and read use', () => {
@@ -74,6 +77,21 @@ describe('digitlab with convolutional networks', () => {
     assert.equal(schedule('optimizer', 'sgd'), null);
     assert.equal(settingsFromOptions({ ...defaults, preset: 'cnn-bn' }).schedule?.type, 'onecycle');
     assert.equal(settingsFromOptions({ ...defaults, hidden: '800' }).schedule, null);
+  });
+
+  it('takes a recipe preset\'s augmentation, epochs and batch size where none is given', () => {
+    const bare = { ...defaults, epochs: undefined, batchSize: undefined };
+    const best = settingsFromOptions({ ...bare, preset: 'best' });
+    assert.deepEqual(best.augment, { affine: { rotate: 10, scale: 0.1, shear: 10, translate: 2 } });
+    assert.deepEqual([best.epochs, best.batchSize, best.schedule], [20, 128, { type: 'onecycle', maxLr: 0.005 }]);
+    const mine = settingsFromOptions({ ...bare, preset: 'best', augment: 'none', epochs: 3, batchSize: 32, affineRotate: undefined });
+    assert.deepEqual([mine.augment, mine.epochs, mine.batchSize], [undefined, 3, 32]);
+    assert.deepEqual(settingsFromOptions({ ...bare, preset: 'best', affineRotate: 5 }).augment, { affine: { rotate: 5, scale: 0.1, shear: 10, translate: 2 } });
+    // a preset that is only a layer list, and an MLP, keep the plain defaults
+    for (const opts of [{ preset: 'cnn-bn' }, { hidden: '800' }]) {
+      const plain = settingsFromOptions({ ...bare, ...opts });
+      assert.deepEqual([plain.augment, plain.epochs, plain.batchSize], [undefined, 5, 64]);
+    }
   });
 
   it('trains any --layers list with batch norm and dropout', () => {

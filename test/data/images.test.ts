@@ -18,6 +18,7 @@ import {
 import { ImageDecodeError, ImageTooLargeError } from '../../src/data/errors.js';
 import { jpegOrientation, orientImage, type Orientation } from '../../src/data/orientation.js';
 import { blankPng } from '../fixtures/blank-png.js';
+import { MNIST_STROKE_RANGE, strokeWidth } from '../../src/data/preprocess.js';
 
 /** A w x h gray image with a filled disc of `ink` on `paper`. */
 function disc(w: number, h: number, cx: number, cy: number, r: number, ink: number, paper: number): Uint8Array {
@@ -344,4 +345,79 @@ test('inkContrast: light falling off, a shadow and coloured paper and ink all be
   const inverted = { width: w, height: h, data: data.map((v, i) => (i % 4 === 3 ? v : 255 - v)) };
   const flipped = inkContrast(inverted);
   assert.ok(flipped.data[80 * w + 60] < 100 && flipped.data[10 * w + 10] > 200, 'a light ring on dark reads as a dark ring on white');
+});
+
+test("inkContrast: a marker's strokes, wider than the blocks the paper is estimated in, stay ink, and the paper around them paper", () => {
+  // a ring 36 px wide on a 200×160 sheet (the blocks are 27 px), light falling off to the right, grain
+  const [w, h] = [200, 160];
+  const data = new Uint8Array(w * h * 4);
+  const ring = (x: number, y: number) => Math.abs(Math.hypot(x - 100, y - 80) - 48) - 18;
+  let seed = 7;
+  const grain = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 12;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const light = 1 - 0.4 * (x / w);
+      const v = (ring(x, y) < 0 ? 30 : 240) * light + grain();
+      for (let c = 0; c < 3; c++) data[(y * w + x) * 4 + c] = Math.max(0, Math.min(255, Math.round(v)));
+      data[(y * w + x) * 4 + 3] = 255;
+    }
+  }
+  const contrast = inkContrast({ width: w, height: h, data });
+  let worstInk = 0;
+  let worstPaper = 255;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = contrast.data[y * w + x];
+      if (ring(x, y) < -3) worstInk = Math.max(worstInk, v);
+      else if (ring(x, y) > 3) worstPaper = Math.min(worstPaper, v);
+    }
+  }
+  assert.ok(worstInk < 90, `every ink pixel is dark: the lightest is ${worstInk}`);
+  assert.ok(worstPaper > 190, `every paper pixel is light: the darkest is ${worstPaper}`);
+});
+
+test('strokeWidth measures a stroke\'s width, sharp or antialiased', () => {
+  const [w, h] = [60, 60];
+  for (const width of [3, 6]) {
+    const bar = new Float32Array(w * h);
+    for (let y = 10; y < 50; y++) for (let x = 20; x < 20 + width; x++) bar[y * w + x] = 1;
+    const box = { left: 0, top: 0, width: w, height: h };
+    // twice the area over the perimeter: a 40-pixel bar's ends add to its edges, w·40 / (40 + w)
+    const sharp = strokeWidth(bar, w, box);
+    const expected = (width * 40) / (40 + width);
+    assert.ok(Math.abs(sharp - expected) / expected < 0.02, `a ${width}-pixel bar measures ${sharp}, not ${expected}`);
+    const soft = new Float32Array(w * h);
+    for (let i = w + 1; i < w * h - w - 1; i++) soft[i] = (4 * bar[i] + bar[i - 1] + bar[i + 1] + bar[i - w] + bar[i + w]) / 8;
+    assert.ok(Math.abs(strokeWidth(soft, w, box) - sharp) / sharp < 0.08, `blurred: ${strokeWidth(soft, w, box)} against ${sharp}`);
+  }
+});
+
+test('preprocessDigit brings strokes from a fine pen or a marker into MNIST\'s range of widths', () => {
+  // a ring drawn 2 px wide (a fine pen: under 1 px once fitted) and 48 px wide (a marker: 5 px) in 200×200
+  const field = { left: 0, top: 0, width: 28, height: 28 };
+  for (const stroke of [2, 48]) {
+    const gray = new Uint8Array(200 * 200).fill(250);
+    for (let y = 0; y < 200; y++) for (let x = 0; x < 200; x++) if (Math.abs(Math.hypot(x - 100, y - 100) - 70) < stroke / 2) gray[y * 200 + x] = 20;
+    const kept = strokeWidth(preprocessDigit(gray, 200, 200, { strokes: 'keep' }), 28, field);
+    const made = strokeWidth(preprocessDigit(gray, 200, 200), 28, field);
+    const [low, high] = MNIST_STROKE_RANGE;
+    assert.ok(kept < low - 0.3 || kept > high + 0.3, `as drawn, ${stroke} px strokes measure ${kept} in the field`);
+    assert.ok(made > low - 0.3 && made < high + 0.3, `${stroke} px strokes measure ${made} after preprocessing (MNIST: ${low}–${high})`);
+  }
+  // an MNIST-like stroke is left as it is
+  const gray = new Uint8Array(200 * 200).fill(250);
+  for (let y = 0; y < 200; y++) for (let x = 0; x < 200; x++) if (Math.abs(Math.hypot(x - 100, y - 100) - 70) < 12) gray[y * 200 + x] = 20;
+  assert.deepEqual([...preprocessDigit(gray, 200, 200)], [...preprocessDigit(gray, 200, 200, { strokes: 'keep' })]);
+});
+
+test('preprocessDigit clears specks (grain, dust) that would widen the digit\'s box', () => {
+  const clean = disc(120, 100, 60, 50, 18, 10, 240);
+  const specked = clean.slice();
+  let seed = 3;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  for (let n = 0; n < 40; n++) {
+    const [x, y] = [next(120), next(100)];
+    if (Math.hypot(x - 60, y - 50) > 22) specked[y * 120 + x] = 10;
+  }
+  assert.deepEqual([...preprocessDigit(specked, 120, 100)], [...preprocessDigit(clean, 120, 100)]);
 });
