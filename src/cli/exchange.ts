@@ -21,7 +21,7 @@ export function exportCommand(): Command {
     .option('--json', 'print one JSON result on stdout')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
-      const dir = await chooseModel(opts.model, out);
+      const dir = await chooseModel(opts.model, out, 'newest');
       const { config, tensors } = await loadModel(dir);
       let bytes: Uint8Array;
       try {

@@ -12,13 +12,13 @@ export function readCommand(): Command {
   return new Command('read')
     .description('read a row of handwritten digits (a zip code, a number) in each image: segment it, then read every digit')
     .argument('<images...>', 'PNG or JPEG files, one row of digits each')
-    .option('--model <dir>', 'model folder (default: the newest under runs/)')
+    .option('--model <dir>', 'model folder (default: the digit model under runs/ with the highest recorded test accuracy)')
     .option('--digits <n>', 'how many digits each row holds, when known (splits or joins segments to match)', parseNumber('--digits', 'positive-int'))
     .addOption(maxPixelsOption())
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
-      const modelDir = await chooseModel(opts.model, out);
+      const modelDir = await chooseModel(opts.model, out, 'most-accurate');
       const classifier = await Classifier.load(await createKernels(), modelDir);
       const results = [];
       for (const file of images) {

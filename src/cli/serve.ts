@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
-import { newestModel } from '../io/model-files.js';
+import { mostAccurateModel } from '../io/model-files.js';
 import { AccessTokenError, checkAccessToken, isLoopbackHost } from '../serve/access.js';
 import { trainDefaultModel } from '../serve/default-model.js';
 import { DEFAULT_RATE_LIMIT, rateLimit } from '../serve/rate-limit.js';
 import { createServer } from '../serve/server.js';
 import { DATA_SOURCES } from './data.js';
-import { newestModelLine } from './models.js';
+import { mostAccurateModelLine } from './models.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
 import { maxPixelsOption } from './use.js';
 
@@ -21,7 +21,7 @@ function parseToken(text: string): string {
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the web app (drawing pad, zip codes, training dashboard, studies) and the JSON API')
-    .option('--model <dir>', 'model folder used by default (default: the newest under --runs, or a quick one trained first)')
+    .option('--model <dir>', 'model folder used by default (default: the digit model under --runs with the highest recorded test accuracy, or a quick one trained first)')
     .option('--port <n>', 'port (0 picks a free one)', parseNumber('--port', 'int'), 3000)
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface: then changes need the access token)', '127.0.0.1')
     .addOption(
@@ -39,9 +39,10 @@ export function serveCommand(): Command {
       const out = createOutput(false);
       let modelDir: string | undefined = opts.model;
       if (!modelDir) {
-        modelDir = (await newestModel(opts.runs)) ?? undefined;
-        if (modelDir) {
-          out.info(newestModelLine(modelDir, opts.runs));
+        const chosen = await mostAccurateModel(opts.runs);
+        modelDir = chosen?.dir;
+        if (chosen) {
+          out.info(mostAccurateModelLine(chosen, opts.runs));
         } else {
           out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data ?? 'mnist'} (128 hidden nodes, Adam, 2 epochs)…`);
           const trained = await trainDefaultModel(opts.runs, opts.data ?? 'mnist');

@@ -28,7 +28,7 @@ export function evalCommand(): Command {
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
       const split = opts.split as SplitName;
-      const modelDir = await chooseModel(opts.model, out);
+      const modelDir = await chooseModel(opts.model, out, 'newest');
       const kernels = await createKernels();
       const classifier = await Classifier.load(kernels, modelDir);
       const choice = modelData(classifier.config, opts.data);
@@ -93,13 +93,13 @@ export function maxPixelsOption(): Option {
 export function predictCommand(): Command {
   return new Command('predict')
     .description("read the digit in each image (PNG or JPEG, any size, dark-on-light or light-on-dark), fitted into the model's input the way MNIST was made")
-    .option('--model <dir>', 'model folder (default: the newest under runs/)')
+    .option('--model <dir>', 'model folder (default: the digit model under runs/ with the highest recorded test accuracy)')
     .argument('<images...>', 'image files')
     .addOption(maxPixelsOption())
     .option('--json', 'print one JSON result on stdout')
     .action(async (images: string[], opts) => {
       const out = createOutput(Boolean(opts.json));
-      const modelDir = await chooseModel(opts.model, out);
+      const modelDir = await chooseModel(opts.model, out, 'most-accurate');
       const kernels = await createKernels();
       const classifier = await Classifier.load(kernels, modelDir);
       const [height, width] = classifier.inputShape;

@@ -182,6 +182,44 @@ export async function newestModel(runsDir: string): Promise<string | null> {
   return best?.dir ?? null;
 }
 
+/**
+ * The digit-reading model folder directly under `runsDir` with the highest test accuracy its config.json
+ * records (a model of 10 unnamed classes: digits, not Fashion-MNIST or letters), the newest of equals;
+ * without any such folder, the newest model folder; null when there is none.
+ */
+export async function mostAccurateModel(runsDir: string): Promise<{ dir: string; testAccuracy: number | null } | null> {
+  let names: string[];
+  try {
+    names = await readdir(runsDir);
+  } catch {
+    return null;
+  }
+  let best: { dir: string; accuracy: number; mtime: number } | null = null;
+  for (const name of names) {
+    const dir = join(runsDir, name);
+    const mtime = await modelFolderModified(dir);
+    if (!mtime) continue;
+    const accuracy = await recordedDigitAccuracy(dir);
+    if (accuracy === null) continue;
+    if (!best || accuracy > best.accuracy || (accuracy === best.accuracy && mtime.getTime() > best.mtime)) best = { dir, accuracy, mtime: mtime.getTime() };
+  }
+  if (best) return { dir: best.dir, testAccuracy: best.accuracy };
+  const newest = await newestModel(runsDir);
+  return newest === null ? null : { dir: newest, testAccuracy: null };
+}
+
+/** The test accuracy a digit model's config.json records, or null (another kind of model, none recorded, unreadable). */
+async function recordedDigitAccuracy(dir: string): Promise<number | null> {
+  try {
+    const config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as Partial<ModelConfig> & { classes?: unknown };
+    const accuracy = config.metrics?.test_accuracy;
+    if (config.classes !== 10 || config.labels !== undefined) return null;
+    return typeof accuracy === 'number' && Number.isFinite(accuracy) ? accuracy : null;
+  } catch {
+    return null;
+  }
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();

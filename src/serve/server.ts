@@ -34,7 +34,7 @@ export interface ServerOptions {
   runsDir: string;
   /** Study folders (each with its study.sqlite). */
   studiesDir: string;
-  /** The model used when a request names none (default: the newest under runsDir). */
+  /** The model used when a request names none (`digitlab serve` passes the most accurate under runsDir). */
   modelDir?: string;
   /** The built web app (default: dist/web of the package, when it exists). */
   webRoot?: string;

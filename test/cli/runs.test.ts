@@ -102,18 +102,38 @@ describe('digitlab eval', () => {
   });
 });
 
-describe('commands that use a model default to the newest under runs/', () => {
-  it('predict, eval and read use the newest model folder under runs/ and say which', () => {
+describe('commands that use a model default to one under runs/', () => {
+  it('eval uses the newest model folder; predict and read the most accurate digit model; each says which', () => {
     const older = join(work, 'runs', 'older');
     cpSync(model, older, { recursive: true });
     const past = new Date(Date.now() - 3600_000);
     utimesSync(join(older, 'model.safetensors'), past, past);
-    const says = /^model: runs.tiny \(the newest under runs\/; --model DIR chooses another\)$/m;
-    for (const args of [['predict', picture], ['eval', '--json'], ['read', picture]]) {
-      const result = digitlab(args, { cwd: work });
+    // equal accuracies: the newest of them
+    const newest = /^model: runs.tiny \(the newest under runs\/; --model DIR chooses another\)$/m;
+    const accuracy = (JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as { metrics: { test_accuracy: number } }).metrics.test_accuracy;
+    const accurate = (name: string, value: number) =>
+      new RegExp(`^model: runs.${name} \\(the most accurate under runs/, test accuracy ${(value * 100).toFixed(2).replace('.', '\\.')}%; --model DIR chooses another\\)$`, 'm');
+    for (const [args, says] of [[['predict', picture], accurate('tiny', accuracy)], [['eval', '--json'], newest], [['read', picture], accurate('tiny', accuracy)]] as const) {
+      const result = digitlab([...args], { cwd: work });
       assert.equal(result.status, 0, `${args[0]}: ${result.stderr}`);
       assert.match(result.stderr, says, args[0]);
     }
+    // the older folder, recorded as more accurate, is what predict and read take; eval still the newest
+    const config = JSON.parse(readFileSync(join(older, 'config.json'), 'utf8'));
+    config.metrics.test_accuracy = 0.999;
+    writeFileSync(join(older, 'config.json'), JSON.stringify(config));
+    utimesSync(join(older, 'model.safetensors'), past, past);
+    for (const [args, says] of [[['predict', picture], accurate('older', 0.999)], [['eval', '--json'], newest], [['read', picture], accurate('older', 0.999)]] as const) {
+      const result = digitlab([...args], { cwd: work });
+      assert.equal(result.status, 0, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, says, args[0]);
+    }
+    // a Fashion-MNIST model (named classes) is not a digit reader, however accurate
+    config.labels = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    writeFileSync(join(older, 'config.json'), JSON.stringify(config));
+    utimesSync(join(older, 'model.safetensors'), past, past);
+    assert.match(digitlab(['read', picture], { cwd: work }).stderr, accurate('tiny', accuracy));
+    rmSync(older, { recursive: true });
     const none = digitlab(['predict', picture], { cwd: dir });
     assert.equal(none.status, 2);
     assert.match(none.stderr, /no model folder under runs\/: train one .* or pass --model DIR/);

@@ -26,7 +26,7 @@ describe('digitlab serve', () => {
       });
       child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
     });
-    assert.match(stderr, /model: .*tiny \(the newest/);
+    assert.match(stderr, /model: .*tiny \(the most accurate under .*, test accuracy \d+\.\d\d%/);
     const started = await fetch(`${url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hidden: [16], epochs: 100, trainImages: 3000 }) });
     const { id, events } = (await started.json()) as { id: string; events: string };
     const reader = (await fetch(url + events)).body!.getReader();
