@@ -1,5 +1,8 @@
 import type { Sequential } from './sequential.js';
 
+/** Images a Predictor runs through the network at once. */
+export const PREDICT_CHUNK = 1000;
+
 export interface Prediction {
   /** Index of the most probable class. */
   digit: number;
@@ -18,22 +21,30 @@ export class Predictor {
 
   constructor(readonly model: Sequential) {}
 
-  /** Predictions for the first `rows` images in `pixels` ([rows, inputs] and beyond, values in [0, 1]). */
+  /**
+   * Predictions for the first `rows` images in `pixels` ([rows, inputs] and beyond, values in [0, 1]),
+   * PREDICT_CHUNK images at a time: a convolutional network's activations for all of MNIST's test set
+   * at once would not fit in WebAssembly's memory.
+   */
   predictBatch(pixels: Float32Array, rows: number): Prediction[] {
     const { inputs, classes } = this.model;
-    if (rows > this.capacity) {
-      this.input = this.model.allocInput(rows);
-      this.probs = this.model.kernels.allocF32(rows * classes);
-      this.capacity = rows;
+    const chunk = Math.min(rows, PREDICT_CHUNK);
+    if (chunk > this.capacity) {
+      this.input = this.model.allocInput(chunk);
+      this.probs = this.model.kernels.allocF32(chunk * classes);
+      this.capacity = chunk;
     }
-    this.input.set(pixels.subarray(0, rows * inputs));
-    this.model.kernels.softmax(this.model.forward(this.input, rows), rows, classes, this.probs);
     const out: Prediction[] = [];
-    for (let r = 0; r < rows; r++) {
-      const probabilities = Array.from(this.probs.subarray(r * classes, (r + 1) * classes));
-      let digit = 0;
-      for (let c = 1; c < classes; c++) if (probabilities[c] > probabilities[digit]) digit = c;
-      out.push({ digit, probabilities });
+    for (let start = 0; start < rows; start += chunk) {
+      const n = Math.min(chunk, rows - start);
+      this.input.set(pixels.subarray(start * inputs, (start + n) * inputs));
+      this.model.kernels.softmax(this.model.forward(this.input, n), n, classes, this.probs);
+      for (let r = 0; r < n; r++) {
+        const probabilities = Array.from(this.probs.subarray(r * classes, (r + 1) * classes));
+        let digit = 0;
+        for (let c = 1; c < classes; c++) if (probabilities[c] > probabilities[digit]) digit = c;
+        out.push({ digit, probabilities });
+      }
     }
     return out;
   }
