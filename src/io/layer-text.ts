@@ -211,7 +211,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   best: {
     layers: 'conv 32 5x5, batchnorm, relu, maxpool 2, conv 64 3x3, batchnorm, relu, maxpool 2, linear 256, relu, dropout 0.5',
-    description: 'the most accurate recipe: cnn-bn trained on affine-distorted digits, 20 epochs of batch 128 (99.6% on MNIST\'s test set)',
+    description: 'the most accurate recipe: cnn-bn trained on affine-distorted digits, 20 epochs of batch 128 (99.53–99.66% on MNIST\'s test set over three seeds)',
     schedule: 'onecycle:0.005',
     augment: 'affine',
     epochs: 20,
