@@ -75,7 +75,7 @@ export function inkContrast(image: RgbaImage): GrayImage {
   }
   if (vote < 0) for (let i = 0; i < rgb.length; i++) rgb[i] = 255 - rgb[i];
 
-  // the paper per block and channel: the 90th percentile, from a histogram of the block
+  // the paper per block and channel: the median, from a histogram of the block
   const block = Math.max(8, Math.round(Math.min(width, height) / 6));
   const bx = Math.ceil(width / block), by = Math.ceil(height / block);
   const paper = new Float32Array(bx * by * 3);
@@ -116,7 +116,7 @@ export function inkContrast(image: RgbaImage): GrayImage {
 }
 
 /**
- * A block that ink covers almost wholly (a marker's stroke) has no paper to see: its 90th percentile is
+ * A block that ink covers mostly (a marker's stroke) has little paper to see: its median is
  * ink, which would make the ink around it look like paper. Such a block is one whose estimate in some
  * channel is below COVERED_RATIO of the brightest of its neighbours (light and shadows change far less
  * between neighbouring blocks than ink darkens paper); it takes the mean of its uncovered neighbours,
