@@ -217,7 +217,7 @@ space:
     const preset = specError('epochs: 1\nspace:\n  - network: [cnn, lenet]\n');
     assert.equal(preset.field, 'space[0].network[1]');
     assert.equal(preset.line, 3);
-    assert.match(preset.message, /a network is a preset \(lenet5, cnn, cnn-bn: did you mean lenet5\?\)/);
+    assert.match(preset.message, /a network is a preset \(lenet5, cnn, cnn-bn, best: did you mean lenet5\?\)/);
 
     const value = specError('epochs: 1\nspace:\n  - network: conv 0 5x5\n');
     assert.equal(value.field, 'space[0].network');
@@ -225,7 +225,7 @@ space:
 
     const notText = specError('epochs: 1\nspace:\n  - network: [lenet5, 12]\n');
     assert.equal(notText.field, 'space[0].network[1]');
-    assert.match(notText.message, /must be a preset \(lenet5, cnn, cnn-bn\) or a layer list/);
+    assert.match(notText.message, /must be a preset \(lenet5, cnn, cnn-bn, best\) or a layer list/);
     assert.equal(specError('epochs: 1\nspace:\n  - network: []\n').field, 'space[0].network');
   });
 
