@@ -371,7 +371,7 @@ export function strokeWidth(ink: Float32Array, stride: number, box: Box): number
  * extreme along the rows is taken once (van Herk's method, three passes whatever the width), and each
  * pixel combines the 2r + 1 rows' spans.
  */
-function morphDisc(image: Float32Array, width: number, height: number, radius: number, op: 'dilate' | 'erode'): Float32Array {
+export function morphDisc(image: Float32Array, width: number, height: number, radius: number, op: 'dilate' | 'erode'): Float32Array {
   const r = Math.round(radius);
   if (r <= 0) return image.slice();
   const dilate = op === 'dilate';

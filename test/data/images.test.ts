@@ -18,7 +18,7 @@ import {
 import { ImageDecodeError, ImageTooLargeError } from '../../src/data/errors.js';
 import { jpegOrientation, orientImage, type Orientation } from '../../src/data/orientation.js';
 import { blankPng } from '../fixtures/blank-png.js';
-import { MNIST_STROKE_RANGE, strokeWidth } from '../../src/data/preprocess.js';
+import { MNIST_STROKE_RANGE, morphDisc, strokeWidth } from '../../src/data/preprocess.js';
 
 /** A w x h gray image with a filled disc of `ink` on `paper`. */
 function disc(w: number, h: number, cx: number, cy: number, r: number, ink: number, paper: number): Uint8Array {
@@ -420,4 +420,30 @@ test('preprocessDigit clears specks (grain, dust) that would widen the digit\'s 
     if (Math.hypot(x - 60, y - 50) > 22) specked[y * 120 + x] = 10;
   }
   assert.deepEqual([...preprocessDigit(specked, 120, 100)], [...preprocessDigit(clean, 120, 100)]);
+});
+
+test('morphDisc: dilation and erosion by a disc equal the direct max and min over the disc', () => {
+  const [w, h] = [23, 17];
+  let seed = 11;
+  const image = Float32Array.from({ length: w * h }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24);
+  for (const radius of [1, 2, 3.4, 5]) {
+    const r = Math.round(radius);
+    for (const op of ['dilate', 'erode'] as const) {
+      const got = morphDisc(image, w, h, radius, op);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let want = op === 'dilate' ? 0 : 1;
+          for (let dy = -r; dy <= r; dy++) {
+            const span = Math.round(Math.sqrt(r * r - dy * dy));
+            for (let dx = -span; dx <= span; dx++) {
+              const [xx, yy] = [x + dx, y + dy];
+              const v = xx >= 0 && yy >= 0 && xx < w && yy < h ? image[yy * w + xx] : 0;
+              want = op === 'dilate' ? Math.max(want, v) : Math.min(want, v);
+            }
+          }
+          assert.equal(got[y * w + x], want, `${op} radius ${radius} at (${x}, ${y})`);
+        }
+      }
+    }
+  }
 });
