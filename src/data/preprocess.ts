@@ -378,16 +378,20 @@ export function morphDisc(image: Float32Array, width: number, height: number, ra
   const spans = Array.from({ length: 2 * r + 1 }, (_, i) => Math.round(Math.sqrt(r * r - (i - r) ** 2)));
   const byWidth = new Map<number, Float32Array>();
   for (const span of new Set(spans)) byWidth.set(span, rowExtremes(image, width, height, span, dilate));
-  const out = new Float32Array(image.length).fill(dilate ? 0 : 1);
-  for (let dy = -r; dy <= r; dy++) {
-    const rows = byWidth.get(spans[dy + r]) as Float32Array;
-    for (let y = 0; y < height; y++) {
-      const yy = y + dy;
-      const inside = yy >= 0 && yy < height;
-      for (let x = 0; x < width; x++) {
-        const v = inside ? rows[yy * width + x] : 0;
-        const at = y * width + x;
-        if (dilate ? v > out[at] : v < out[at]) out[at] = v;
+  const out = new Float32Array(image.length);
+  for (let y = 0; y < height; y++) {
+    // a disc that reaches past the top or bottom takes in background: 0 after an erosion, nothing
+    // added to a dilation
+    if (!dilate && (y < r || y + r >= height)) continue;
+    const at = y * width;
+    out.set(image.subarray(at, at + width), at);
+    for (let dy = Math.max(-r, -y); dy <= Math.min(r, height - 1 - y); dy++) {
+      const rows = byWidth.get(spans[dy + r]) as Float32Array;
+      const from = (y + dy) * width;
+      if (dilate) {
+        for (let x = 0; x < width; x++) if (rows[from + x] > out[at + x]) out[at + x] = rows[from + x];
+      } else {
+        for (let x = 0; x < width; x++) if (rows[from + x] < out[at + x]) out[at + x] = rows[from + x];
       }
     }
   }
@@ -402,13 +406,18 @@ function rowExtremes(image: Float32Array, width: number, height: number, span: n
   const padded = new Float32Array(n);
   const prefix = new Float32Array(n);
   const suffix = new Float32Array(n);
-  const pick = dilate ? (a: number, b: number) => (a > b ? a : b) : (a: number, b: number) => (a < b ? a : b);
   for (let y = 0; y < height; y++) {
     padded.fill(0);
     padded.set(image.subarray(y * width, (y + 1) * width), span);
-    for (let i = 0; i < n; i++) prefix[i] = i % k === 0 ? padded[i] : pick(prefix[i - 1], padded[i]);
-    for (let i = n - 1; i >= 0; i--) suffix[i] = i === n - 1 || (i + 1) % k === 0 ? padded[i] : pick(suffix[i + 1], padded[i]);
-    for (let x = 0; x < width; x++) out[y * width + x] = pick(suffix[x], prefix[x + k - 1]);
+    if (dilate) {
+      for (let i = 0; i < n; i++) prefix[i] = i % k === 0 || padded[i] > prefix[i - 1] ? padded[i] : prefix[i - 1];
+      for (let i = n - 1; i >= 0; i--) suffix[i] = i === n - 1 || (i + 1) % k === 0 || padded[i] > suffix[i + 1] ? padded[i] : suffix[i + 1];
+      for (let x = 0; x < width; x++) out[y * width + x] = suffix[x] > prefix[x + k - 1] ? suffix[x] : prefix[x + k - 1];
+    } else {
+      for (let i = 0; i < n; i++) prefix[i] = i % k === 0 || padded[i] < prefix[i - 1] ? padded[i] : prefix[i - 1];
+      for (let i = n - 1; i >= 0; i--) suffix[i] = i === n - 1 || (i + 1) % k === 0 || padded[i] < suffix[i + 1] ? padded[i] : suffix[i + 1];
+      for (let x = 0; x < width; x++) out[y * width + x] = suffix[x] < prefix[x + k - 1] ? suffix[x] : prefix[x + k - 1];
+    }
   }
   return out;
 }
