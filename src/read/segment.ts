@@ -584,15 +584,57 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
   if (options.digits !== undefined && !(Number.isInteger(options.digits) && options.digits > 0)) {
     throw new RangeError(`segmentDigits: digits must be a positive integer, got ${options.digits}`);
   }
-  const ink = inkMap(gray, w, h, options.polarity);
-  if (!ink) return [];
+  const full = inkMap(gray, w, h, options.polarity);
+  if (!full) return [];
   const threshold = options.threshold ?? 0.2;
-  let pieces = components(ink, w, h, threshold);
+  let pieces = components(full, w, h, threshold);
   if (pieces.length === 0) return [];
+  const digitHeight = (list: Piece[]) => {
+    const heaviest = Math.max(...list.map((p) => p.mass));
+    return median(list.filter((p) => p.mass >= 0.25 * heaviest).map(height));
+  };
+  // A photo's digits may be hundreds of pixels tall: cutting and scoring work on a copy shrunk until
+  // they are about WORKING_HEIGHT pixels tall (each candidate cut is prepared and read by the model,
+  // so their cost grows with the pixels), and the boxes are scaled back.
+  const scale = Math.max(1, Math.floor(digitHeight(pieces) / WORKING_HEIGHT));
+  const coarse = scale > 1 ? shrink(full, w, h, scale) : { ink: full, width: w, height: h };
+  if (scale > 1) pieces = components(coarse.ink, coarse.width, coarse.height, threshold);
+  const segments = segmentInk(pieces, coarse.ink, coarse.width, threshold, options);
+  if (scale === 1) return segments;
+  return segments.map((segment) => {
+    const { left, top, width: boxWidth, height: boxHeight } = segment.box;
+    const box = { left: left * scale, top: top * scale, width: Math.min(w, (left + boxWidth) * scale) - left * scale, height: Math.min(h, (top + boxHeight) * scale) - top * scale };
+    return { ...segment, box };
+  });
+}
 
+/** Rows are segmented with their digits at most about this many pixels tall (twice the 20 pixels MNIST's ink takes). */
+const WORKING_HEIGHT = 40;
+
+/** The ink averaged over blocks of `scale` × `scale` pixels (the last row and column of blocks may be partial). */
+function shrink(ink: Float32Array, w: number, h: number, scale: number): { ink: Float32Array; width: number; height: number } {
+  const width = Math.ceil(w / scale);
+  const height = Math.ceil(h / scale);
+  const sum = new Float32Array(width * height);
+  const count = new Float32Array(width * height);
+  for (let y = 0; y < h; y++) {
+    const row = Math.floor(y / scale) * width;
+    for (let x = 0; x < w; x++) {
+      const cell = row + Math.floor(x / scale);
+      sum[cell] += ink[y * w + x];
+      count[cell]++;
+    }
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= count[i];
+  return { ink: sum, width, height };
+}
+
+/** The segmentation proper, on an ink map whose components are `pieces`. */
+function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: number, options: SegmentOptions): DigitSegment[] {
+  if (found.length === 0) return [];
   // Specks (dust, a stray dot) are far lighter than any digit: drop them before anything is measured.
-  const heaviest = Math.max(...pieces.map((p) => p.mass));
-  pieces = pieces.filter((p) => p.mass >= 0.03 * heaviest);
+  const heaviest = Math.max(...found.map((p) => p.mass));
+  let pieces = found.filter((p) => p.mass >= 0.03 * heaviest);
   const rowHeight = () => median(pieces.filter((p) => p.mass >= 0.25 * heaviest).map(height));
 
   pieces = joinBroken(pieces, rowHeight());

@@ -75,6 +75,33 @@ describe('segmentation', () => {
     }
     assert.ok(found >= 8, `${found} of 10 codes with touching digits had a cut`);
   });
+
+  it('segments a large picture of a row as its small copy, with the boxes in the large picture\'s pixels', async () => {
+    const classifier = await Classifier.load(await createKernels(), modelDir);
+    const factor = 9; // digits about 180 pixels tall: cut at a shrunk copy, not pixel by pixel
+    let same = 0;
+    const codes = makeZipCodes({ count: 12, seed: 5, touchingEvery: 2 });
+    for (const code of codes) {
+      const [w, h] = [code.width * factor, code.height * factor];
+      const large = new Uint8Array(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) large[y * w + x] = code.gray[Math.floor(y / factor) * code.width + Math.floor(x / factor)];
+      const small = readDigits(classifier, code.gray, code.width, code.height, { digits: 5 });
+      const big = readDigits(classifier, large, w, h, { digits: 5 });
+      assert.equal(big.digits.length, 5);
+      for (const digit of big.digits) {
+        const { left, top, width, height } = digit.box;
+        assert.ok(left >= 0 && top >= 0 && left + width <= w && top + height <= h, `box ${JSON.stringify(digit.box)} inside ${w}x${h}`);
+      }
+      // each digit's box covers the same stretch of the row as in the small picture, to a pixel of it
+      big.digits.forEach((digit, k) => {
+        const box = small.digits[k].box;
+        assert.ok(Math.abs(digit.box.left - box.left * factor) <= 2 * factor, `digit ${k} at ${digit.box.left}, small ${box.left} × ${factor}`);
+        assert.ok(Math.abs(digit.box.width - box.width * factor) <= 3 * factor, `digit ${k} ${digit.box.width} wide, small ${box.width} × ${factor}`);
+      });
+      if (big.text === small.text) same++;
+    }
+    assert.ok(same >= codes.length - 1, `${same} of ${codes.length} codes read alike at both sizes`);
+  });
 });
 
 describe('cutting touching digits', () => {
