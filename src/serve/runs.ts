@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { trainAndSave } from '../train/model-config.js';
 import type { OptimizerName } from '../optim/index.js';
 import { DEFAULT_SETTINGS, TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
+import { parseSchedule, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
 
 export interface RunRequest {
   /** An MLP's hidden sizes and activation, used when neither `layers` nor `preset` is given. */
@@ -28,6 +29,8 @@ export interface RunRequest {
   preset?: string;
   optimizer: OptimizerName;
   lr: number;
+  /** The learning-rate schedule as `--schedule` writes it (a recipe preset's own when the body gave none); a constant rate when absent. */
+  schedule?: string;
   epochs: number;
   batchSize: number;
   seed: number;
@@ -128,6 +131,7 @@ export class RunManager {
     // a bad layer list or augmentation is the request's fault, answered before anything starts
     this.layersOf(request);
     this.augmentOf(request);
+    this.scheduleOf(request);
     const running = [...this.runs.values()].filter((r) => r.status === 'running').length;
     if (running >= this.maxConcurrent) throw new TooManyRunsError(this.maxConcurrent);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -191,6 +195,17 @@ export class RunManager {
     }
   }
 
+  /** The schedule a request asks for (null: a constant rate); one that does not parse is an HttpError 400. */
+  private scheduleOf(request: RunRequest): ScheduleSpec | null {
+    if (request.schedule === undefined) return null;
+    try {
+      return parseSchedule(request.schedule, request.epochs);
+    } catch (error) {
+      if (error instanceof ScheduleSpecError) throw new HttpError(400, error.message);
+      throw error;
+    }
+  }
+
   /**
    * The layer list a request asks for (null for an MLP of `hidden`), checked against the server's
    * images and classes; a list that does not parse or fit is an HttpError 400 naming the layer.
@@ -225,6 +240,7 @@ export class RunManager {
       ...(this.layersOf(request) ? { layers: this.layersOf(request) as LayerSpec[] } : {}),
       optimizer: request.optimizer,
       optimizerOptions: { lr: request.lr },
+      schedule: this.scheduleOf(request),
       ...(this.augmentOf(request) ? { augment: this.augmentOf(request) as AugmentSpec } : {}),
       epochs: request.epochs,
       batchSize: request.batchSize,

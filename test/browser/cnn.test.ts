@@ -117,12 +117,23 @@ describe('the web app with a LeNet-5 model', () => {
     await openPage('train');
     await page.selectOption('#train-network', 'preset:lenet5');
     assert.equal(await page.isDisabled('input[name=hidden]'), true, 'the MLP fields are off for a preset');
+    // a recipe preset fills in its own schedule, distortions, epochs and batch size
+    await page.selectOption('#train-network', 'preset:best');
+    assert.deepEqual(
+      [await page.inputValue('#train-schedule'), await page.inputValue('#train-augment'), await page.inputValue('input[name=epochs]'), await page.inputValue('input[name=batchSize]')],
+      ['onecycle:0.005', 'affine', '20', '128'],
+    );
+    await page.selectOption('#train-network', 'preset:lenet5');
+    assert.equal(await page.inputValue('#train-schedule'), 'onecycle:0.01');
+    await page.selectOption('#train-augment', '');
     await page.fill('input[name=epochs]', '1');
     await page.fill('input[name=trainImages]', '2000');
     await page.click('#train-start');
     await waitUntil(async () => /conv 6 5x5 pad 2/.test(await textOf('#train-progress')) || /done/.test(await textOf('#train-progress')), 'the run starts', 60_000);
     await waitUntil(async () => /is now selected/.test(await textOf('#train-progress')), 'the new model is selected', 120_000);
     assert.match(await page.inputValue('#model-select'), /^web-/);
+    const runs = (await page.evaluate(async () => (await fetch('/api/runs')).json())) as { runs: Array<{ request: { schedule?: string; preset?: string } }> };
+    assert.equal(runs.runs.find((run) => run.request.preset === 'lenet5')?.request.schedule, 'onecycle:0.01', 'the run trains with the schedule the page showed');
     // a bad layer list is refused by the server, naming the layer
     await page.selectOption('#train-network', 'layers');
     await page.fill('#train-layers', 'conv 6 5x5, relu, maxpol 2');

@@ -149,6 +149,29 @@ describe('HTTP API', () => {
     await expectError(await post('/api/runs', JSON.stringify({ augment: 'x'.repeat(100) }), 'application/json'), 400, /augment/);
   });
 
+  it('trains a recipe preset with its own schedule, epochs, batch size and augmentation unless the body says otherwise', async () => {
+    const started = await post('/api/runs', JSON.stringify({ preset: 'best', epochs: 1, trainImages: 300 }), 'application/json');
+    assert.equal(started.status, 201);
+    const { id, events, request } = (await started.json()) as { id: string; events: string; request: Record<string, unknown> };
+    assert.deepEqual({ schedule: request.schedule, batchSize: request.batchSize, augment: request.augment, epochs: request.epochs }, { schedule: 'onecycle:0.005', batchSize: 128, augment: 'affine', epochs: 1 });
+    assert.match(await (await fetch(url + events)).text(), /event: done/);
+    const config = JSON.parse(readFileSync(join(runsDir, id, 'config.json'), 'utf8'));
+    assert.equal(config.training.schedule.type, 'onecycle');
+    assert.equal(config.training.schedule.maxLr, 0.005);
+    assert.equal(config.training.batchSize, 128);
+    assert.ok(config.training.augment.affine, JSON.stringify(config.training.augment));
+    // the body's own choices win: no distortions, a constant rate, another batch size
+    const own = await post('/api/runs', JSON.stringify({ preset: 'best', epochs: 1, trainImages: 300, augment: null, schedule: 'none', batchSize: 100 }), 'application/json');
+    const ownRun = (await own.json()) as { events: string; request: Record<string, unknown> };
+    assert.deepEqual({ schedule: ownRun.request.schedule, batchSize: ownRun.request.batchSize, augment: ownRun.request.augment }, { schedule: 'none', batchSize: 100, augment: null });
+    assert.match(await (await fetch(url + ownRun.events)).text(), /event: done/);
+    // a rate of one's own leaves Adam constant, as on the command line
+    const lr = (await (await post('/api/runs', JSON.stringify({ preset: 'lenet5', epochs: 1, trainImages: 300, lr: 0.002 }), 'application/json')).json()) as { events: string; request: Record<string, unknown> };
+    assert.equal(lr.request.schedule, undefined);
+    await fetch(url + lr.events).then((r) => r.text());
+    await expectError(await post('/api/runs', JSON.stringify({ preset: 'best', schedule: 'wobble:3' }), 'application/json'), 400, /schedule 'wobble:3' is not understood/);
+  });
+
   it('stops a run on DELETE, keeping its last checkpoint', async () => {
     // no lr given: RMSprop's default, the same as the command line's and a study's (PyTorch's 0.01)
     const started = await post('/api/runs', JSON.stringify({ hidden: [32], epochs: 50, trainImages: 5000, optimizer: 'rmsprop' }), 'application/json');

@@ -195,6 +195,16 @@ networkSelect.addEventListener('change', () => {
   const form = $<HTMLFormElement>('train-form');
   for (const name of ['hidden', 'activation']) (form.elements.namedItem(name) as HTMLInputElement).disabled = !mlp;
   $<HTMLInputElement>('train-layers').disabled = networkSelect.value !== 'layers';
+  // a preset brings the recipe it was measured with (`digitlab presets`); every field can still be changed
+  const preset = PRESETS[networkSelect.value.replace(/^preset:/, '')];
+  if (!networkSelect.value.startsWith('preset:') || !preset) return;
+  const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement;
+  field('optimizer').value = 'adam';
+  field('lr').value = '0.001';
+  field('schedule').value = preset.schedule;
+  field('augment').value = preset.augment ?? '';
+  if (preset.epochs !== undefined) field('epochs').value = String(preset.epochs);
+  if (preset.batchSize !== undefined) field('batchSize').value = String(preset.batchSize);
 });
 
 $('train-form').addEventListener('submit', async (event) => {
@@ -209,6 +219,8 @@ $('train-form').addEventListener('submit', async (event) => {
     ...architecture,
     optimizer: form.get('optimizer'),
     lr: Number(form.get('lr')),
+    ...(String(form.get('schedule') ?? '').trim() !== '' ? { schedule: String(form.get('schedule')).trim() } : {}),
+    ...(form.get('augment') ? { augment: String(form.get('augment')) } : {}),
     epochs: Number(form.get('epochs')),
     batchSize: Number(form.get('batchSize')),
     trainImages: Number(form.get('trainImages')),

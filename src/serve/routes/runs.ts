@@ -1,7 +1,7 @@
 /** Training runs: start one, follow it as server-sent events, stop it. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { PRESETS } from '../../io/layer-text.js';
+import { PRESETS, presetNamed, presetSchedule } from '../../io/layer-text.js';
 import { defaultLr, OPTIMIZER_NAMES } from '../../optim/index.js';
 import { SECURITY_HEADERS } from '../http.js';
 import type { RunManager, RunRequest } from '../runs.js';
@@ -17,6 +17,8 @@ const runBody = {
     preset: { type: 'string', enum: Object.keys(PRESETS) },
     optimizer: { type: 'string', enum: [...OPTIMIZER_NAMES] },
     lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+    // checked in full by the run manager (parseSchedule)
+    schedule: { type: 'string', minLength: 1, maxLength: 60 },
     epochs: { type: 'integer', minimum: 1, maximum: 100 },
     batchSize: { type: 'integer', minimum: 1, maximum: 4096 },
     seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
@@ -44,18 +46,24 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunManager, stream
 
   app.post<{ Body: Partial<RunRequest> }>('/api/runs', { schema: { body: runBody } }, async (request, reply) => {
     const body = request.body ?? {};
+    // a recipe preset brings its epochs, batch size, augmentation and schedule where the body gives none
+    const recipe = presetNamed(body.preset);
+    const optimizer = body.optimizer ?? 'adam';
+    const schedule = body.schedule ?? presetSchedule(body.preset, optimizer, body.lr !== undefined);
+    const augment = body.augment !== undefined ? body.augment : recipe?.augment;
     const run = runs.start({
       hidden: body.hidden ?? [128],
       activation: body.activation ?? 'relu',
       ...(body.layers !== undefined ? { layers: body.layers } : {}),
       ...(body.preset !== undefined ? { preset: body.preset } : {}),
-      optimizer: body.optimizer ?? 'adam',
-      lr: body.lr ?? defaultLr(body.optimizer ?? 'adam'),
-      epochs: body.epochs ?? 3,
-      batchSize: body.batchSize ?? 64,
+      optimizer,
+      lr: body.lr ?? defaultLr(optimizer),
+      ...(schedule !== null ? { schedule } : {}),
+      epochs: body.epochs ?? recipe?.epochs ?? 3,
+      batchSize: body.batchSize ?? recipe?.batchSize ?? 64,
       seed: body.seed ?? 0,
       trainImages: body.trainImages,
-      ...(body.augment !== undefined ? { augment: body.augment } : {}),
+      ...(augment !== undefined ? { augment } : {}),
     });
     return reply.status(201).header('location', `/api/runs/${run.id}`).send({ ...run, events: `/api/runs/${run.id}/events` });
   });
