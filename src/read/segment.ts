@@ -594,8 +594,9 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
     return median(list.filter((p) => p.mass >= 0.25 * heaviest).map(height));
   };
   // A photo's digits may be hundreds of pixels tall: cutting and scoring work on a copy shrunk until
-  // they are about WORKING_HEIGHT pixels tall (each candidate cut is prepared and read by the model,
-  // so their cost grows with the pixels), and the boxes are scaled back.
+  // they are about WORKING_HEIGHT pixels tall, and the boxes are scaled back. A cut's charges (the ink
+  // it crosses, its sideways steps) are counted in pixels, and every candidate is prepared and read by
+  // the model, so both the choice and its cost depend on the scale.
   const scale = Math.max(1, Math.floor(digitHeight(pieces) / WORKING_HEIGHT));
   const coarse = scale > 1 ? shrink(full, w, h, scale) : { ink: full, width: w, height: h };
   if (scale > 1) pieces = components(coarse.ink, coarse.width, coarse.height, threshold);
@@ -608,8 +609,8 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
   });
 }
 
-/** Rows are segmented with their digits at most about this many pixels tall (twice the 20 pixels MNIST's ink takes). */
-const WORKING_HEIGHT = 40;
+/** Rows are segmented with their digits at most about this many pixels tall: the 20 pixels of MNIST's ink, the scale its cut charges were chosen at. */
+const WORKING_HEIGHT = 20;
 
 /** The ink averaged over blocks of `scale` × `scale` pixels (the last row and column of blocks may be partial). */
 function shrink(ink: Float32Array, w: number, h: number, scale: number): { ink: Float32Array; width: number; height: number } {
