@@ -589,15 +589,11 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
   const threshold = options.threshold ?? 0.2;
   let pieces = components(full, w, h, threshold);
   if (pieces.length === 0) return [];
-  const digitHeight = (list: Piece[]) => {
-    const heaviest = Math.max(...list.map((p) => p.mass));
-    return median(list.filter((p) => p.mass >= 0.25 * heaviest).map(height));
-  };
   // A photo's digits may be hundreds of pixels tall: cutting and scoring work on a copy shrunk until
   // they are about WORKING_HEIGHT pixels tall, and the boxes are scaled back. A cut's charges (the ink
   // it crosses, its sideways steps) are counted in pixels, and every candidate is prepared and read by
   // the model, so both the choice and its cost depend on the scale.
-  const scale = Math.max(1, Math.floor(digitHeight(pieces) / WORKING_HEIGHT));
+  const scale = Math.max(1, Math.floor(digitHeight(pieces, heaviestOf(pieces)) / WORKING_HEIGHT));
   const coarse = scale > 1 ? shrink(full, w, h, scale) : { ink: full, width: w, height: h };
   if (scale > 1) pieces = components(coarse.ink, coarse.width, coarse.height, threshold);
   const segments = segmentInk(pieces, coarse.ink, coarse.width, threshold, options);
@@ -607,6 +603,13 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
     const box = { left: left * scale, top: top * scale, width: Math.min(w, (left + boxWidth) * scale) - left * scale, height: Math.min(h, (top + boxHeight) * scale) - top * scale };
     return { ...segment, box };
   });
+}
+
+const heaviestOf = (pieces: Piece[]) => Math.max(...pieces.map((p) => p.mass));
+
+/** The height of the row's digits: the median over the pieces of at least a quarter of the heaviest's mass. */
+function digitHeight(pieces: Piece[], heaviest: number): number {
+  return median(pieces.filter((p) => p.mass >= 0.25 * heaviest).map(height));
 }
 
 /** Rows are segmented with their digits at most about this many pixels tall: the 20 pixels of MNIST's ink, the scale its cut charges were chosen at. */
@@ -634,9 +637,9 @@ function shrink(ink: Float32Array, w: number, h: number, scale: number): { ink: 
 function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: number, options: SegmentOptions): DigitSegment[] {
   if (found.length === 0) return [];
   // Specks (dust, a stray dot) are far lighter than any digit: drop them before anything is measured.
-  const heaviest = Math.max(...found.map((p) => p.mass));
+  const heaviest = heaviestOf(found);
   let pieces = found.filter((p) => p.mass >= 0.03 * heaviest);
-  const rowHeight = () => median(pieces.filter((p) => p.mass >= 0.25 * heaviest).map(height));
+  const rowHeight = () => digitHeight(pieces, heaviest);
 
   pieces = joinBroken(pieces, rowHeight());
   const expected = options.digits;

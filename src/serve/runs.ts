@@ -128,7 +128,7 @@ export class RunManager {
 
   start(request: RunRequest): RunInfo {
     if (this.closing) throw Object.assign(new Error('the server is shutting down'), { statusCode: 503 });
-    // a bad layer list or augmentation is the request's fault, answered before anything starts
+    // a bad layer list, augmentation or schedule is the request's fault, answered before anything starts
     this.layersOf(request);
     this.augmentOf(request);
     this.scheduleOf(request);
