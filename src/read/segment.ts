@@ -596,13 +596,36 @@ export function segmentDigits(gray: Uint8Array, w: number, h: number, options: S
   const scale = Math.max(1, Math.floor(digitHeight(pieces, heaviestOf(pieces)) / WORKING_HEIGHT));
   const coarse = scale > 1 ? shrink(full, w, h, scale) : { ink: full, width: w, height: h };
   if (scale > 1) pieces = components(coarse.ink, coarse.width, coarse.height, threshold);
-  const segments = segmentInk(pieces, coarse.ink, coarse.width, threshold, options);
-  if (scale === 1) return segments;
-  return segments.map((segment) => {
-    const { left, top, width: boxWidth, height: boxHeight } = segment.box;
-    const box = { left: left * scale, top: top * scale, width: Math.min(w, (left + boxWidth) * scale) - left * scale, height: Math.min(h, (top + boxHeight) * scale) - top * scale };
-    return { ...segment, box };
-  });
+  const shape = options.inputShape ?? [28, 28];
+  const found = segmentInk(pieces, coarse.ink, coarse.width, threshold, shape, options);
+  if (scale === 1) return found.map((piece) => toSegment(piece, full, w, shape));
+  // The digits themselves are prepared from the picture as it is: a fine pen's strokes, averaged into
+  // the shrunk copy, are faint lines there, and only at full size can they be grown to MNIST's width.
+  return found.map((piece) => toSegment(enlarge(piece, scale, w, h), full, w, shape));
+}
+
+/**
+ * The piece of a copy shrunk by `scale` (its pixels are blocks of scale × scale) as the pixels of the
+ * full-size picture (w × h) that its blocks cover.
+ */
+function enlarge(piece: Piece, scale: number, w: number, h: number): Piece {
+  const coarseWidth = Math.ceil(w / scale);
+  const pixels: number[] = [];
+  for (const p of piece.pixels) {
+    const cx = p % coarseWidth;
+    const cy = (p - cx) / coarseWidth;
+    for (let y = cy * scale; y < Math.min(h, (cy + 1) * scale); y++) {
+      for (let x = cx * scale; x < Math.min(w, (cx + 1) * scale); x++) pixels.push(y * w + x);
+    }
+  }
+  return {
+    ...piece,
+    pixels,
+    left: piece.left * scale,
+    top: piece.top * scale,
+    right: Math.min(w, (piece.right + 1) * scale) - 1,
+    bottom: Math.min(h, (piece.bottom + 1) * scale) - 1,
+  };
 }
 
 const heaviestOf = (pieces: Piece[]) => Math.max(...pieces.map((p) => p.mass));
@@ -634,7 +657,7 @@ function shrink(ink: Float32Array, w: number, h: number, scale: number): { ink: 
 }
 
 /** The segmentation proper, on an ink map whose components are `pieces`. */
-function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: number, options: SegmentOptions): DigitSegment[] {
+function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: number, shape: readonly [number, number], options: SegmentOptions): Piece[] {
   if (found.length === 0) return [];
   // Specks (dust, a stray dot) are far lighter than any digit: drop them before anything is measured.
   const heaviest = heaviestOf(found);
@@ -643,7 +666,6 @@ function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: num
 
   pieces = joinBroken(pieces, rowHeight());
   const expected = options.digits;
-  const shape = options.inputShape ?? [28, 28];
   const given = options.scorer;
   const scorer: PieceScorer | undefined = given && ((list) => given(list.map((piece) => toSegment(piece, ink, w, shape).pixels)));
   const tall = rowHeight();
@@ -685,8 +707,7 @@ function segmentInk(found: Piece[], ink: Float32Array, w: number, threshold: num
       pieces.splice(closest, 2, merge(pieces[closest], pieces[closest + 1]));
     }
   }
-  pieces.sort((a, b) => a.left - b.left);
-  return pieces.map((piece) => toSegment(piece, ink, w, shape));
+  return pieces.sort((a, b) => a.left - b.left);
 }
 
 /** The piece's own ink (neighbours' strokes inside its box left out) prepared as an input of `shape` ([height, width]). */

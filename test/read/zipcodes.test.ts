@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
 import { encodeGrayscalePng } from '../../src/data/images.js';
+import { preprocessDigit } from '../../src/data/preprocess.js';
 import { loadData } from '../../src/data/source.js';
 import { modelConfigFromV1, type ModelConfig } from '../../src/io/model-config.js';
 import { Classifier } from '../../src/nn/classifier.js';
@@ -102,6 +103,40 @@ describe('segmentation', () => {
       if (big.text === small.text) same++;
     }
     assert.ok(same >= codes.length - 1, `${same} of ${codes.length} codes read alike at both sizes`);
+  });
+
+  it('prepares the digits of a large picture from its own pixels, so a fine pen\'s strokes keep their ink', () => {
+    // three test digits far apart, magnified 9× and drawn with a thin pen (the magnified ink cut at a
+    // high level, as make_photos.ts draws one): in the copy shrunk to MNIST's scale such strokes are
+    // faint lines, and an input made from it would be a faint digit
+    const small = new Uint8Array(28 * 120).fill(255);
+    [0, 1, 2].forEach((index, k) => paste(small, 120, index, 4 + 40 * k));
+    const factor = 9;
+    const [w, h] = [120 * factor, 28 * factor];
+    const large = new Uint8Array(w * h);
+    const ink = (x: number, y: number) => (x >= 0 && y >= 0 && x < 120 && y < 28 ? (255 - small[y * 120 + x]) / 255 : 0);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const [u, v] = [(x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5];
+        const [x0, y0] = [Math.floor(u), Math.floor(v)];
+        const [fx, fy] = [u - x0, v - y0];
+        const value = (1 - fy) * ((1 - fx) * ink(x0, y0) + fx * ink(x0 + 1, y0)) + fy * ((1 - fx) * ink(x0, y0 + 1) + fx * ink(x0 + 1, y0 + 1));
+        const t = Math.min(1, Math.max(0, (value - 0.64) / 0.16));
+        large[y * w + x] = Math.round(255 * (1 - t * t * (3 - 2 * t)));
+      }
+    }
+    const segments = segmentDigits(large, w, h);
+    assert.equal(segments.length, 3);
+    for (const segment of segments) {
+      // what `predict` makes of the digit's own picture: its box cut out of the large one
+      const { left, top, width, height } = segment.box;
+      const crop = new Uint8Array(width * height);
+      for (let y = 0; y < height; y++) crop.set(large.subarray((top + y) * w + left, (top + y) * w + left + width), y * width);
+      const alone = preprocessDigit(crop, width, height);
+      let worst = 0;
+      for (let i = 0; i < alone.length; i++) worst = Math.max(worst, Math.abs(alone[i] - segment.pixels[i]));
+      assert.ok(worst < 0.05, `the input differs from the digit's own by up to ${worst.toFixed(3)} at box ${JSON.stringify(segment.box)}`);
+    }
   });
 });
 
