@@ -169,7 +169,7 @@ async function lossCurve(threads: number, sparseDensityLimit: number): Promise<n
   const run = new TrainingRun({ kernels, data: small, settings: { ...DEFAULT_SETTINGS, hidden: [300], batchSize: 100, epochs: 3, seed: 5 } });
   const result = await run.run();
   await kernels.close();
-  return result.epochs.flatMap((e) => [e.train_loss, e.val_loss]);
+  return result.epochs.flatMap((e) => [e.train_loss, e.val_loss ?? NaN]);
 }
 
 const maxDifference = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));

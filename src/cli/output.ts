@@ -69,7 +69,7 @@ export function parseLayerList(text: string, option = '--hidden'): number[] {
   });
 }
 
-export function parseNumber(option: string, kind: 'int' | 'positive-int' | 'number' | 'positive' | 'non-negative') {
+export function parseNumber(option: string, kind: 'int' | 'positive-int' | 'count' | 'number' | 'positive' | 'non-negative') {
   return (text: string): number => {
     const value = Number(text);
     const ok =
@@ -78,12 +78,14 @@ export function parseNumber(option: string, kind: 'int' | 'positive-int' | 'numb
       (kind === 'number' ||
         (kind === 'int' && Number.isInteger(value)) ||
         (kind === 'positive-int' && Number.isInteger(value) && value > 0) ||
+        (kind === 'count' && Number.isInteger(value) && value >= 0) ||
         (kind === 'positive' && value > 0) ||
         (kind === 'non-negative' && value >= 0));
     if (!ok) {
       const what = {
         int: 'an integer',
         'positive-int': 'a positive integer',
+        count: 'an integer ≥ 0',
         number: 'a number',
         positive: 'a positive number',
         'non-negative': 'a number ≥ 0',

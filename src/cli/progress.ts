@@ -41,8 +41,11 @@ export function attachProgress(run: TrainingRun, out: Output): void {
       bar = null;
     }
     out.info(
-      `epoch ${e.epoch}: train loss ${e.train_loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}, ` +
-        `val accuracy ${(e.val_accuracy * 100).toFixed(2)}%, ${e.seconds.toFixed(1)} s`,
+      `epoch ${e.epoch}: train loss ${e.train_loss.toFixed(4)}, ` +
+        (e.val_loss === null || e.val_accuracy === null
+          ? 'no validation images'
+          : `val loss ${e.val_loss.toFixed(4)}, val accuracy ${(e.val_accuracy * 100).toFixed(2)}%`) +
+        `, ${e.seconds.toFixed(1)} s`,
     );
   });
 }

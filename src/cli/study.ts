@@ -80,8 +80,8 @@ class StudyProgress {
       if (this.tty) this.draw(true);
       else {
         this.out.info(
-          `${this.tag(number)} ${trial.label}: epoch ${record.epoch}/${trial.epochs}, val loss ${record.val_loss.toFixed(4)}, ` +
-            `val accuracy ${(record.val_accuracy * 100).toFixed(2)}%, ${record.seconds.toFixed(1)} s | ${this.overall()}`,
+          `${this.tag(number)} ${trial.label}: epoch ${record.epoch}/${trial.epochs}, val loss ${(record.val_loss ?? NaN).toFixed(4)}, ` +
+            `val accuracy ${((record.val_accuracy ?? NaN) * 100).toFixed(2)}%, ${record.seconds.toFixed(1)} s | ${this.overall()}`,
         );
       }
     });

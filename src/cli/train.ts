@@ -77,7 +77,7 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', `mini-batch size, at most the number of training images: one batch an epoch (default ${DEFAULT_BATCH_SIZE}, or a recipe preset's own)`, parseNumber('--batch-size', 'positive-int'))
     .option('--seed <n>', 'random seed (initialization and shuffling)', parseNumber('--seed', 'int'), 0)
     .option('--data <source>', `dataset: ${DATA_SOURCES}`, 'mnist')
-    .option('--validation <n>', VALIDATION_HELP, parseNumber('--validation', 'positive-int'))
+    .option('--validation <n>', `${VALIDATION_HELP}; 0 trains on every training image, with no validation, convergence or early stopping (a design already chosen on validation)`, parseNumber('--validation', 'count'))
     .option('--early-stopping <patience>', 'stop after this many epochs without a better validation loss', parseNumber('--early-stopping', 'positive-int'))
     .option('--no-restore-best', 'with early stopping, keep the last weights instead of the best epoch\'s')
     .option('--converge-tolerance <t>', 'relative validation-loss improvement that counts (convergence)', parseNumber('--converge-tolerance', 'non-negative'), DEFAULT_CONVERGENCE.tolerance)
@@ -112,6 +112,9 @@ export function trainCommand(): Command {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function train(opts: any, settings: TrainSettings, dir: string, checkpointPath: string, out: Output): Promise<void> {
   const controller = new AbortController();
+  if (opts.validation === 0 && opts.earlyStopping !== undefined) {
+    throw new UsageError('--early-stopping watches the validation loss, and --validation 0 holds out no validation images: leave out one of the two');
+  }
   const data = loadDataChecked(out, opts.data, { validation: opts.validation });
   const kernels = await createKernels({ backend: opts.backend, threads: opts.threads });
   let run: TrainingRun;
@@ -158,7 +161,9 @@ async function train(opts: any, settings: TrainSettings, dir: string, checkpoint
   out.print(`model: ${dir} (${formatCount(result.params)} parameters, ${formatBytes(result.bytes)})`);
   out.print(`test accuracy ${(result.test.accuracy * 100).toFixed(2)}%, test loss ${result.test.loss.toFixed(4)}`);
   out.print(
-    result.converged_epoch === null
+    data.validation.count === 0
+      ? 'no validation images held out (--validation 0): convergence was not measured'
+      : result.converged_epoch === null
       ? `validation loss had not converged after ${countOf(result.epochs.length, 'epoch')} (tolerance ${settings.convergence.tolerance}, patience ${settings.convergence.patience})`
       : `validation loss converged at epoch ${result.converged_epoch}, after ${result.seconds_to_converge?.toFixed(1)} s of training`,
   );

@@ -257,7 +257,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
   for (const d of results.designs) for (const number of d.trials) designOfTrial.set(number, names.get(d) as string);
   const curves = results.trials.filter(complete).flatMap((t) =>
     t.epochs.flatMap((e) => [
-      { design: designOfTrial.get(t.number), epoch: e.epoch, split: 'validation', loss: e.val_loss },
+      { design: designOfTrial.get(t.number), epoch: e.epoch, split: 'validation', loss: e.val_loss ?? NaN },
       { design: designOfTrial.get(t.number), epoch: e.epoch, split: 'training', loss: e.train_loss },
     ]),
   ).filter((p) => p.design !== undefined && Number.isFinite(p.loss) && p.loss > 0);
@@ -441,7 +441,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
     const comparedKeys = new Set(compared.flatMap((d) => d.trials));
     const optimizerCurves = results.trials
       .filter((t) => comparedKeys.has(t.number) && complete(t))
-      .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, accuracy: e.val_accuracy * 100 })));
+      .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, accuracy: (e.val_accuracy ?? NaN) * 100 })));
     charts.push({
       id: 'optimizers',
       title: `Optimizers on ${architectureTitle(compared[0])}`,

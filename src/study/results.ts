@@ -145,8 +145,8 @@ export function openStudy(path: string): StudyResults {
     const multiplyAdds = store.paramOfAll('multiply_adds');
     const trials = store.trials().map((row): TrialResult => {
       const history = epochs.get(row.id) ?? [];
-      const valAccuracies = history.map((e) => e.val_accuracy);
-      const valLosses = history.map((e) => e.val_loss).filter(Number.isFinite);
+      const valAccuracies = history.flatMap((e) => (e.val_accuracy === null ? [] : [e.val_accuracy]));
+      const valLosses = history.flatMap((e) => (e.val_loss !== null && Number.isFinite(e.val_loss) ? [e.val_loss] : []));
       return {
         number: row.number,
         status: row.status,

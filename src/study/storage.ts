@@ -183,8 +183,8 @@ export function weightedLayers(layerText: string): number {
 }
 
 /** SQLite stores NaN as NULL; a diverged epoch's loss reads back as NaN. */
-function finiteOrNull(value: number): number | null {
-  return Number.isFinite(value) ? value : null;
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
 }
 
 export class StudyStore {
@@ -329,6 +329,8 @@ export class StudyStore {
   }
 
   recordEpoch(trialId: number, e: EpochRecord): void {
+    // a study's spec always holds out validation images (its trials are ranked on them)
+    if (e.val_accuracy === null) throw new Error(`trial ${trialId}: epoch ${e.epoch} has no validation accuracy; a study's trials must hold out validation images`);
     this.db
       .prepare('INSERT OR REPLACE INTO epochs (trial_id, epoch, train_loss, val_loss, val_accuracy, seconds, lr) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(trialId, e.epoch, finiteOrNull(e.train_loss), finiteOrNull(e.val_loss), e.val_accuracy, e.seconds, e.lr);

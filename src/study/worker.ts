@@ -79,7 +79,7 @@ async function runTrial(input: TrialInput): Promise<void> {
     post({ type: 'epoch', record });
     if (input.rungs.includes(record.epoch) && Number.isFinite(record.val_loss) && record.epoch < input.settings.epochs) {
       Atomics.store(verdict, 0, VERDICT.waiting);
-      post({ type: 'rung', epoch: record.epoch, metric: record.val_accuracy });
+      post({ type: 'rung', epoch: record.epoch, metric: record.val_accuracy ?? NaN });
       Atomics.wait(verdict, 0, VERDICT.waiting);
       if (Atomics.load(verdict, 0) === VERDICT.prune) {
         pruned = true;

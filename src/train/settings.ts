@@ -55,8 +55,9 @@ export const DEFAULT_SETTINGS: TrainSettings = {
 export interface EpochRecord {
   epoch: number;
   train_loss: number;
-  val_loss: number;
-  val_accuracy: number;
+  /** Null when the run holds out no validation images. */
+  val_loss: number | null;
+  val_accuracy: number | null;
   /** Seconds this epoch took (training and validation). */
   seconds: number;
   lr: number;

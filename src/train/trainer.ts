@@ -91,6 +91,9 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     validateSettings(settings);
     this.settings = settings;
     const train = data.train;
+    if (data.validation.count === 0 && settings.earlyStoppingPatience !== null) {
+      throw new RangeError('early stopping watches the validation loss, and this run holds out no validation images: hold some out, or train without early stopping');
+    }
     this.batchSize = Math.min(settings.batchSize, train.count);
     this.model = Sequential.create(kernels, modelSpecFor(settings, train), settings.seed);
     this.optimizer = createOptimizer(settings.optimizer, kernels, this.model.params(), optimizerOptionsFor(settings));
@@ -142,6 +145,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     if (augmenter && state.augmentRandom) augmenter.state = state.augmentRandom;
     const convergence = new ConvergenceTracker(settings.convergence);
     convergence.state = state.convergence;
+    const validates = data.validation.count > 0;
     const order = new Uint32Array(train.count);
     let lastYield = performance.now();
 
@@ -175,22 +179,27 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
           break;
         }
       }
-      const validation = evaluate(model, data.validation);
+      // A run that holds out no validation images (its design chosen already, trained on all of
+      // them) has no validation loss to watch: no convergence, and its last epoch is its best.
+      const validation = validates ? evaluate(model, data.validation) : null;
       const seconds = (performance.now() - started) / 1000;
+      const trainLoss = lossSum / train.count;
       const record: EpochRecord = {
         epoch,
-        train_loss: lossSum / train.count,
-        val_loss: validation.loss,
-        val_accuracy: validation.accuracy,
+        train_loss: trainLoss,
+        val_loss: validation ? validation.loss : null,
+        val_accuracy: validation ? validation.accuracy : null,
         seconds,
         lr: optimizer.lr,
       };
       state.history.push(record);
       state.epoch = epoch;
-      if (!Number.isFinite(validation.loss)) state.diverged = true;
+      if (!Number.isFinite(validation ? validation.loss : trainLoss)) state.diverged = true;
       const elapsed = state.history.reduce((sum, e) => sum + e.seconds, 0);
-      convergence.update(epoch, validation.loss, elapsed);
-      if (validation.loss < state.bestValLoss) {
+      if (validation) convergence.update(epoch, validation.loss, elapsed);
+      if (!validation) {
+        state.bestEpoch = epoch;
+      } else if (validation.loss < state.bestValLoss) {
         state.bestValLoss = validation.loss;
         state.bestEpoch = epoch;
         state.epochsWithoutImprovement = 0;

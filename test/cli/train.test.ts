@@ -59,6 +59,24 @@ describe('digitlab train', () => {
     assert.ok(!existsSync(join(out, 'model.safetensors')));
   });
 
+  it('trains on every training image with --validation 0, and refuses early stopping with it', () => {
+    const result = digitlab(['train', ...common, '--validation', '0', '--epochs', '2', '--out', join(dir, 'all'), '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const json = JSON.parse(result.stdout);
+    assert.deepEqual(json.epochs.map((e: { val_loss: unknown; val_accuracy: unknown }) => [e.val_loss, e.val_accuracy]), [[null, null], [null, null]]);
+    assert.equal(json.converged_epoch, null);
+    assert.ok(json.test_accuracy > 0.9, `test accuracy ${json.test_accuracy}`);
+    assert.match(result.stderr, /of 22,000 images/);
+    assert.match(result.stderr, /epoch 2: train loss \d\.\d{4}, no validation images, /);
+    const refused = digitlab(['train', ...common, '--validation', '0', '--early-stopping', '2', '--out', join(dir, 'refused')]);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /--early-stopping watches the validation loss, and --validation 0 holds out no validation images/);
+    assert.ok(!existsSync(join(dir, 'refused')), 'a refused run leaves no folder');
+    const negative = digitlab(['train', ...common, '--validation', '-1']);
+    assert.equal(negative.status, 2);
+    assert.match(negative.stderr, /--validation takes an integer ≥ 0, got '-1'/);
+  });
+
   it('follows a learning-rate schedule, one step per epoch', () => {
     const result = digitlab(['train', ...common, '--epochs', '3', '--schedule', 'step:1:0.5', '--out', join(dir, 'scheduled'), '--json']);
     assert.equal(result.status, 0, result.stderr);

@@ -26,7 +26,7 @@ async function lossCurve(options: KernelOptions, hidden: number[], batchSize: nu
 }
 
 function curves(records: EpochRecord[]): number[] {
-  return records.flatMap((e) => [e.train_loss, e.val_loss]);
+  return records.flatMap((e) => [e.train_loss, e.val_loss ?? NaN]);
 }
 
 describe('training equivalence', () => {

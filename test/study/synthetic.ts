@@ -99,20 +99,20 @@ export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {})
       const last = history[history.length - 1];
       const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
       // The test set is a little harder than the validation split, so the two are told apart.
-      const testAccuracy = prunedAt === null ? last.val_accuracy - 0.011 : null;
+      const testAccuracy = prunedAt === null ? (last.val_accuracy ?? NaN) - 0.011 : null;
       store.finish(row.id, {
         status: prunedAt === null ? 'done' : 'pruned',
         params,
         bytes: params * 4,
         bestEpoch: run,
         testAccuracy,
-        testLoss: prunedAt === null ? last.val_loss + 0.02 : null,
+        testLoss: prunedAt === null ? (last.val_loss ?? NaN) + 0.02 : null,
         convergedEpoch,
         secondsToConverge: convergedEpoch === null ? null : history.slice(0, convergedEpoch).reduce((sum, e) => sum + e.seconds, 0),
         seconds,
         confusion: null,
         modelDir: null,
-        prunedReason: prunedAt === null ? null : `rung 1 (epoch ${prunedAt}): validation accuracy ${(last.val_accuracy * 100).toFixed(2)}% is below the bar`,
+        prunedReason: prunedAt === null ? null : `rung 1 (epoch ${prunedAt}): validation accuracy ${((last.val_accuracy ?? NaN) * 100).toFixed(2)}% is below the bar`,
         error: null,
       });
       trials.push({ plan, params, prunedAt, convergedEpoch, epochs: history, testAccuracy });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createKernels } from '../../src/core/index.js';
+import { sliceDataset } from '../../src/data/dataset.js';
 import { ConvergenceTracker } from '../../src/train/convergence.js';
 import { TrainingAbortedError, TrainingRun } from '../../src/train/trainer.js';
 import { assertSameWeights, interruptAndResume, settings, smallMnist } from './helpers.js';
@@ -38,7 +39,7 @@ describe('TrainingRun', () => {
     run.on('epochEnd', (e) => ends.push(e.epoch));
     const result = await run.run();
     assert.deepEqual(ends, [1, 2, 3]);
-    assert.ok(result.epochs[2].val_accuracy > 0.8, `val accuracy ${result.epochs[2].val_accuracy}`);
+    assert.ok((result.epochs[2].val_accuracy ?? NaN) > 0.8, `val accuracy ${result.epochs[2].val_accuracy}`);
     assert.ok(result.epochs[2].train_loss < result.epochs[0].train_loss);
     assert.equal(result.test.count, 500);
     assert.equal(result.test.confusion.flat().reduce((a, b) => a + b, 0), 500);
@@ -68,6 +69,32 @@ describe('TrainingRun', () => {
     assert.equal(resumedAt, 1);
     assert.equal(result.epochs.length, 3);
     assertSameWeights(straight, second);
+  });
+
+  it('trains on every training image when none is held out: no validation figures, the last epoch kept, resumable', async () => {
+    const kernels = await createKernels();
+    const all = { ...data, validation: sliceDataset(data.validation, 0, 0) };
+    const s = settings({ epochs: 3 });
+    const straight = new TrainingRun({ kernels, data: all, settings: s, checkpointPath: join(dir, 'all.safetensors') });
+    const result = await straight.run();
+    assert.deepEqual(result.epochs.map((e) => [e.val_loss, e.val_accuracy]), [[null, null], [null, null], [null, null]]);
+    assert.ok(result.epochs[2].train_loss < result.epochs[0].train_loss, 'the training loss falls');
+    assert.equal(result.best_epoch, 3);
+    assert.equal(result.converged_epoch, null);
+    assert.equal(result.diverged, false);
+    assert.ok(result.test.accuracy > 0.8, `test accuracy ${result.test.accuracy}`);
+    // the same weights as a run that held out validation images and trained on the rest: only the
+    // training images and their order decide them, never the validation
+    const held = new TrainingRun({ kernels, data, settings: s });
+    await held.run();
+    assertSameWeights(straight, held);
+    const { run: second, resumedAt } = await interruptAndResume(kernels, all, s, join(dir, 'all-resumed.safetensors'), { epoch: 2, batch: 10 });
+    assert.equal(resumedAt, 1);
+    assertSameWeights(straight, second);
+    assert.throws(
+      () => new TrainingRun({ kernels, data: all, settings: settings({ earlyStoppingPatience: 2 }) }),
+      /early stopping watches the validation loss, and this run holds out no validation images/,
+    );
   });
 
   it('a run stopped before its first checkpoint says nothing was saved, rather than to resume', async () => {
@@ -109,7 +136,7 @@ describe('TrainingRun', () => {
       settings: settings({ optimizer: 'adam', optimizerOptions: { lr: 0.05 }, epochs: 12, earlyStoppingPatience: 2 }),
     });
     const result = await run.run();
-    const best = Math.min(...result.epochs.map((e) => e.val_loss));
+    const best = Math.min(...result.epochs.map((e) => e.val_loss ?? NaN));
     assert.ok(result.stopped_early, 'stopped early');
     assert.equal(result.epochs.length, result.best_epoch + 2);
     assert.equal(result.epochs[result.best_epoch - 1].val_loss, best);
