@@ -4,8 +4,9 @@
  * an earlier run are kept; interrupted ones continue from their checkpoints. With pruning, trials
  * are compared at rungs (successive halving) and the hopeless ones stop there.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { dataWarnings } from '../data/checks.js';
@@ -135,6 +136,8 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         ...sizeOf(row as TrialRow & TrialPlan),
       });
 
+      const owner = ownerName();
+      store.requeueFailed();
       // A trial whose rung verdict was recorded just before the process died is pruned, not rerun.
       for (const row of rows) {
         if ((FINISHED_STATUSES as readonly string[]).includes(row.status)) continue;
@@ -179,7 +182,6 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
             verdict,
           };
           mkdirSync(input.dir, { recursive: true });
-          store.markRunning(row.id);
           const progress = progressOf(row);
           const worker = startWorker(input);
           active.add(worker);
@@ -219,9 +221,13 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
                 this.emit('trialEpoch', { number: row.number, record: message.record });
                 break;
               case 'rung': {
-                const decision = book.decide(row.id, rungs.indexOf(message.epoch), message.epoch, message.metric);
-                store.recordRung(decision.row);
-                if (!decision.row.kept) store.finish(row.id, { ...emptyOutcome('pruned'), params: progress.params, bytes: progress.params * 4, prunedReason: decision.reason });
+                // against every rung recorded so far, by any process sharing the study, under its write lock
+                const decision = store.exclusive(() => {
+                  const found = new RungBook(spec.prune.reduction, store.rungs()).decide(row.id, rungs.indexOf(message.epoch), message.epoch, message.metric);
+                  store.recordRung(found.row);
+                  if (!found.row.kept) store.finish(row.id, { ...emptyOutcome('pruned'), params: progress.params, bytes: progress.params * 4, prunedReason: found.reason });
+                  return found;
+                });
                 Atomics.store(flag, 0, decision.row.kept ? VERDICT.keep : VERDICT.prune);
                 Atomics.notify(flag, 0);
                 break;
@@ -281,24 +287,58 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
           });
         });
 
-      // A fixed pool of lanes, each taking the next trial from the queue until it is empty.
-      let next = 0;
+      // A fixed pool of lanes, each claiming the next trial no one trains until none is left. Other
+      // processes may share the study: a claim is a lease that this process renews while it works,
+      // and a trial whose owner died (or went silent past its lease) is claimed again and resumed.
+      const heartbeat = setInterval(() => store.renewLeases(owner, LEASE_MS), LEASE_MS / 4);
+      heartbeat.unref();
       const lane = async () => {
-        while (next < queue.length && !signal?.aborted && performance.now() < deadline) {
-          await runOne(queue[next++]);
+        while (!signal?.aborted && performance.now() < deadline) {
+          const row = store.claimNext(owner, LEASE_MS, ownerGone);
+          if (!row) break;
+          await runOne(row);
         }
       };
-      await Promise.all(Array.from({ length: workers }, lane));
+      try {
+        await Promise.all(Array.from({ length: workers }, lane));
+      } finally {
+        clearInterval(heartbeat);
+      }
       signal?.removeEventListener('abort', stopAll);
 
       const stopped = Boolean(signal?.aborted);
       const complete = store.trials().every((row) => (FINISHED_STATUSES as readonly string[]).includes(row.status));
-      store.setStudyState(complete ? 'complete' : 'stopped');
+      store.setStudyState(complete ? 'complete' : store.othersAtWork(owner) ? 'running' : 'stopped');
       this.emit('done', { stopped, ran });
       return { stopped, ran };
     } finally {
       store.close();
     }
+  }
+}
+
+/** How long a claim on a trial holds without a heartbeat: after it, another process may take the trial over. */
+const LEASE_MS = 60_000;
+
+/** This process's name on its claims: host, process id, and a tag telling runners in one process apart. */
+function ownerName(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether the owner of a claim is gone for sure: a process of this host that no longer exists (a
+ * study killed and run again takes its trials back at once). Owners on other hosts, or alive, keep
+ * their claims until the lease runs out.
+ */
+function ownerGone(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -212,6 +212,9 @@ export class StudyStore {
       if (!columns.some((column) => column.name === 'network')) db.exec('ALTER TABLE trials ADD COLUMN network TEXT');
       // … or before augmentation did
       if (!columns.some((column) => column.name === 'augment')) db.exec('ALTER TABLE trials ADD COLUMN augment TEXT');
+      // … or before several processes could share one: who trains a trial, and until when it is theirs
+      if (!columns.some((column) => column.name === 'owner')) db.exec('ALTER TABLE trials ADD COLUMN owner TEXT');
+      if (!columns.some((column) => column.name === 'lease_until')) db.exec('ALTER TABLE trials ADD COLUMN lease_until REAL');
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
       if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
       else if (Number(version.value) !== SCHEMA_VERSION) {
@@ -239,6 +242,11 @@ export class StudyStore {
    * (a different spec in the same folder would mix incomparable trials) and returns false.
    */
   initialize(spec: StudySpec, specText: string, plans: TrialPlan[], settingsOf: (plan: TrialPlan) => Record<string, unknown>): boolean {
+    // under the write lock from the first read: two processes starting one study record it once
+    return this.db.transaction(() => this.initializeLocked(spec, specText, plans, settingsOf)).immediate();
+  }
+
+  private initializeLocked(spec: StudySpec, specText: string, plans: TrialPlan[], settingsOf: (plan: TrialPlan) => Record<string, unknown>): boolean {
     const existing = this.study();
     const specJson = JSON.stringify(spec);
     if (existing) {
@@ -313,13 +321,52 @@ export class StudyStore {
     return new Map(rows.map((row) => [row.trial_id, JSON.parse(row.value)]));
   }
 
-  markRunning(trialId: number): void {
-    this.db.prepare("UPDATE trials SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ?").run(new Date().toISOString(), trialId);
+  /**
+   * Claims the first trial (by number) that no one is training, for `owner` until `leaseMs` from now:
+   * a pending one, or a running one whose lease has run out or whose owner `isGone` says has died.
+   * One transaction under the write lock, so two processes never claim the same trial. Null when
+   * every trial is finished, failed or someone else's.
+   */
+  claimNext(owner: string, leaseMs: number, isGone: (owner: string) => boolean): TrialRow | null {
+    const claim = this.db.transaction((): number | null => {
+      const now = Date.now();
+      const open = this.db.prepare("SELECT id, status, owner, lease_until FROM trials WHERE status IN ('pending', 'running') ORDER BY number").all() as Array<{
+        id: number; status: TrialStatus; owner: string | null; lease_until: number | null;
+      }>;
+      const free = open.find((t) => t.status === 'pending' || t.owner === null || t.lease_until === null || t.lease_until < now || isGone(t.owner));
+      if (!free) return null;
+      this.db
+        .prepare("UPDATE trials SET status = 'running', owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?) WHERE id = ?")
+        .run(owner, now + leaseMs, new Date(now).toISOString(), free.id);
+      return free.id;
+    });
+    const id = claim.immediate();
+    return id === null ? null : (this.trials().find((t) => t.id === id) ?? null);
+  }
+
+  /** Extends the leases of the trials `owner` is training (its heartbeat). */
+  renewLeases(owner: string, leaseMs: number): void {
+    this.db.prepare("UPDATE trials SET lease_until = ? WHERE owner = ? AND status = 'running'").run(Date.now() + leaseMs, owner);
+  }
+
+  /** Whether anyone but `owner` holds a live lease on a running trial. */
+  othersAtWork(owner: string): boolean {
+    return this.db.prepare("SELECT 1 FROM trials WHERE status = 'running' AND owner IS NOT NULL AND owner != ? AND lease_until >= ? LIMIT 1").get(owner, Date.now()) !== undefined;
+  }
+
+  /** Puts failed trials back in the queue, to be tried again. */
+  requeueFailed(): void {
+    this.db.prepare("UPDATE trials SET status = 'pending', owner = NULL, lease_until = NULL WHERE status = 'failed'").run();
+  }
+
+  /** Runs `work` in a transaction under the write lock (a pruning verdict against every process's rungs). */
+  exclusive<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
   }
 
   /** Puts an interrupted trial back in the queue; its checkpoint and recorded epochs stay. */
   markInterrupted(trialId: number): void {
-    this.db.prepare("UPDATE trials SET status = 'pending' WHERE id = ?").run(trialId);
+    this.db.prepare("UPDATE trials SET status = 'pending', owner = NULL, lease_until = NULL WHERE id = ?").run(trialId);
   }
 
   /** Forgets epochs after `epoch` (a resumed trial redoes them from its checkpoint). */
@@ -350,7 +397,7 @@ export class StudyStore {
     this.db
       .prepare(
         `UPDATE trials SET status = ?, params = ?, bytes = ?, best_epoch = ?, test_accuracy = ?, test_loss = ?, converged_epoch = ?,
-         seconds_to_converge = ?, seconds = ?, confusion = ?, model_dir = ?, pruned_reason = ?, error = ?, finished_at = ? WHERE id = ?`,
+         seconds_to_converge = ?, seconds = ?, confusion = ?, model_dir = ?, pruned_reason = ?, error = ?, finished_at = ?, lease_until = NULL WHERE id = ?`,
       )
       .run(
         outcome.status, outcome.params, outcome.bytes, outcome.bestEpoch, outcome.testAccuracy,

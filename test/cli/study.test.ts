@@ -118,6 +118,32 @@ describe('digitlab study', () => {
     assert.equal(assertCleanFailure(digitlab(['study', 'show', small]), /is not a study folder/), null);
   });
 
+  it('shares one study between two processes on one folder: each trial trained once, the table that of one process', async () => {
+    const spec = writeSpec('shared.yaml', GOOD.replace('name: resume', 'name: shared'));
+    const alone = join(dir, 'alone');
+    assert.equal(digitlab(['study', 'run', spec, '--out', alone, '--workers', '1'], { timeout: 120_000 }).status, 0);
+    const shared = join(dir, 'shared');
+    const run = () => {
+      const child = digitlabProcess(['study', 'run', spec, '--out', shared, '--workers', '1']);
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      return new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+    };
+    const both = await Promise.all([run(), run()]);
+    const trained = both.map(({ code, stderr }) => {
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /continuing after epoch/, 'no trial was taken over from a live process');
+      return [...stderr.matchAll(/\[(\d+)\/6\] [^\n]*: done/g)].map((m) => Number(m[1]));
+    });
+    // every trial trained by exactly one of the two, and each of them did some
+    assert.deepEqual([...trained[0], ...trained[1]].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6], JSON.stringify(trained));
+    assert.ok(trained[0].length > 0 && trained[1].length > 0, `one process trained every trial: ${JSON.stringify(trained)}`);
+    const results = openStudy(shared);
+    assert.equal(results.state, 'complete');
+    const expected = comparable(openStudy(alone));
+    comparable(results).forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
+  });
+
   it('compares a CNN design with an MLP: the table names each kind and network, the report has its CNN vs MLP section and chart', () => {
     const spec = writeSpec('kinds.yaml', `name: kinds
 data: idx:${small}

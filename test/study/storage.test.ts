@@ -7,8 +7,8 @@ import Database from 'better-sqlite3';
 import { markdownReport, trialTable } from '../../src/study/report.js';
 import { openStudy } from '../../src/study/results.js';
 import { StudyRunner } from '../../src/study/runner.js';
-import { parseStudySpec } from '../../src/study/spec.js';
-import { STUDY_DATABASE } from '../../src/study/storage.js';
+import { expandTrials, parseStudySpec } from '../../src/study/spec.js';
+import { STUDY_DATABASE, StudyStore } from '../../src/study/storage.js';
 import { writeSmallIdx } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-study-storage-'));
@@ -76,5 +76,40 @@ describe('study databases from before network designs', () => {
     assert.deepEqual(after.trials.map((t) => [t.status, t.network]), [['done', null], ['done', null]]);
     assert.equal(after.trials[0].timings.wall, before.trials[0].timings.wall, 'the finished trial was not trained again');
     assert.equal(after.trials[1].params, 784 * 16 + 16 + 16 * 10 + 10);
+  });
+});
+
+describe('claims on trials', () => {
+  it('gives each trial to one owner at a time, and takes a trial back when its lease runs out or its owner is gone', async () => {
+    const out = join(dir, 'claims');
+    const spec = parseStudySpec(text.replace('[[8], [16]]', '[[8], [16], [24]]'), 'old.yaml');
+    const store = StudyStore.open(out, { create: true });
+    try {
+      store.initialize(spec, text, expandTrials(spec), () => ({}));
+      const alive = () => false;
+      const a = store.claimNext('host:1:a', 60_000, alive);
+      const b = store.claimNext('host:2:b', 60_000, alive);
+      const c = store.claimNext('host:1:a', 60_000, alive);
+      assert.deepEqual([a?.number, b?.number, c?.number], [1, 2, 3]);
+      assert.ok([a, b, c].every((t) => t?.status === 'running'));
+      assert.equal(store.claimNext('host:3:c', 60_000, alive), null, 'every trial is someone\'s');
+      assert.ok(store.othersAtWork('host:3:c'));
+      // b's process died: its trial goes to the next who asks, and only to one
+      const gone = (owner: string) => owner === 'host:2:b';
+      assert.equal(store.claimNext('host:3:c', 60_000, gone)?.number, 2);
+      assert.equal(store.claimNext('host:4:d', 60_000, gone), null);
+      // a went silent: once its leases run out its trials are free, unless it renews them
+      store.renewLeases('host:1:a', -1);
+      assert.equal(store.claimNext('host:4:d', 60_000, alive)?.number, 1);
+      store.renewLeases('host:1:a', 60_000); // too late for trial 1, which is d's now
+      assert.equal(store.claimNext('host:5:e', 60_000, alive), null);
+      // a finished trial is never claimed again; an interrupted one is free at once
+      store.finish(3, { status: 'done', params: 1, bytes: 4, bestEpoch: 1, testAccuracy: 0.5, testLoss: 1, convergedEpoch: null, secondsToConverge: null, seconds: 1, confusion: null, modelDir: null, prunedReason: null, error: null });
+      store.markInterrupted(2);
+      assert.equal(store.claimNext('host:5:e', 60_000, alive)?.number, 2);
+      assert.equal(store.claimNext('host:5:e', 60_000, alive), null);
+    } finally {
+      store.close();
+    }
   });
 });
