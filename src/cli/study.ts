@@ -5,8 +5,8 @@ import { packageFile } from '../io/package-files.js';
 import { openStudy, type StudyResults } from '../study/results.js';
 import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
 import { StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
-import { parseStudySpec, StudySpecError } from '../study/spec.js';
-import { STUDY_DATABASE } from '../study/storage.js';
+import { parseStudySpec, StudySpecError, type StudySpec } from '../study/spec.js';
+import { STUDY_DATABASE, StudyStore } from '../study/storage.js';
 import { TrainingAbortedError } from '../train/trainer.js';
 import { createOutput, parseNumber, UsageError, type Output } from './output.js';
 
@@ -201,36 +201,28 @@ export function studyCommand(): Command {
         throw new StudySpecError(specPath, '', null, `cannot read the spec (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
       const spec = parseStudySpec(text, specPath);
-      const dir: string = opts.out ?? join('studies', spec.name);
-      const controller = new AbortController();
-      const runner = new StudyRunner({ spec, specText: text, out: dir, workers: opts.workers, prune: Boolean(opts.prune), backend: opts.backend, signal: controller.signal });
-      new StudyProgress(out).attach(runner);
-      let interrupts = 0;
-      const stop = () => {
-        // A second Ctrl-C ends the process at once; the checkpoints of the first still hold.
-        if (++interrupts > 1) process.exit(130);
-        out.info('stopping: the running trials keep their checkpoints (Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      let stopped: boolean;
-      try {
-        ({ stopped } = await runner.run());
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-      const results = openStudy(dir);
-      if (stopped) {
-        const left = results.trials.filter((t) => !['done', 'pruned', 'diverged'].includes(t.status)).length;
-        throw new StudyStoppedError(`study stopped with ${left} trial${left === 1 ? '' : 's'} left; run the same command again to continue`);
-      }
-      const report = await writeReport(results, dir);
-      printSummary(results, out);
-      out.print('');
-      out.print(`report: ${report.html} (and ${basename(report.markdown)})`);
-      out.result(studyResultJson(results, report));
+      await runStudy(spec, text, opts.out ?? join('studies', spec.name), opts, out);
+    });
+
+  study
+    .command('worker')
+    .description('join a study started by `study run` (from this machine or another that shares its folder) and train its trials until none is left')
+    .requiredOption('--storage <dir>', 'the study folder')
+    .option('--study <name>', 'the study expected there (refused if the folder holds another)')
+    .option('--workers <n>', 'trials trained at once (default: one per core)', parseNumber('--workers', 'positive-int'))
+    .option('--prune', 'stop hopeless trials early (successive halving at the spec\'s rungs)')
+    .addOption(new Option('--backend <name>', 'compute kernels').choices(['auto', 'wasm', 'reference']).default('auto'))
+    .option('--json', 'print the results as one JSON object')
+    .action(async (opts) => {
+      const out = createOutput(Boolean(opts.json));
+      const dir: string = opts.storage;
+      if (!isStudyFolder(dir)) throw new UsageError(`--storage ${dir} is not a study folder (no ${STUDY_DATABASE}): start the study there with \`digitlab study run SPEC --out ${dir}\``);
+      const store = StudyStore.open(dir, { readonly: true });
+      const stored = store.study();
+      store.close();
+      if (!stored) throw new UsageError(`--storage ${dir} holds no study yet: start it with \`digitlab study run SPEC --out ${dir}\``);
+      if (opts.study !== undefined && opts.study !== stored.name) throw new UsageError(`--storage ${dir} holds study '${stored.name}', not '${opts.study}'`);
+      await runStudy(parseStudySpec(stored.spec_text, join(dir, STUDY_DATABASE)), stored.spec_text, dir, opts, out);
     });
 
   study
@@ -307,4 +299,38 @@ function findSpec(given: string, out: Output): string {
   if (shipped === null) return given;
   out.info(`${given} is not here: using the spec digitlab ships, ${shipped}`);
   return shipped;
+}
+
+/** Trains a study's trials in `dir` (with any other process working on it), then prints and reports it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function runStudy(spec: StudySpec, text: string, dir: string, opts: any, out: Output): Promise<void> {
+  const controller = new AbortController();
+  const runner = new StudyRunner({ spec, specText: text, out: dir, workers: opts.workers, prune: Boolean(opts.prune), backend: opts.backend, signal: controller.signal });
+  new StudyProgress(out).attach(runner);
+  let interrupts = 0;
+  const stop = () => {
+    // A second Ctrl-C ends the process at once; the checkpoints of the first still hold.
+    if (++interrupts > 1) process.exit(130);
+    out.info('stopping: the running trials keep their checkpoints (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  let stopped: boolean;
+  try {
+    ({ stopped } = await runner.run());
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  const results = openStudy(dir);
+  if (stopped) {
+    const left = results.trials.filter((t) => !['done', 'pruned', 'diverged'].includes(t.status)).length;
+    throw new StudyStoppedError(`study stopped with ${left} trial${left === 1 ? '' : 's'} left; run the same command again to continue`);
+  }
+  const report = await writeReport(results, dir);
+  printSummary(results, out);
+  out.print('');
+  out.print(`report: ${report.html} (and ${basename(report.markdown)})`);
+  out.result(studyResultJson(results, report));
 }

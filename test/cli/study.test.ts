@@ -144,6 +144,40 @@ describe('digitlab study', () => {
     comparable(results).forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
   });
 
+  it('lets `study worker` join a running study from its folder, and refuses a folder without one or with another study', async () => {
+    const spec = writeSpec('joined.yaml', GOOD.replace('name: resume', 'name: joined'));
+    const folder = join(dir, 'joined');
+    const collect = (child: ReturnType<typeof digitlabProcess>, onData?: (stderr: string) => void) => {
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+        onData?.(stderr);
+      });
+      return new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+    };
+    let worker: Promise<{ code: number | null; stderr: string }> | null = null;
+    const first = collect(digitlabProcess(['study', 'run', spec, '--out', folder, '--workers', '1']), (stderr) => {
+      // once the study is recorded and its first trial under way, a worker joins it
+      if (worker === null && /epoch 1\/4/.test(stderr)) worker = collect(digitlabProcess(['study', 'worker', '--storage', folder, '--study', 'joined', '--workers', '1']));
+    });
+    const ran = await first;
+    assert.ok(worker !== null, ran.stderr);
+    const joined = await (worker as Promise<{ code: number | null; stderr: string }>);
+    const done = (stderr: string) => [...stderr.matchAll(/\[(\d+)\/6\] [^\n]*: done/g)].map((m) => Number(m[1]));
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.match(joined.stderr, /continuing the study: \d of 6 trials already finished/);
+    assert.ok(done(joined.stderr).length > 0, `the worker trained nothing: ${joined.stderr}`);
+    assert.deepEqual([...done(ran.stderr), ...done(joined.stderr)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+    assert.equal(openStudy(folder).state, 'complete');
+
+    const other = digitlab(['study', 'worker', '--storage', folder, '--study', 'another']);
+    assert.equal(assertCleanFailure(other, /--storage .*joined holds study 'joined', not 'another'/), null);
+    assert.equal(other.status, 2);
+    const none = digitlab(['study', 'worker', '--storage', small]);
+    assert.equal(assertCleanFailure(none, /--storage .*small is not a study folder \(no study\.sqlite\): start the study there with `digitlab study run SPEC --out/), null);
+  });
+
   it('compares a CNN design with an MLP: the table names each kind and network, the report has its CNN vs MLP section and chart', () => {
     const spec = writeSpec('kinds.yaml', `name: kinds
 data: idx:${small}
