@@ -4,9 +4,10 @@ import { Command, Option } from 'commander';
 import { packageFile } from '../io/package-files.js';
 import { openStudy, type StudyResults } from '../study/results.js';
 import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from '../study/report.js';
-import { StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
+import { LEASE_SECONDS, StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
 import { parseStudySpec, StudySpecError, type StudySpec } from '../study/spec.js';
-import { STUDY_DATABASE, StudyStore } from '../study/storage.js';
+import { STUDY_DATABASE } from '../study/storage-sqlite.js';
+import { isDatabaseUrl, listStudyNames, openStudyStorage, redactUrl } from '../study/storage.js';
 import { TrainingAbortedError } from '../train/trainer.js';
 import { createOutput, parseNumber, UsageError, type Output } from './output.js';
 
@@ -186,9 +187,11 @@ export function studyCommand(): Command {
     .command('run')
     .description('train every trial of a study spec (YAML or JSON) in parallel, then write its report; rerun to continue a stopped study')
     .argument('<spec>', 'the study spec, e.g. studies/seed.yaml (a name such as seed, quick or cnn-quick, or a path not found here, takes the spec digitlab ships)')
-    .option('--out <dir>', 'study folder (default: studies/<name>)')
+    .option('--out <dir>', 'study folder (default: studies/<name>); with a database --storage, this machine\'s trial folders and the report')
+    .option('--storage <url>', 'record the study in a PostgreSQL database (postgres://user@host/db) that workers on other machines join (default: $DIGITLAB_STORAGE, else the --out folder)')
     .option('--workers <n>', 'trials trained at once (default: one per core)', parseNumber('--workers', 'positive-int'))
     .option('--prune', 'stop hopeless trials early (successive halving at the spec\'s rungs)')
+    .option('--lease <seconds>', `how long a trial stays a silent worker's before another takes it over (default ${LEASE_SECONDS})`, parseNumber('--lease', 'positive'))
     .addOption(new Option('--backend <name>', 'compute kernels').choices(['auto', 'wasm', 'reference']).default('auto'))
     .option('--json', 'print the results as one JSON object')
     .action(async (given: string, opts) => {
@@ -201,57 +204,79 @@ export function studyCommand(): Command {
         throw new StudySpecError(specPath, '', null, `cannot read the spec (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       }
       const spec = parseStudySpec(text, specPath);
-      await runStudy(spec, text, opts.out ?? join('studies', spec.name), opts, out);
+      const dir: string = opts.out ?? join('studies', spec.name);
+      const storage: string = opts.storage ?? process.env.DIGITLAB_STORAGE ?? dir;
+      if (!isDatabaseUrl(storage) && opts.out !== undefined && opts.storage !== undefined && storage !== opts.out) {
+        throw new UsageError(`--storage ${storage} and --out ${opts.out} name two folders: a study folder is its storage, so give one of them`);
+      }
+      await runStudy(spec, text, isDatabaseUrl(storage) ? dir : storage, storage, opts, out);
     });
 
   study
     .command('worker')
-    .description('join a study started by `study run` (from this machine or another that shares its folder) and train its trials until none is left')
-    .requiredOption('--storage <dir>', 'the study folder')
-    .option('--study <name>', 'the study expected there (refused if the folder holds another)')
+    .description('join a study started by `study run` (in a PostgreSQL database from any machine, or in a folder of this one) and train its trials until none is left')
+    .option('--storage <url>', 'the study\'s database (postgres://user@host/db) or folder (default: $DIGITLAB_STORAGE)')
+    .option('--study <name>', 'the study to join (needed when the database holds several; refused if a folder holds another)')
+    .option('--out <dir>', 'with a database: this machine\'s trial folders (default: studies/<name>)')
     .option('--workers <n>', 'trials trained at once (default: one per core)', parseNumber('--workers', 'positive-int'))
     .option('--prune', 'stop hopeless trials early (successive halving at the spec\'s rungs)')
+    .option('--lease <seconds>', `how long a trial stays a silent worker's before another takes it over (default ${LEASE_SECONDS})`, parseNumber('--lease', 'positive'))
     .addOption(new Option('--backend <name>', 'compute kernels').choices(['auto', 'wasm', 'reference']).default('auto'))
     .option('--json', 'print the results as one JSON object')
     .action(async (opts) => {
       const out = createOutput(Boolean(opts.json));
-      const dir: string = opts.storage;
-      if (!isStudyFolder(dir)) throw new UsageError(`--storage ${dir} is not a study folder (no ${STUDY_DATABASE}): start the study there with \`digitlab study run SPEC --out ${dir}\``);
-      const store = StudyStore.open(dir, { readonly: true });
-      const stored = store.study();
-      store.close();
-      if (!stored) throw new UsageError(`--storage ${dir} holds no study yet: start it with \`digitlab study run SPEC --out ${dir}\``);
-      if (opts.study !== undefined && opts.study !== stored.name) throw new UsageError(`--storage ${dir} holds study '${stored.name}', not '${opts.study}'`);
-      await runStudy(parseStudySpec(stored.spec_text, join(dir, STUDY_DATABASE)), stored.spec_text, dir, opts, out);
+      const storage: string | undefined = opts.storage ?? process.env.DIGITLAB_STORAGE;
+      if (storage === undefined) throw new UsageError('give the study\'s --storage: its database (postgres://user@host/db) or its folder');
+      const shown = isDatabaseUrl(storage) ? redactUrl(storage) : storage;
+      if (!isDatabaseUrl(storage) && !isStudyFolder(storage)) {
+        throw new UsageError(`--storage ${storage} is not a study folder (no ${STUDY_DATABASE}): start the study there with \`digitlab study run SPEC --out ${storage}\``);
+      }
+      const names = await listStudyNames(storage);
+      const start = isDatabaseUrl(storage) ? `--storage ${shown}` : `--out ${storage}`;
+      if (names.length === 0) throw new UsageError(`--storage ${shown} holds no study yet: start it with \`digitlab study run SPEC ${start}\``);
+      let name: string;
+      if (opts.study !== undefined) {
+        if (!names.includes(opts.study)) throw new UsageError(`--storage ${shown} holds no study '${opts.study}' (it holds ${names.map((n) => `'${n}'`).join(', ')})`);
+        name = opts.study;
+      } else if (names.length === 1) name = names[0];
+      else throw new UsageError(`--storage ${shown} holds ${names.length} studies (${names.map((n) => `'${n}'`).join(', ')}): choose one with --study NAME`);
+      const store = await openStudyStorage(storage, { readonly: true, study: name });
+      const stored = await store.study();
+      await store.close();
+      if (!stored) throw new UsageError(`--storage ${shown} holds no study '${name}'`);
+      const dir = isDatabaseUrl(storage) ? (opts.out ?? join('studies', name)) : storage;
+      await runStudy(parseStudySpec(stored.spec_text, `${shown} study '${name}'`), stored.spec_text, dir, storage, opts, out);
     });
 
   study
     .command('ls')
-    .description('list the studies in a folder')
-    .argument('[dir]', 'folder holding study folders', 'studies')
+    .description('list the studies in a folder, or in a PostgreSQL database')
+    .argument('[where]', 'folder holding study folders, or a database URL (postgres://user@host/db)', process.env.DIGITLAB_STORAGE ?? 'studies')
     .option('--json', 'print one JSON array')
-    .action((dir: string, opts) => {
+    .action(async (dir: string, opts) => {
       const out = createOutput(Boolean(opts.json));
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
-      const folders = isStudyFolder(dir) ? [dir] : readdirSync(dir).map((name) => join(dir, name)).filter(isStudyFolder).sort();
-      const listed = folders.map((folder) => {
-        const results = openStudy(folder);
+      const database = isDatabaseUrl(dir);
+      if (!database && (!existsSync(dir) || !statSync(dir).isDirectory())) throw new UsageError(`${dir} is not a folder`);
+      const folders = database ? await listStudyNames(dir) : isStudyFolder(dir) ? [dir] : readdirSync(dir).map((name) => join(dir, name)).filter(isStudyFolder).sort();
+      const listed = [];
+      for (const folder of folders) {
+        const results = database ? await openStudy(dir, folder) : await openStudy(folder);
         const { counts, best } = results.summary;
-        return {
-          path: folder,
+        listed.push({
+          path: database ? results.path : folder,
           name: results.name,
           state: results.state,
           trials: results.summary.trials,
           finished: counts.done + counts.pruned + counts.diverged,
           best: best ? { design: best.label, val_accuracy: best.bestValAccuracy.mean, test_accuracy: best.testAccuracy.mean } : null,
           updated: results.updatedAt,
-        };
-      });
-      if (listed.length === 0) out.print(`no studies in ${dir}`);
+        });
+      }
+      if (listed.length === 0) out.print(`no studies in ${database ? redactUrl(dir) : dir}`);
       else {
         const table = {
           header: ['study', 'state', 'trials', 'best design', 'test acc', 'updated'],
-          rows: listed.map((s) => [s.path, s.state, `${s.finished}/${s.trials}`, s.best?.design ?? '–', s.best ? `${(s.best.test_accuracy * 100).toFixed(2)}%` : '–', s.updated.replace('T', ' ').slice(0, 19)]),
+          rows: listed.map((s) => [database ? s.name : s.path, s.state, `${s.finished}/${s.trials}`, s.best?.design ?? '–', s.best ? `${(s.best.test_accuracy * 100).toFixed(2)}%` : '–', s.updated.replace('T', ' ').slice(0, 19)]),
         };
         for (const line of formatTextTable(table)) out.print(line);
       }
@@ -261,11 +286,12 @@ export function studyCommand(): Command {
   study
     .command('show')
     .description('print a study\'s table of trials and its recommendation')
-    .argument('<dir>', 'the study folder')
+    .argument('<study>', 'the study folder, or with a database --storage the study\'s name')
+    .option('--storage <url>', 'the PostgreSQL database holding the study (default: $DIGITLAB_STORAGE)')
     .option('--json', 'print the results (trials with their epochs, designs, summary) as one JSON object')
-    .action((dir: string, opts) => {
+    .action(async (dir: string, opts) => {
       const out = createOutput(Boolean(opts.json));
-      const results = openStudy(dir);
+      const results = await openNamedStudy(dir, opts.storage);
       out.print(`study ${results.name} (${results.state}): ${results.path}`);
       printSummary(results, out);
       out.result(studyResultJson(results));
@@ -274,13 +300,14 @@ export function studyCommand(): Command {
   study
     .command('report')
     .description('write a study\'s report: report.html (charts) and report.md')
-    .argument('<dir>', 'the study folder')
-    .option('--out <dir>', 'where to write the report (default: the study folder)')
+    .argument('<study>', 'the study folder, or with a database --storage the study\'s name')
+    .option('--storage <url>', 'the PostgreSQL database holding the study (default: $DIGITLAB_STORAGE)')
+    .option('--out <dir>', 'where to write the report (default: the study folder; for a study in a database, studies/<name>)')
     .option('--json', 'print the report\'s paths as JSON')
     .action(async (dir: string, opts) => {
       const out = createOutput(Boolean(opts.json));
-      const results = openStudy(dir);
-      const report = await writeReport(results, opts.out ?? dir);
+      const results = await openNamedStudy(dir, opts.storage);
+      const report = await writeReport(results, opts.out ?? (isStudyFolder(dir) ? dir : join('studies', results.name)));
       out.print(`report: ${report.html} (and ${basename(report.markdown)})`);
       out.result(report);
     });
@@ -301,11 +328,27 @@ function findSpec(given: string, out: Output): string {
   return shipped;
 }
 
-/** Trains a study's trials in `dir` (with any other process working on it), then prints and reports it. */
+/**
+ * A study for show and report: a study folder, or the study of that name in the database of
+ * `--storage` or $DIGITLAB_STORAGE.
+ */
+async function openNamedStudy(given: string, storage: string | undefined): Promise<StudyResults> {
+  if (storage !== undefined && !isDatabaseUrl(storage)) throw new UsageError(`--storage takes a database URL (postgres://user@host/db); a study folder is given as the argument: ${storage}`);
+  const database = storage ?? process.env.DIGITLAB_STORAGE;
+  if (database !== undefined && isDatabaseUrl(database) && !isStudyFolder(given)) return openStudy(database, given);
+  return openStudy(given);
+}
+
+/**
+ * Trains a study's trials (with any other process working on it), then prints and reports it: `dir`
+ * is this machine's folder for it, `storage` where it is recorded (the same folder, or a database).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function runStudy(spec: StudySpec, text: string, dir: string, opts: any, out: Output): Promise<void> {
+async function runStudy(spec: StudySpec, text: string, dir: string, storage: string, opts: any, out: Output): Promise<void> {
   const controller = new AbortController();
-  const runner = new StudyRunner({ spec, specText: text, out: dir, workers: opts.workers, prune: Boolean(opts.prune), backend: opts.backend, signal: controller.signal });
+  const runner = new StudyRunner({
+    spec, specText: text, out: dir, storage, workers: opts.workers, prune: Boolean(opts.prune), backend: opts.backend, signal: controller.signal, leaseSeconds: opts.lease,
+  });
   new StudyProgress(out).attach(runner);
   let interrupts = 0;
   const stop = () => {
@@ -323,7 +366,7 @@ async function runStudy(spec: StudySpec, text: string, dir: string, opts: any, o
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  const results = openStudy(dir);
+  const results = await openStudy(storage, spec.name);
   if (stopped) {
     const left = results.trials.filter((t) => !['done', 'pruned', 'diverged'].includes(t.status)).length;
     throw new StudyStoppedError(`study stopped with ${left} trial${left === 1 ? '' : 's'} left; run the same command again to continue`);

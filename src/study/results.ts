@@ -9,7 +9,7 @@ import type { AugmentSpec } from '../data/augment.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { parseLayers } from '../io/layer-text.js';
 import { networkName, type StudyNetwork, type StudySpec } from './spec.js';
-import { StudyStore, weightedLayers, type StudyRow, type TrialStatus } from './storage.js';
+import { openStudyStorage, weightedLayers, type StudyRow, type TrialStatus } from './storage.js';
 
 /** What kind of model a design is: a CNN has convolutions or pooling, an MLP only flat layers. */
 export type ModelKind = 'MLP' | 'CNN';
@@ -128,22 +128,25 @@ export interface StudyResults {
 /** Points within which a design counts as "as good as the best" (0.2 percentage points). */
 export const NEAR_BEST = 0.002;
 
-/** Reads a study folder (read-only: safe while the study runs). */
-export function openStudy(path: string): StudyResults {
-  const store = StudyStore.open(path, { readonly: true });
+/**
+ * Reads a study (read-only: safe while the study runs): a study folder, or a study named `study`
+ * in a PostgreSQL database (`postgres://…`).
+ */
+export async function openStudy(location: string, study?: string): Promise<StudyResults> {
+  const store = await openStudyStorage(location, { readonly: true, study });
   try {
-    const study = store.study();
-    if (!study) throw new Error(`${path} has a study database but no study in it`);
+    const stored = await store.study();
+    if (!stored) throw new Error(`${store.location} has a study database but no study in it`);
     const epochs = new Map<number, EpochRecord[]>();
-    for (const { trial_id, ...record } of store.epochs()) {
+    for (const { trial_id, ...record } of await store.epochs()) {
       const list = epochs.get(trial_id) ?? [];
       list.push(record);
       epochs.set(trial_id, list);
     }
     const timings = new Map<number, Record<string, number>>();
-    for (const { trial_id, phase, seconds } of store.timings()) timings.set(trial_id, { ...timings.get(trial_id), [phase]: seconds });
-    const multiplyAdds = store.paramOfAll('multiply_adds');
-    const trials = store.trials().map((row): TrialResult => {
+    for (const { trial_id, phase, seconds } of await store.timings()) timings.set(trial_id, { ...timings.get(trial_id), [phase]: seconds });
+    const multiplyAdds = await store.paramOfAll('multiply_adds');
+    const trials = (await store.trials()).map((row): TrialResult => {
       const history = epochs.get(row.id) ?? [];
       const valAccuracies = history.flatMap((e) => (e.val_accuracy === null ? [] : [e.val_accuracy]));
       const valLosses = history.flatMap((e) => (e.val_loss !== null && Number.isFinite(e.val_loss) ? [e.val_loss] : []));
@@ -184,18 +187,18 @@ export function openStudy(path: string): StudyResults {
     });
     const { designs, summary } = summarizeTrials(trials);
     return {
-      path,
-      name: study.name,
-      spec: study.spec,
-      state: study.state,
-      createdAt: study.created_at,
-      updatedAt: study.updated_at,
+      path: store.location,
+      name: stored.name,
+      spec: stored.spec,
+      state: stored.state,
+      createdAt: stored.created_at,
+      updatedAt: stored.updated_at,
       trials,
       designs,
       summary,
     };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

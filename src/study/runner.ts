@@ -5,7 +5,7 @@
  * are compared at rungs (successive halving) and the hopeless ones stop there.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -13,7 +13,7 @@ import { dataWarnings } from '../data/checks.js';
 import type { KernelBackend } from '../core/index.js';
 import type { Activation } from '../core/kernels.js';
 import { parseLayers } from '../io/layer-text.js';
-import { summarizeModel } from '../io/model-spec.js';
+import { formatLayers, summarizeModel } from '../io/model-spec.js';
 import type { OptimizerName } from '../optim/index.js';
 import type { ScheduleSpec } from '../optim/schedules.js';
 import { modelSpecFor } from '../train/settings.js';
@@ -23,15 +23,22 @@ import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 import { RungBook } from './pruning.js';
 import { designName } from './results.js';
 import { checkNetworks, expandTrials, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
-import { FINISHED_STATUSES, StudyStore, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
+import { FINISHED_STATUSES, LeaseLostError, openStudyStorage, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
 import { loadTrialData } from './worker.js';
 
 export interface StudyRunOptions {
   spec: StudySpec;
   /** The spec as written (kept in the study's storage). */
   specText: string;
-  /** The study folder. */
+  /**
+   * This machine's folder for the study: the trial folders (checkpoints, models). With a folder
+   * storage it is the study folder itself.
+   */
   out: string;
+  /** Where the study is recorded: a folder (SQLite) or a postgres:// URL (default: `out`). */
+  storage?: string;
+  /** Seconds a claim on a trial holds without a heartbeat (default 60): how soon a dead worker's trial is taken over. */
+  leaseSeconds?: number;
   /** Trials trained at once (default: the cores available). */
   workers?: number;
   /** Successive-halving pruning at the spec's rungs. */
@@ -113,21 +120,25 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       const summary = summarizeModel(modelSpecFor(trialSettings(spec, plan), data.train));
       return { params: summary.params, multiplyAdds: summary.multiplyAdds };
     };
+    const leaseMs = (this.options.leaseSeconds ?? LEASE_SECONDS) * 1000;
 
     mkdirSync(out, { recursive: true });
-    const store = StudyStore.open(out, { create: true });
+    const store = await openStudyStorage(this.options.storage ?? out, { create: true, study: spec.name });
     try {
-      const created = store.initialize(spec, this.options.specText, plans, (plan) => {
+      const created = await store.initialize(spec, this.options.specText, plans, (plan) => {
         const size = sizeOf(plan);
         return {
-          data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan),
-          ...(plan.network ? { network: plan.network.layers, preset: plan.network.preset } : {}),
-          params: size.params, multiply_adds: size.multiplyAdds,
+          settings: {
+            data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan),
+            ...(plan.network ? { network: plan.network.layers, preset: plan.network.preset } : {}),
+            params: size.params, multiply_adds: size.multiplyAdds,
+          },
+          layers: formatLayers(modelSpecFor(trialSettings(spec, plan), data.train).layers),
         };
       });
-      store.setStudyState('running');
-      const rows = store.trials();
-      const book = new RungBook(spec.prune.reduction, store.rungs());
+      await store.setStudyState('running');
+      const rows = await store.trials();
+      const book = new RungBook(spec.prune.reduction, await store.rungs());
       const rungs = this.options.prune ? pruneRungs(spec) : [];
       const progressOf = (row: TrialRow): TrialProgress => ({
         number: row.number,
@@ -136,14 +147,13 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         ...sizeOf(row as TrialRow & TrialPlan),
       });
 
-      const owner = ownerName();
-      store.requeueFailed();
+      await store.requeueFailed();
       // A trial whose rung verdict was recorded just before the process died is pruned, not rerun.
       for (const row of rows) {
         if ((FINISHED_STATUSES as readonly string[]).includes(row.status)) continue;
         const verdict = book.prunedAt(row.id);
         if (verdict) {
-          store.finish(row.id, { ...emptyOutcome('pruned'), params: progressOf(row).params, bytes: progressOf(row).params * 4, prunedReason: verdict });
+          await store.finish(row.id, null, { ...emptyOutcome('pruned'), params: progressOf(row).params, bytes: progressOf(row).params * 4, prunedReason: verdict });
           row.status = 'pruned';
         }
       }
@@ -161,164 +171,259 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
 
       const deadline = spec.budget.minutes === null ? Infinity : performance.now() + spec.budget.minutes * 60_000;
       const signal = this.options.signal;
-      const active = new Set<Worker>();
+      const active = new Map<number, Worker>();
       let ran = 0;
       const stopAll = () => active.forEach((worker) => worker.postMessage({ type: 'stop' }));
       signal?.addEventListener('abort', stopAll, { once: true });
+      const takenOver = 'another worker took the trial over: this one did not renew its lease in time';
 
-      const runOne = (row: TrialRow) =>
-        new Promise<void>((resolve) => {
+      const runOne = (row: TrialRow, owner: string) =>
+        new Promise<void>((resolve, reject) => {
           const verdict = new SharedArrayBuffer(4);
           const flag = new Int32Array(verdict);
+          const dir = join(out, 'trials', String(row.number).padStart(3, '0'));
+          const checkpoint = join(dir, 'checkpoint.safetensors');
           const input: TrialInput = {
             kind: 'digitlab-trial',
             data: spec.data,
             validation,
             trainSubset: spec.trainSubset,
             settings: trialSettings(spec, planOf(row)),
-            dir: join(out, 'trials', String(row.number).padStart(3, '0')),
+            dir,
             backend: this.options.backend ?? 'auto',
             rungs,
             verdict,
           };
-          mkdirSync(input.dir, { recursive: true });
           const progress = progressOf(row);
-          const worker = startWorker(input);
-          active.add(worker);
+          let worker: Worker | null = null;
           let settled = false;
           let resumedFrom: number | null = null;
           let started = false;
           const wall = performance.now();
+          // The storage's writes about this trial, one after another in the order the worker spoke.
+          let writes: Promise<unknown> = Promise.resolve();
+          const write = (work: () => Promise<unknown>) => {
+            writes = writes.then(work).catch((error: unknown) => {
+              if (error instanceof LeaseLostError) {
+                // another worker trains it now: stop ours, and write nothing more about it
+                end('running', takenOver, null);
+                return;
+              }
+              fail(error);
+            });
+          };
+          /** Lets a worker waiting at a rung go (to stop) when the trial ends without a verdict. */
+          const release = () => {
+            Atomics.store(flag, 0, VERDICT.prune);
+            Atomics.notify(flag, 0);
+          };
           const end = (status: TrialStatus | null, reason: string | null, testAccuracy: number | null) => {
             if (settled) return;
             settled = true;
-            active.delete(worker);
+            release();
+            active.delete(row.id);
             if (status) this.emit('trialEnd', { number: row.number, status, reason, testAccuracy });
-            void worker.terminate();
+            void worker?.terminate();
             resolve();
+          };
+          const fail = (error: unknown) => {
+            if (settled) return;
+            settled = true;
+            release();
+            active.delete(row.id);
+            void worker?.terminate();
+            reject(error);
           };
           const announce = () => {
             if (started) return;
             started = true;
             this.emit('trialStart', { ...progress, resumedFrom });
           };
-          worker.on('message', (message: WorkerMessage) => {
+          const onMessage = (message: WorkerMessage) => {
             switch (message.type) {
               case 'started':
                 break;
               case 'resumed':
                 resumedFrom = message.epoch;
-                store.truncateEpochs(row.id, message.epoch);
-                for (const record of message.history) store.recordEpoch(row.id, record);
+                write(() => store.resumeEpochs(row.id, owner, message.history));
                 break;
               case 'batch':
                 announce();
                 this.emit('trialBatch', { number: row.number, epoch: message.epoch, batch: message.batch, batches: message.batches });
                 break;
-              case 'epoch':
+              case 'epoch': {
                 announce();
-                store.recordEpoch(row.id, message.record);
-                this.emit('trialEpoch', { number: row.number, record: message.record });
-                break;
-              case 'rung': {
-                // against every rung recorded so far, by any process sharing the study, under its write lock
-                const decision = store.exclusive(() => {
-                  const found = new RungBook(spec.prune.reduction, store.rungs()).decide(row.id, rungs.indexOf(message.epoch), message.epoch, message.metric);
-                  store.recordRung(found.row);
-                  if (!found.row.kept) store.finish(row.id, { ...emptyOutcome('pruned'), params: progress.params, bytes: progress.params * 4, prunedReason: found.reason });
-                  return found;
+                // the checkpoint of this epoch is on disk already: where the storage keeps checkpoints, it goes there too
+                const kept = store.keepsCheckpoints ? readFileSync(checkpoint) : null;
+                write(async () => {
+                  await store.recordEpoch(row.id, owner, message.record);
+                  if (kept) await store.saveCheckpoint(row.id, owner, message.record.epoch, kept);
+                  // told once it is recorded: what the progress shows survives a kill
+                  this.emit('trialEpoch', { number: row.number, record: message.record });
                 });
-                Atomics.store(flag, 0, decision.row.kept ? VERDICT.keep : VERDICT.prune);
-                Atomics.notify(flag, 0);
                 break;
               }
-              case 'pruned': {
-                store.recordTiming(row.id, 'load', message.timings.load);
-                store.recordTiming(row.id, 'train', message.timings.train);
-                store.recordTiming(row.id, 'wall', (performance.now() - wall) / 1000);
-                const pruned = store.trials().find((t) => t.id === row.id);
-                end('pruned', pruned?.pruned_reason ?? null, null);
+              case 'rung':
+                write(async () => {
+                  const decision = await store.decideRung(
+                    row.id, owner, { index: rungs.indexOf(message.epoch), epoch: message.epoch, metric: message.metric, reduction: spec.prune.reduction },
+                    (reason) => ({ ...emptyOutcome('pruned'), params: progress.params, bytes: progress.params * 4, prunedReason: reason }),
+                  );
+                  Atomics.store(flag, 0, decision.row.kept ? VERDICT.keep : VERDICT.prune);
+                  Atomics.notify(flag, 0);
+                });
                 break;
-              }
+              case 'pruned':
+                write(async () => {
+                  await store.recordTimings(row.id, { load: message.timings.load, train: message.timings.train, wall: (performance.now() - wall) / 1000 });
+                  const pruned = await store.trial(row.id);
+                  end('pruned', pruned?.pruned_reason ?? null, null);
+                });
+                break;
               case 'stopped':
                 // Interrupted: the checkpoint stays and the next run continues the trial.
-                store.markInterrupted(row.id);
-                end(null, null, null);
+                write(async () => {
+                  await store.markInterrupted(row.id, owner);
+                  end(null, null, null);
+                });
                 break;
               case 'done': {
                 const r = message.result;
                 const status: TrialStatus = r.diverged ? 'diverged' : 'done';
-                store.finish(row.id, {
-                  status,
-                  params: r.params,
-                  bytes: r.bytes,
-                  bestEpoch: r.bestEpoch,
-                  testAccuracy: r.diverged ? null : r.testAccuracy,
-                  testLoss: r.diverged ? null : r.testLoss,
-                  convergedEpoch: r.convergedEpoch,
-                  secondsToConverge: r.secondsToConverge,
-                  seconds: r.seconds,
-                  confusion: r.diverged ? null : r.confusion,
-                  modelDir: r.modelDir,
-                  prunedReason: null,
-                  error: null,
+                write(async () => {
+                  await store.finish(row.id, owner, {
+                    status,
+                    params: r.params,
+                    bytes: r.bytes,
+                    bestEpoch: r.bestEpoch,
+                    testAccuracy: r.diverged ? null : r.testAccuracy,
+                    testLoss: r.diverged ? null : r.testLoss,
+                    convergedEpoch: r.convergedEpoch,
+                    secondsToConverge: r.secondsToConverge,
+                    seconds: r.seconds,
+                    confusion: r.diverged ? null : r.confusion,
+                    modelDir: r.modelDir,
+                    prunedReason: null,
+                    error: null,
+                  });
+                  await store.recordTimings(row.id, { ...message.timings, wall: (performance.now() - wall) / 1000 });
+                  ran++;
+                  end(status, r.diverged ? 'the loss became NaN or infinite' : null, r.diverged ? null : r.testAccuracy);
                 });
-                for (const [phase, seconds] of Object.entries(message.timings)) store.recordTiming(row.id, phase, seconds);
-                store.recordTiming(row.id, 'wall', (performance.now() - wall) / 1000);
-                ran++;
-                end(status, r.diverged ? 'the loss became NaN or infinite' : null, r.diverged ? null : r.testAccuracy);
                 break;
               }
               case 'error':
-                store.finish(row.id, { ...emptyOutcome('failed'), error: message.message });
-                end('failed', message.message, null);
+                write(async () => {
+                  await store.finish(row.id, owner, { ...emptyOutcome('failed'), error: message.message });
+                  end('failed', message.message, null);
+                });
                 break;
             }
-          });
-          worker.on('error', (error) => {
-            store.finish(row.id, { ...emptyOutcome('failed'), error: error.message });
-            end('failed', error.message, null);
-          });
-          worker.on('exit', (code) => {
+          };
+          const begin = async () => {
+            mkdirSync(dir, { recursive: true });
+            if (store.keepsCheckpoints) {
+              // The storage's checkpoint is the trial's truth: the one its last worker, here or elsewhere, kept.
+              const kept = await store.loadCheckpoint(row.id);
+              if (kept) writeFileAtomic(checkpoint, kept.bytes);
+              else rmSync(checkpoint, { force: true });
+            }
             if (settled) return;
-            const message = `the trial's worker exited with code ${code}`;
-            store.finish(row.id, { ...emptyOutcome('failed'), error: message });
-            end('failed', message, null);
-          });
+            worker = startWorker(input);
+            active.set(row.id, worker);
+            if (signal?.aborted) worker.postMessage({ type: 'stop' });
+            worker.on('message', onMessage);
+            worker.on('error', (error) => {
+              if (settled) return;
+              write(async () => {
+                await store.finish(row.id, owner, { ...emptyOutcome('failed'), error: error.message });
+                end('failed', error.message, null);
+              });
+            });
+            worker.on('exit', (code) => {
+              // a worker ends after its last message; only one that exits without saying why failed
+              write(async () => {
+                if (settled) return;
+                const message = `the trial's worker exited with code ${code}`;
+                await store.finish(row.id, owner, { ...emptyOutcome('failed'), error: message });
+                end('failed', message, null);
+              });
+            });
+          };
+          begin().catch(fail);
         });
 
       // A fixed pool of lanes, each claiming the next trial no one trains until none is left. Other
-      // processes may share the study: a claim is a lease that this process renews while it works,
-      // and a trial whose owner died (or went silent past its lease) is claimed again and resumed.
-      const heartbeat = setInterval(() => store.renewLeases(owner, LEASE_MS), LEASE_MS / 4);
+      // processes, here or on other machines, may share the study: a claim is a lease that this
+      // process renews while it works, and a trial whose owner died (or went silent past its lease)
+      // is claimed again and resumed from its last checkpoint. While others still train, a lane with
+      // nothing to claim waits: if one of them dies, its trial is taken over here.
+      const base = ownerName();
+      const owners = Array.from({ length: workers }, (_, lane) => `${base}/${lane + 1}`);
+      const heartbeat = setInterval(() => {
+        store.renewLeases(owners, leaseMs).then(
+          (held) => {
+            // a trial this process still trains but no longer holds: another worker took it over
+            for (const [id, worker] of active) if (!held.includes(id)) worker.postMessage({ type: 'stop' });
+          },
+          () => {
+            // the database is away for a moment: the next beat tries again, well within the lease
+          },
+        );
+      }, leaseMs / 4);
       heartbeat.unref();
-      const lane = async () => {
+      const pause = Math.min(5000, leaseMs / 4);
+      const lane = async (owner: string) => {
         while (!signal?.aborted && performance.now() < deadline) {
-          const row = store.claimNext(owner, LEASE_MS, ownerGone);
-          if (!row) break;
-          await runOne(row);
+          const row = await store.claimNext(owner, leaseMs, ownerGone);
+          if (row) {
+            await runOne(row, owner);
+            continue;
+          }
+          if (!(await store.othersAtWork(owners))) break;
+          await abortableSleep(pause, signal);
         }
       };
       try {
-        await Promise.all(Array.from({ length: workers }, lane));
+        await Promise.all(owners.map(lane));
       } finally {
         clearInterval(heartbeat);
+        signal?.removeEventListener('abort', stopAll);
       }
-      signal?.removeEventListener('abort', stopAll);
 
       const stopped = Boolean(signal?.aborted);
-      const complete = store.trials().every((row) => (FINISHED_STATUSES as readonly string[]).includes(row.status));
-      store.setStudyState(complete ? 'complete' : store.othersAtWork(owner) ? 'running' : 'stopped');
+      const complete = (await store.trials()).every((row) => (FINISHED_STATUSES as readonly string[]).includes(row.status));
+      await store.setStudyState(complete ? 'complete' : (await store.othersAtWork(owners)) ? 'running' : 'stopped');
       this.emit('done', { stopped, ran });
       return { stopped, ran };
     } finally {
-      store.close();
+      await store.close();
     }
   }
 }
 
-/** How long a claim on a trial holds without a heartbeat: after it, another process may take the trial over. */
-const LEASE_MS = 60_000;
+/** Waits `ms`, or less if the signal aborts. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Writes a file whole or not at all (a temporary name, then a rename). */
+function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, bytes);
+  renameSync(temporary, path);
+}
+
+/** How long a claim on a trial holds without a heartbeat: after it, another worker may take the trial over. */
+export const LEASE_SECONDS = 60;
 
 /** This process's name on its claims: host, process id, and a tag telling runners in one process apart. */
 function ownerName(): string {

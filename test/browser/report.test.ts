@@ -179,11 +179,11 @@ space:
     // Six designs (1–2 layers × 16, 64, 256 nodes) × three seeds. The 16-16 design is pruned in every
     // seed, one seed of 16 and one of 64 are pruned too; the 64-node designs never converge.
     const out = join(dir, 'synthetic');
-    writeSyntheticStudy(out, {
+    await writeSyntheticStudy(out, {
       prunedAt: (p) => (p.hidden[0] === 16 && (p.hidden.length === 2 || p.seed === 3) ? 1 + (p.seed === 3 ? 2 : 0) : p.hidden[0] === 64 && p.hidden.length === 1 && p.seed === 3 ? 3 : null),
       convergedAt: (p) => (p.hidden[0] === 64 ? null : p.hidden[0] === 256 ? 6 : 3 + p.seed),
     });
-    const results = openStudy(out);
+    const results = (await openStudy(out));
     await writeReport(results, out);
     const report = await inspectReport(browser, join(out, 'report.html'));
     await browser.screenshot('study-report-pruned.png');
@@ -234,8 +234,8 @@ space:
 
   it('shows a study in which no design converged without an empty chart', async () => {
     const out = join(dir, 'never');
-    writeSyntheticStudy(out, { nodes: [16, 32], seeds: [1], epochs: 3, prunedAt: (p) => (p.hidden.length === 2 && p.hidden[0] === 32 ? 1 : null) });
-    await writeReport(openStudy(out), out);
+    await writeSyntheticStudy(out, { nodes: [16, 32], seeds: [1], epochs: 3, prunedAt: (p) => (p.hidden.length === 2 && p.hidden[0] === 32 ? 1 : null) });
+    await writeReport((await openStudy(out)), out);
     const report = await inspectReport(browser, join(out, 'report.html'));
     await browser.screenshot('study-report-never.png');
     assert.deepEqual(browser.errors, []);
@@ -247,12 +247,12 @@ space:
 
   it('compares CNN and MLP designs in a table and a chart of their own, keeping the MLP charts as they were', async () => {
     const out = join(dir, 'kinds');
-    writeSyntheticStudy(out, {
+    await writeSyntheticStudy(out, {
       nodes: [16, 64, 256], seeds: [1, 2], epochs: 4,
       networks: ['lenet5', 'conv 8 5x5, relu, maxpool 2, linear 32, relu', 'linear 100, relu, linear 50, relu'],
       convergedAt: (p) => (p.network ? 3 : null),
     });
-    const results = openStudy(out);
+    const results = (await openStudy(out));
     await writeReport(results, out);
     const report = await inspectReport(browser, join(out, 'report.html'));
     await browser.screenshot('study-report-kinds.png');

@@ -10,7 +10,8 @@ import { evaluate } from '../../src/train/evaluate.js';
 import { openStudy } from '../../src/study/results.js';
 import { StudyRunner } from '../../src/study/runner.js';
 import { parseStudySpec } from '../../src/study/spec.js';
-import { StudyStorageError, StudyStore } from '../../src/study/storage.js';
+import { StudyStorageError } from '../../src/study/storage.js';
+import { SqliteStudyStorage } from '../../src/study/storage-sqlite.js';
 import { writeIdxFile } from '../../src/data/idx.js';
 import { writeSmallIdx } from '../cli/helpers.js';
 
@@ -49,7 +50,7 @@ space:
     const { stopped, ran } = await runStudy(text, out);
     assert.equal(stopped, false);
     assert.equal(ran, 3);
-    const results = openStudy(out);
+    const results = (await openStudy(out));
     assert.equal(results.state, 'complete');
     assert.deepEqual(results.trials.map((t) => t.status), ['done', 'done', 'diverged']);
     const diverged = results.trials[2];
@@ -69,24 +70,24 @@ space:
       const classifier = await Classifier.load(createReferenceKernels(), trial.modelDir);
       assert.ok(Math.abs(evaluate(classifier.model, data.test).accuracy - trial.testAccuracy!) <= 2 / 500);
     }
-    const store = StudyStore.open(out, { readonly: true });
+    const store = SqliteStudyStorage.open(out, { readonly: true });
     try {
-      const params = store.params(1);
+      const params = (await store.params(1));
       assert.deepEqual(params.hidden, [8]);
       assert.equal(params.optimizer, 'adam');
       assert.equal(params.epochs, 3);
     } finally {
-      store.close();
+      await store.close();
     }
     assert.equal(results.summary.counts.diverged, 1);
     assert.ok(results.summary.recommendation.some((line) => /diverged/.test(line)));
   });
 
   it('keeps finished trials when rerun, and refuses a different spec in the same folder', async () => {
-    const before = openStudy(out);
+    const before = (await openStudy(out));
     const { ran } = await runStudy(text, out);
     assert.equal(ran, 0);
-    assert.deepEqual(openStudy(out).trials.map((t) => t.testAccuracy), before.trials.map((t) => t.testAccuracy));
+    assert.deepEqual((await openStudy(out)).trials.map((t) => t.testAccuracy), before.trials.map((t) => t.testAccuracy));
     await assert.rejects(runStudy(text.replace('epochs: 3', 'epochs: 4'), out), StudyStorageError);
   });
 
@@ -101,7 +102,7 @@ space:
 `);
     const pruned = join(dir, 'pruned');
     await runStudy(pruneText, pruned, { workers: 1, prune: true });
-    const results = openStudy(pruned);
+    const results = (await openStudy(pruned));
     const prunedTrials = results.trials.filter((t) => t.status === 'pruned');
     assert.ok(prunedTrials.length >= 2, `pruned ${prunedTrials.length}`);
     for (const trial of prunedTrials) {
@@ -114,11 +115,11 @@ space:
     assert.equal(results.trials[0].status, 'done');
     assert.equal(results.trials[0].epochsRun, 4);
     assert.ok(results.summary.epochsTrained < 6 * 4);
-    const store = StudyStore.open(pruned, { readonly: true });
+    const store = SqliteStudyStorage.open(pruned, { readonly: true });
     try {
-      for (const rung of store.rungs()) assert.equal(rung.kept, rung.metric >= rung.threshold);
+      for (const rung of await store.rungs()) assert.equal(rung.kept, rung.metric >= rung.threshold);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -134,7 +135,7 @@ space:
 `);
   const out = join(dir, 'augmented');
   await runStudy(text, out);
-  const results = openStudy(out);
+  const results = (await openStudy(out));
   assert.deepEqual(results.trials.map((t) => t.status), ['done', 'done', 'done']);
   for (const trial of results.trials) assert.deepEqual(trial.epochs.map((e) => e.lr), [0.01, 0.005], `trial ${trial.number} follows its schedule`);
   assert.deepEqual(results.trials.map((t) => t.augment), [
@@ -146,12 +147,12 @@ space:
   // distortions change what a trial learns, and its saved settings say which it trained with
   const accuracies = results.trials.map((t) => t.testAccuracy);
   assert.equal(new Set(accuracies).size, 3, `test accuracies ${accuracies.join(', ')}`);
-  const store = StudyStore.open(out, { readonly: true });
+  const store = SqliteStudyStorage.open(out, { readonly: true });
   try {
-    assert.deepEqual(store.params(3).augment, results.trials[2].augment);
-    assert.equal(store.params(1).augment, undefined);
+    assert.deepEqual((await store.params(3)).augment, results.trials[2].augment);
+    assert.equal((await store.params(1)).augment, undefined);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 

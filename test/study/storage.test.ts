@@ -7,8 +7,9 @@ import Database from 'better-sqlite3';
 import { markdownReport, trialTable } from '../../src/study/report.js';
 import { openStudy } from '../../src/study/results.js';
 import { StudyRunner } from '../../src/study/runner.js';
-import { expandTrials, parseStudySpec } from '../../src/study/spec.js';
-import { STUDY_DATABASE, StudyStore } from '../../src/study/storage.js';
+import { parseStudySpec } from '../../src/study/spec.js';
+import { STUDY_DATABASE, SqliteStudyStorage } from '../../src/study/storage-sqlite.js';
+import { checkClaims } from './claims.js';
 import { writeSmallIdx } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-study-storage-'));
@@ -60,7 +61,7 @@ describe('study databases from before network designs', () => {
     assert.ok(!columns(out).includes('network'));
 
     // Read as it is (read-only opens change nothing): the show and report paths.
-    const before = openStudy(out);
+    const before = (await openStudy(out));
     assert.ok(!columns(out).includes('network'));
     assert.deepEqual(before.trials.map((t) => [t.status, t.network, t.kind, t.hidden]), [['done', null, 'MLP', [8]], ['pending', null, 'MLP', [16]]]);
     assert.equal(before.trials[0].multiplyAdds, null);
@@ -71,7 +72,7 @@ describe('study databases from before network designs', () => {
     const { ran } = await run(out);
     assert.equal(ran, 1);
     assert.ok(columns(out).includes('network'));
-    const after = openStudy(out);
+    const after = (await openStudy(out));
     assert.equal(after.state, 'complete');
     assert.deepEqual(after.trials.map((t) => [t.status, t.network]), [['done', null], ['done', null]]);
     assert.equal(after.trials[0].timings.wall, before.trials[0].timings.wall, 'the finished trial was not trained again');
@@ -80,36 +81,13 @@ describe('study databases from before network designs', () => {
 });
 
 describe('claims on trials', () => {
-  it('gives each trial to one owner at a time, and takes a trial back when its lease runs out or its owner is gone', async () => {
-    const out = join(dir, 'claims');
+  it('gives each trial to one owner at a time, takes a trial back when its lease runs out or its owner is gone, and refuses the old owner\'s writes', async () => {
     const spec = parseStudySpec(text.replace('[[8], [16]]', '[[8], [16], [24]]'), 'old.yaml');
-    const store = StudyStore.open(out, { create: true });
+    const store = SqliteStudyStorage.open(join(dir, 'claims'), { create: true });
     try {
-      store.initialize(spec, text, expandTrials(spec), () => ({}));
-      const alive = () => false;
-      const a = store.claimNext('host:1:a', 60_000, alive);
-      const b = store.claimNext('host:2:b', 60_000, alive);
-      const c = store.claimNext('host:1:a', 60_000, alive);
-      assert.deepEqual([a?.number, b?.number, c?.number], [1, 2, 3]);
-      assert.ok([a, b, c].every((t) => t?.status === 'running'));
-      assert.equal(store.claimNext('host:3:c', 60_000, alive), null, 'every trial is someone\'s');
-      assert.ok(store.othersAtWork('host:3:c'));
-      // b's process died: its trial goes to the next who asks, and only to one
-      const gone = (owner: string) => owner === 'host:2:b';
-      assert.equal(store.claimNext('host:3:c', 60_000, gone)?.number, 2);
-      assert.equal(store.claimNext('host:4:d', 60_000, gone), null);
-      // a went silent: once its leases run out its trials are free, unless it renews them
-      store.renewLeases('host:1:a', -1);
-      assert.equal(store.claimNext('host:4:d', 60_000, alive)?.number, 1);
-      store.renewLeases('host:1:a', 60_000); // too late for trial 1, which is d's now
-      assert.equal(store.claimNext('host:5:e', 60_000, alive), null);
-      // a finished trial is never claimed again; an interrupted one is free at once
-      store.finish(3, { status: 'done', params: 1, bytes: 4, bestEpoch: 1, testAccuracy: 0.5, testLoss: 1, convergedEpoch: null, secondsToConverge: null, seconds: 1, confusion: null, modelDir: null, prunedReason: null, error: null });
-      store.markInterrupted(2);
-      assert.equal(store.claimNext('host:5:e', 60_000, alive)?.number, 2);
-      assert.equal(store.claimNext('host:5:e', 60_000, alive), null);
+      await checkClaims(store, spec, text);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -3,11 +3,12 @@
  * training, so a report test can have pruned trials, designs that never converge, several seeds and
  * a wide range of sizes in well under a second, and know every value the report should show.
  */
+import assert from 'node:assert/strict';
 import { parseLayers } from '../../src/io/layer-text.js';
 import { buildModelSpec, summarizeModel } from '../../src/io/model-spec.js';
 import { parameterCount } from '../../src/nn/mlp.js';
 import { expandTrials, parseStudySpec, type TrialPlan } from '../../src/study/spec.js';
-import { StudyStore } from '../../src/study/storage.js';
+import { SqliteStudyStorage } from '../../src/study/storage-sqlite.js';
 import type { EpochRecord } from '../../src/train/trainer.js';
 
 export interface SyntheticTrial {
@@ -48,7 +49,7 @@ function quality(plan: TrialPlan): number {
   return 0.012 * width + 0.004 * plan.hidden.length + network + 0.0015 * (plan.seed % 3) + (plan.optimizer === 'adam' ? 0.004 : 0);
 }
 
-export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {}): SyntheticStudy {
+export async function writeSyntheticStudy(dir: string, options: SyntheticOptions = {}): Promise<SyntheticStudy> {
   const epochs = options.epochs ?? 6;
   const yaml = [
     'name: synthetic',
@@ -66,7 +67,7 @@ export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {})
   ].join('\n');
   const spec = parseStudySpec(yaml, 'synthetic.yaml');
   const plans = expandTrials(spec);
-  const store = StudyStore.open(dir, { create: true });
+  const store = SqliteStudyStorage.open(dir, { create: true });
   const trials: SyntheticTrial[] = [];
   try {
     const sizeOf = (plan: TrialPlan) => {
@@ -74,8 +75,8 @@ export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {})
       const summary = summarizeModel(buildModelSpec([1, 28, 28], parseLayers(plan.network.layers), 10));
       return { params: summary.params, multiply_adds: summary.multiplyAdds };
     };
-    store.initialize(spec, yaml, plans, (plan) => (plan.network ? { multiply_adds: sizeOf(plan).multiply_adds } : {}));
-    const rows = store.trials();
+    await store.initialize(spec, yaml, plans, (plan) => ({ settings: plan.network ? { multiply_adds: sizeOf(plan).multiply_adds } : {}, layers: plan.network?.layers ?? '' }));
+    const rows = await store.trials();
     for (const plan of plans) {
       const row = rows.find((r) => r.number === plan.number)!;
       const { params } = sizeOf(plan);
@@ -95,12 +96,15 @@ export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {})
           lr: plan.lr,
         });
       }
-      for (const record of history) store.recordEpoch(row.id, record);
+      // written as a worker writes them: under its claim on the trial
+      const owner = `synthetic/${row.id}`;
+      assert.equal((await store.claimNext(owner, 60_000, () => false))?.id, row.id);
+      for (const record of history) await store.recordEpoch(row.id, owner, record);
       const last = history[history.length - 1];
       const seconds = history.reduce((sum, e) => sum + e.seconds, 0);
       // The test set is a little harder than the validation split, so the two are told apart.
       const testAccuracy = prunedAt === null ? (last.val_accuracy ?? NaN) - 0.011 : null;
-      store.finish(row.id, {
+      await store.finish(row.id, owner, {
         status: prunedAt === null ? 'done' : 'pruned',
         params,
         bytes: params * 4,
@@ -117,9 +121,9 @@ export function writeSyntheticStudy(dir: string, options: SyntheticOptions = {})
       });
       trials.push({ plan, params, prunedAt, convergedEpoch, epochs: history, testAccuracy });
     }
-    store.setStudyState('complete');
+    await store.setStudyState('complete');
   } finally {
-    store.close();
+    await store.close();
   }
   return { trials, epochs };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStudy } from '../../study/results.js';
 import { hasNetworks, kindTable, trialTable } from '../../study/report.js';
-import { STUDY_DATABASE } from '../../study/storage.js';
+import { STUDY_DATABASE } from '../../study/storage-sqlite.js';
 import { HttpError } from '../errors.js';
 import { ID_PATTERN } from '../models.js';
 import { idParams } from './schemas.js';
@@ -26,7 +26,7 @@ export function registerStudyRoutes(app: FastifyInstance, studiesDir: string): v
     const studies = [];
     for (const id of await studyDirs()) {
       try {
-        const results = openStudy(join(studiesDir, id));
+        const results = await openStudy(join(studiesDir, id));
         studies.push({ id, name: results.name, state: results.state, trials: results.trials.length, updatedAt: results.updatedAt, best: results.summary.best?.label ?? null });
       } catch (error) {
         studies.push({ id, name: id, state: 'unreadable', trials: 0, updatedAt: null, best: null, error: (error as Error).message });
@@ -38,7 +38,7 @@ export function registerStudyRoutes(app: FastifyInstance, studiesDir: string): v
   app.get<{ Params: { id: string } }>('/api/studies/:id', { schema: { params: idParams } }, async (request) => {
     const { id } = request.params;
     if (!(await studyDirs()).includes(id)) throw new HttpError(404, `no study with id ${JSON.stringify(id)}: GET /api/studies lists them`);
-    const results = openStudy(join(studiesDir, id));
+    const results = await openStudy(join(studiesDir, id));
     return { id, ...results, path: undefined, table: trialTable(results), kinds: hasNetworks(results) ? kindTable(results) : null };
   });
 }
