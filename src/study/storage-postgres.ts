@@ -31,7 +31,8 @@ import {
 const SCHEMA_VERSION = 1;
 /** Connections one process keeps open at most: its lanes, heartbeat and readers share them. */
 const POOL_SIZE = 4;
-/** How long a query is retried while the server cannot be reached. */
+/** How long a query is retried while the server cannot be reached: the first, opening the storage, briefly (a wrong URL should fail at once); later ones long enough to ride out a restart. */
+const FIRST_RETRY_MS = 5_000;
 const RETRY_FOR_MS = 120_000;
 
 const SCHEMA = `
@@ -190,6 +191,8 @@ function trialOf(row: Record<string, unknown>): TrialRow {
 class Connection {
   readonly pool: pg.Pool;
   readonly location: string;
+  /** How long a failing query is retried. */
+  patience = FIRST_RETRY_MS;
 
   constructor(url: string) {
     this.location = redactUrl(url);
@@ -206,9 +209,9 @@ class Connection {
         return await work();
       } catch (error) {
         if (error instanceof LeaseLostError || !isTransient(error)) throw this.explain(error);
-        if (Date.now() - started > RETRY_FOR_MS) {
+        if (Date.now() - started > this.patience) {
           throw new StudyStorageError(
-            `the study database at ${this.location} did not answer for ${Math.round(RETRY_FOR_MS / 1000)} s (${(error as Error).message}); ` +
+            `the study database at ${this.location} did not answer for ${Math.round(this.patience / 1000)} s (${(error as Error).message || (error as { code?: string }).code}); ` +
               'is the server running and reachable? Rerun the same command to continue: finished epochs are kept',
           );
         }
@@ -282,6 +285,7 @@ export async function listPostgresStudies(url: string): Promise<string[]> {
   const connection = new Connection(url);
   try {
     if (!(await connection.hasSchema())) return [];
+    connection.patience = RETRY_FOR_MS;
     const rows = await connection.query<{ name: string }>('SELECT name FROM digitlab.studies ORDER BY name');
     return rows.rows.map((row) => row.name);
   } finally {
@@ -308,6 +312,8 @@ export class PostgresStudyStorage implements StudyStorage {
       if (options.readonly) {
         if (!(await db.hasSchema())) throw new StudyStorageError(`${db.location} holds no digitlab studies yet; start one with \`digitlab study run SPEC --storage ${db.location}\``);
       } else await db.prepare();
+      // reached once: from now on a lost server is waited for
+      db.patience = RETRY_FOR_MS;
       const storage = new PostgresStudyStorage(db, name);
       const found = await db.query<{ id: number }>('SELECT id FROM digitlab.studies WHERE name = $1', [name]);
       storage.studyId = found.rows[0]?.id ?? null;

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { openStudy, type StudyResults } from '../../src/study/results.js';
+import { parseStudySpec } from '../../src/study/spec.js';
+import { openStudyStorage, StudyStorageError } from '../../src/study/storage.js';
+import { PostgresStudyStorage } from '../../src/study/storage-postgres.js';
+import { assertCleanFailure, digitlab, digitlabProcess, writeSmallIdx } from '../cli/helpers.js';
+import { checkClaims } from './claims.js';
+import { postgresSkip, testPostgres, type TestPostgres } from './postgres-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'digitlab-postgres-study-'));
+const small = join(dir, 'small');
+let server: TestPostgres;
+
+const SPEC = `name: shared
+data: idx:${small}
+validation: 1000
+epochs: 4
+batch_size: 32
+seeds: [1, 2]
+space:
+  - layers: [1, 2]
+    nodes: [48]
+  - hidden: [[48]]
+    optimizer: rmsprop
+    lr: 0.001
+`;
+
+function writeSpec(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, body);
+  return path;
+}
+
+/** The table without its timing columns: what two runs of the same study must agree on. */
+function comparable(results: StudyResults) {
+  return results.trials.map((t) => ({
+    number: t.number, status: t.status, hidden: t.hidden, optimizer: t.optimizer, lr: t.lr, seed: t.seed, params: t.params, bytes: t.bytes,
+    bestValAccuracy: t.bestValAccuracy, testAccuracy: t.testAccuracy, testLoss: t.testLoss, bestEpoch: t.bestEpoch, convergedEpoch: t.convergedEpoch,
+    confusion: t.confusion, epochs: t.epochs.map(({ seconds: _seconds, ...rest }) => rest),
+  }));
+}
+
+/** A running command line: its exit and everything it printed on stderr, as it comes. */
+function start(args: string[]) {
+  const child = digitlabProcess(args);
+  const run = { child, stderr: '', stdout: '', exit: null as Promise<number | null> | null };
+  child.stderr.on('data', (chunk) => (run.stderr += chunk));
+  child.stdout.on('data', (chunk) => (run.stdout += chunk));
+  run.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return run;
+}
+
+const until = async (condition: () => boolean, what: string, ms = 120_000) => {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+const doneNumbers = (stderr: string) => [...stderr.matchAll(/\[(\d+)\/6\] [^\n]*: done/g)].map((m) => Number(m[1]));
+
+describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
+  let reference: StudyResults;
+  before(async () => {
+    writeSmallIdx(small, 9000, 500);
+    server = await testPostgres();
+    // the same spec trained by one process on SQLite: what every shared run must end with
+    const out = join(dir, 'reference');
+    const run = digitlab(['study', 'run', writeSpec('reference.yaml', SPEC), '--out', out, '--workers', '1'], { timeout: 240_000 });
+    assert.equal(run.status, 0, run.stderr);
+    reference = await openStudy(out);
+  });
+  after(() => {
+    server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the claiming rules of a study folder', async () => {
+    const url = await server.database('claims');
+    const text = SPEC.replace('name: shared', 'name: claims').replace('seeds: [1, 2]', 'seeds: [1]').replace(/space:[\s\S]*/, 'space:\n  - hidden: [[8], [16], [24]]\n');
+    const spec = parseStudySpec(text, 'claims.yaml');
+    const store = await openStudyStorage(url, { create: true, study: 'claims' });
+    try {
+      await checkClaims(store, spec, text);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('gives every trial to one of many claimers racing for it, with bounded connections', async () => {
+    const url = await server.database('race');
+    const trials = Array.from({ length: 60 }, (_, i) => `[${8 + i}]`).join(', ');
+    const text = SPEC.replace('name: shared', 'name: race').replace('seeds: [1, 2]', 'seeds: [1]').replace(/space:[\s\S]*/, `space:\n  - hidden: [${trials}]\n`);
+    const spec = parseStudySpec(text, 'race.yaml');
+    const { expandTrials } = await import('../../src/study/spec.js');
+    // 8 claimers, each with its own pool (as 8 processes would have), record the study at the same moment
+    const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStudyStorage.open(url, 'race', { create: true })));
+    try {
+      const created = await Promise.all(stores.map((s) => s.initialize(spec, text, expandTrials(spec), () => ({ settings: {}, layers: 'linear 10' }))));
+      assert.equal(created.filter(Boolean).length, 1, 'the study and its trials are recorded once');
+      const claimed = await Promise.all(
+        stores.map(async (store, i) => {
+          const mine: number[] = [];
+          for (;;) {
+            const trial = await store.claimNext(`host:${i}:race/1`, 60_000, () => false);
+            if (!trial) return mine;
+            mine.push(trial.number);
+            await store.recordEpoch(trial.id, `host:${i}:race/1`, { epoch: 1, train_loss: 1, val_loss: 1, val_accuracy: 0.5, seconds: 0, lr: 0.001 });
+            await store.finish(trial.id, `host:${i}:race/1`, {
+              status: 'done', params: 1, bytes: 4, bestEpoch: 1, testAccuracy: 0.5, testLoss: 1, convergedEpoch: null, secondsToConverge: null,
+              seconds: 0, confusion: null, modelDir: null, prunedReason: null, error: null,
+            });
+          }
+        }),
+      );
+      const all = claimed.flat().sort((a, b) => a - b);
+      assert.deepEqual(all, Array.from({ length: 60 }, (_, i) => i + 1), 'each trial claimed exactly once');
+      assert.ok(claimed.filter((mine) => mine.length > 0).length > 1, 'the claimers shared the work');
+      const check = new pg.Client({ connectionString: url });
+      await check.connect();
+      try {
+        const connections = await check.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'race'");
+        assert.ok(connections.rows[0].n <= 8 * 4 + 1, `${connections.rows[0].n} connections for 8 claimers`);
+      } finally {
+        await check.end();
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('names the database that is missing, or the server that does not answer', async () => {
+    const url = await server.database('present');
+    const missing = new URL(url);
+    missing.pathname = '/absent';
+    await assert.rejects(openStudyStorage(missing.toString(), { create: true, study: 'x' }), (e: Error) => e instanceof StudyStorageError && /database "absent" does not exist .*createdb/.test(e.message));
+    const secret = new URL(url);
+    secret.password = 'hunter2';
+    secret.port = '1';
+    await assert.rejects(openStudyStorage(secret.toString(), { create: true, study: 'x' }), (e: Error) => /did not answer for 5 s .*is the server running/.test(e.message) && !e.message.includes('hunter2'));
+    await assert.rejects(openStudyStorage(url, { readonly: true, study: 'x' }), /holds no digitlab studies yet/);
+    const worker = digitlab(['study', 'worker', '--storage', url]);
+    assert.equal(assertCleanFailure(worker, /--storage postgres:\/\/.*present holds no study yet: start it with `digitlab study run SPEC --storage/), null);
+  });
+
+  it('trains one study on three worker processes, one SIGKILLed part-way through a trial: every trial once, the killed one resumed from the checkpoint in the database', async () => {
+    const url = await server.database('killed');
+    const spec = writeSpec('shared.yaml', SPEC);
+    // each process has its own folder, as on three machines: a trial can only resume from the database
+    const lease = ['--lease', '5', '--workers', '1'];
+    const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'machine-1'), ...lease]);
+    await until(() => /\[\d\/6\] [^\n]*: epoch 1\/4/.test(first.stderr), 'the study to start');
+    const second = start(['study', 'worker', '--storage', url, '--study', 'shared', '--out', join(dir, 'machine-2'), ...lease]);
+    const third = start(['study', 'worker', '--storage', url, '--out', join(dir, 'machine-3'), ...lease]);
+    // kill the second once it is part-way through a trial: an epoch recorded, and epochs to go
+    let victim = 0;
+    await until(() => {
+      const epoch = /\[(\d)\/6\] [^\n]*: epoch [123]\/4/.exec(second.stderr);
+      if (epoch && !doneNumbers(second.stderr).includes(Number(epoch[1]))) victim = Number(epoch[1]);
+      return victim > 0;
+    }, 'the second worker to train part of a trial');
+    second.child.kill('SIGKILL');
+    const [a, , c] = await Promise.all([first.exit, second.exit, third.exit]);
+    assert.equal(second.child.signalCode, 'SIGKILL');
+    assert.equal(a, 0, first.stderr);
+    assert.equal(c, 0, third.stderr);
+
+    // every trial finished exactly once, over the three processes
+    const finished = [...doneNumbers(first.stderr), ...doneNumbers(second.stderr), ...doneNumbers(third.stderr)].sort((x, y) => x - y);
+    assert.deepEqual(finished, [1, 2, 3, 4, 5, 6], `${first.stderr}\n${second.stderr}\n${third.stderr}`);
+    assert.ok(!doneNumbers(second.stderr).includes(victim));
+    // the killed trial went on from its checkpoint on another machine
+    const survivors = first.stderr + third.stderr;
+    assert.match(survivors, new RegExp(`\\[${victim}/6\\] [^\\n]*: continuing after epoch [123] from its checkpoint`));
+    // no epoch lost or doubled, and the table that of one process on SQLite
+    const results = await openStudy(url, 'shared');
+    assert.equal(results.state, 'complete');
+    for (const trial of results.trials) assert.deepEqual(trial.epochs.map((e) => e.epoch), [1, 2, 3, 4], `trial ${trial.number}`);
+    const expected = comparable(reference);
+    comparable(results).forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
+    // nothing of the finished trials' checkpoints is left in the database
+    const check = new pg.Client({ connectionString: url });
+    await check.connect();
+    try {
+      assert.equal((await check.query('SELECT count(*)::int AS n FROM digitlab.checkpoints')).rows[0].n, 0);
+    } finally {
+      await check.end();
+    }
+    // the faces read it from the database
+    const shown = digitlab(['study', 'show', 'shared', '--storage', url]);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /study shared \(complete\): postgres:\/\/.*#shared/);
+    const listed = digitlab(['study', 'ls', url, '--json']);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).map((s: { name: string; finished: number }) => [s.name, s.finished]), [['shared', 6]]);
+  });
+
+  it('survives a restart of the database server mid-study: the workers reconnect and the study completes', async () => {
+    const url = await server.database('restarted');
+    const spec = writeSpec('restarted.yaml', SPEC);
+    const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'restart-1'), '--workers', '1']);
+    await until(() => /\[\d\/6\] [^\n]*: epoch 1\/4/.test(first.stderr), 'the study to start');
+    const second = start(['study', 'worker', '--storage', url, '--out', join(dir, 'restart-2'), '--workers', '1']);
+    await until(() => /: epoch [12]\/4/.test(second.stderr) && doneNumbers(first.stderr + second.stderr).length >= 1, 'both processes at work');
+    server.restart();
+    const before = doneNumbers(first.stderr + second.stderr).length;
+    const [a, b] = await Promise.all([first.exit, second.exit]);
+    assert.equal(a, 0, first.stderr);
+    assert.equal(b, 0, second.stderr);
+    assert.ok(before < 6, 'the restart came before the end of the study');
+    assert.deepEqual([...doneNumbers(first.stderr), ...doneNumbers(second.stderr)].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6]);
+    const results = await openStudy(url, 'shared');
+    assert.equal(results.state, 'complete');
+    const expected = comparable(reference);
+    comparable(results).forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
+  });
+});
