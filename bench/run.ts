@@ -411,13 +411,35 @@ if (pytorch) {
   ratio('time to 99% with the cnn recipe (median of seeds 0-2), PyTorch ÷ digitlab', digitlabCnnTime, pytorch.cnn_time_to_accuracy_median ?? null, 1.0, false);
 }
 
+// A study shared through PostgreSQL under load: 8 claiming processes, then 8 `study worker` processes.
+log('study claims under load (bench/study-claims.ts)');
+const claimsRun = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'study-claims.ts'), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+type StudyLoad = {
+  claims?: { processes: number; trials: number; claims_per_second: number; latency_ms: { median: number; p99: number }; peak_connections: number; every_trial_once: boolean; errors: number };
+  workers?: { workers: number; trials: number; trials_per_second: number; peak_connections: number; every_trial_once: boolean };
+  failures?: string[];
+};
+let studyLoad: StudyLoad = {};
+try {
+  studyLoad = JSON.parse(claimsRun.stdout) as StudyLoad;
+} catch {
+  studyLoad = { failures: [`bench/study-claims.ts printed no figures (exit ${claimsRun.status}); is PostgreSQL installed (apt-get install -y postgresql)?`] };
+}
+checks.push({
+  name: 'study on PostgreSQL, 8 claiming processes: every trial once, no error, ≤ 4 connections each',
+  pass: Boolean(studyLoad.claims?.every_trial_once && studyLoad.claims.errors === 0 && studyLoad.claims.peak_connections <= 8 * 4 + 1 && !studyLoad.failures?.length),
+  detail: studyLoad.claims
+    ? `${studyLoad.claims.claims_per_second.toFixed(0)} claims/s, ${studyLoad.claims.peak_connections} connections at most${studyLoad.failures?.length ? `; ${studyLoad.failures.join('; ')}` : ''}`
+    : (studyLoad.failures ?? []).join('; '),
+});
+
 const results = {
   started, load_average: load, cores: cpus().length, node: process.version,
   rounds, gemm, training, inference, digitlab_rounds: digitlabRounds, pytorch_rounds: pytorchRounds,
   time_to_accuracy: { runs: timeToAccuracy, median_seconds: digitlabTime },
   cnn_inference: cnnInference, cnn_time_to_accuracy: { runs: cnnTimes, median_seconds: digitlabCnnTime },
   peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference }, augmentation,
-  pytorch, tfjs, ratios, checks,
+  study_load: studyLoad, pytorch, tfjs, ratios, checks,
 };
 
 // Markdown
@@ -457,6 +479,13 @@ md.push('', `Peak RSS of \`digitlab train --hidden 800\` (full MNIST): ${f0(rssM
 if (ratios.length > 0) {
   md.push('', '| target | digitlab | PyTorch | ratio | bar | met |', '|---|---|---|---|---|---|');
   for (const r of ratios) md.push(`| ${r.target} | ${f1(r.digitlab)} | ${f1(r.pytorch)} | ${r.ratio === null ? '–' : r.ratio.toFixed(2) + '×'} | ${r.bar} | ${r.pass === null ? '–' : r.pass ? 'yes' : 'no'} |`);
+}
+if (studyLoad.claims && studyLoad.workers) {
+  const c = studyLoad.claims;
+  const w = studyLoad.workers;
+  md.push('', '| a study on PostgreSQL under load | processes | trials | per second | notes |', '|---|---|---|---|---|');
+  md.push(`| claim, epoch, 64 KiB checkpoint, finish | ${c.processes} | ${c.trials} | ${c.claims_per_second.toFixed(0)} claims | claim latency median ${c.latency_ms.median.toFixed(1)} ms, p99 ${c.latency_ms.p99.toFixed(1)} ms; ${c.peak_connections} connections at most |`);
+  md.push(`| \`study worker\` on tiny trials | ${w.workers} | ${w.trials} | ${w.trials_per_second.toFixed(1)} trials | ${w.peak_connections} connections at most |`);
 }
 md.push('', '| check | result | |', '|---|---|---|');
 for (const c of checks) md.push(`| ${c.name} | ${c.detail} | ${c.pass ? 'pass' : 'FAIL'} |`);
