@@ -4,10 +4,16 @@ import { AccessTokenError, checkAccessToken, isLoopbackHost } from '../serve/acc
 import { trainDefaultModel } from '../serve/default-model.js';
 import { DEFAULT_RATE_LIMIT, rateLimit } from '../serve/rate-limit.js';
 import { createServer } from '../serve/server.js';
+import { isDatabaseUrl } from '../study/storage.js';
 import { DATA_SOURCES } from './data.js';
 import { mostAccurateModelLine } from './models.js';
 import { createOutput, parseNumber, UsageError } from './output.js';
 import { maxPixelsOption } from './use.js';
+
+function parseDatabaseUrl(text: string): string {
+  if (!isDatabaseUrl(text)) throw new UsageError(`--storage takes a PostgreSQL database URL (postgres://user@host/db), got ${JSON.stringify(text)}; study folders are found under --studies`);
+  return text;
+}
 
 function parseToken(text: string): string {
   try {
@@ -34,6 +40,7 @@ export function serveCommand(): Command {
     .addOption(maxPixelsOption())
     .option('--runs <dir>', 'folder of model folders; trainings started from the page are written here', 'runs')
     .option('--studies <dir>', 'folder of study folders', 'studies')
+    .option('--storage <url>', 'a PostgreSQL database (postgres://user@host/db) whose studies the page lists too (default: $DIGITLAB_STORAGE when it is one)', parseDatabaseUrl)
     .option('--data <source>', `dataset for trainings and every model's gallery: ${DATA_SOURCES} (default: trainings use mnist, each gallery the data its model was trained on)`)
     .action(async (opts) => {
       const out = createOutput(false);
@@ -56,7 +63,7 @@ export function serveCommand(): Command {
           : "data: trainings use mnist; each model's gallery the data it was trained on (--data chooses one for all)",
       );
       const server = await createServer({
-        runsDir: opts.runs, studiesDir: opts.studies, modelDir, data: opts.data ?? 'mnist', evaluationData: opts.data,
+        runsDir: opts.runs, studiesDir: opts.studies, studyDatabase: opts.storage ?? (isDatabaseUrl(process.env.DIGITLAB_STORAGE ?? '') ? process.env.DIGITLAB_STORAGE : undefined), modelDir, data: opts.data ?? 'mnist', evaluationData: opts.data,
         token: opts.token, rateLimit: opts.rateLimit === 0 ? null : rateLimit(opts.rateLimit, opts.rateBurst), maxPixels: opts.maxPixels,
       });
       const url = await server.listen(opts.port, opts.host);

@@ -34,6 +34,8 @@ export interface ServerOptions {
   runsDir: string;
   /** Study folders (each with its study.sqlite). */
   studiesDir: string;
+  /** A PostgreSQL database (postgres://…) whose studies are listed too. */
+  studyDatabase?: string;
   /** The model used when a request names none (`digitlab serve` passes the most accurate under runsDir). */
   modelDir?: string;
   /** The built web app (default: dist/web of the package, when it exists). */
@@ -153,7 +155,7 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   registerModelRoutes(app, models, galleryData);
   registerReadingRoutes(app, { models, pictures, maxPixels });
   registerRunRoutes(app, runs, streams);
-  registerStudyRoutes(app, options.studiesDir);
+  registerStudyRoutes(app, options.studiesDir, options.studyDatabase);
   await registerWebApp(app, options.webRoot);
 
   return {

@@ -15,6 +15,8 @@ import { postgresSkip, testPostgres, type TestPostgres } from './postgres-server
 const dir = mkdtempSync(join(tmpdir(), 'digitlab-postgres-study-'));
 const small = join(dir, 'small');
 let server: TestPostgres;
+/** The database of the study three workers shared (for the faces that read it). */
+let sharedUrl = '';
 
 const SPEC = `name: shared
 data: idx:${small}
@@ -151,6 +153,7 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
 
   it('trains one study on three worker processes, one SIGKILLed part-way through a trial: every trial once, the killed one resumed from the checkpoint in the database', async () => {
     const url = await server.database('killed');
+    sharedUrl = url;
     const spec = writeSpec('shared.yaml', SPEC);
     // each process has its own folder, as on three machines: a trial can only resume from the database
     const lease = ['--lease', '5', '--workers', '1'];
@@ -199,6 +202,24 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     const listed = digitlab(['study', 'ls', url, '--json']);
     assert.equal(listed.status, 0, listed.stderr);
     assert.deepEqual(JSON.parse(listed.stdout).map((s: { name: string; finished: number }) => [s.name, s.finished]), [['shared', 6]]);
+  });
+
+  it('lists the study in the database on the server\'s study explorer, beside the study folders', async () => {
+    assert.ok(sharedUrl, 'the shared study ran');
+    const { createServer } = await import('../../src/serve/server.js');
+    const app = await createServer({ runsDir: join(dir, 'runs'), studiesDir: join(dir, 'studies'), studyDatabase: sharedUrl });
+    try {
+      const address = await app.listen(0, '127.0.0.1');
+      const list = (await (await fetch(`${address}/api/studies`)).json()) as { studies: Array<{ id: string; state: string; trials: number }> };
+      assert.deepEqual(list.studies.map((s) => [s.id, s.state, s.trials]), [['shared', 'complete', 6]]);
+      const one = (await (await fetch(`${address}/api/studies/shared`)).json()) as { name: string; trials: Array<{ status: string }>; table: { rows: unknown[] } };
+      assert.equal(one.name, 'shared');
+      assert.deepEqual(one.trials.map((t) => t.status), Array(6).fill('done'));
+      assert.equal(one.table.rows.length, 6);
+      assert.equal((await fetch(`${address}/api/studies/absent`)).status, 404);
+    } finally {
+      await app.close();
+    }
   });
 
   it('survives a restart of the database server mid-study: the workers reconnect and the study completes', async () => {
