@@ -47,6 +47,8 @@ class StudyProgress {
   private readonly pending = new Map<number, TrialProgress>();
   private total = 0;
   private finished = 0;
+  /** Trials a sampled search has yet to draw. */
+  private toDraw = 0;
   private workers = 1;
   private secondsMeasured = 0;
   private costMeasured = 0;
@@ -58,7 +60,8 @@ class StudyProgress {
   attach(runner: StudyRunner): void {
     runner.on('start', (e) => this.onStart(e));
     runner.on('trialStart', (e) => {
-      this.pending.delete(e.number);
+      // a trial the search drew just now was not among those known at the start
+      if (!this.pending.delete(e.number) && this.toDraw > 0) this.toDraw--;
       this.running.set(e.number, { ...e, epoch: e.resumedFrom ?? 0, fraction: 0, valAccuracy: null });
       if (e.resumedFrom) this.message(`${this.tag(e.number)} ${e.label}: continuing after epoch ${e.resumedFrom} from its checkpoint`);
       this.draw();
@@ -100,6 +103,7 @@ class StudyProgress {
   private onStart(e: StudyEvents['start']): void {
     this.total = e.trials;
     this.finished = e.finished;
+    this.toDraw = e.toDraw;
     this.workers = e.workers;
     for (const trial of e.toRun) this.pending.set(trial.number, trial);
     const first = e.resumed ? `continuing the study: ${e.finished} of ${e.trials} trials already finished` : `${e.trials} trials`;
@@ -116,7 +120,10 @@ class StudyProgress {
     let remaining = 0;
     for (const t of this.pending.values()) remaining += t.multiplyAdds * t.epochs;
     for (const t of this.running.values()) remaining += t.multiplyAdds * Math.max(0, t.epochs - t.epoch - t.fraction);
-    const lanes = Math.max(1, Math.min(this.workers, this.pending.size + this.running.size));
+    // trials not drawn yet: as costly as the ones known, on average
+    const known = [...this.pending.values(), ...this.running.values()];
+    if (this.toDraw > 0 && known.length > 0) remaining += (this.toDraw * known.reduce((sum, t) => sum + t.multiplyAdds * t.epochs, 0)) / known.length;
+    const lanes = Math.max(1, Math.min(this.workers, this.pending.size + this.running.size + this.toDraw));
     return `ETA ${duration((remaining * this.secondsMeasured) / this.costMeasured / lanes)}`;
   }
 

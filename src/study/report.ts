@@ -63,7 +63,7 @@ export function trialTable(results: StudyResults): TrialTable {
     String(t.number),
     ...(networks ? [t.kind, architectureName(t)] : [String(t.layers), nodesText(t)]),
     t.optimizer,
-    String(t.lr),
+    String(Number(t.lr.toPrecision(3))),
     String(t.seed),
     t.params === null ? '–' : t.params.toLocaleString('en-US'),
     bytesText(t.bytes),
@@ -373,7 +373,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
   const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   const gridGroups = [...groups.values()].filter((group) => settingsKey(group[0]) === common);
   const designByKey = new Map(results.designs.map((d) => [designKey(results.trials.find((t) => t.number === d.trials[0]) as TrialResult), d]));
-  const gridNote = gridGroups.length ? `${gridGroups[0][0].optimizer} lr ${gridGroups[0][0].lr}` : 'no design with equal-width layers';
+  const gridNote = gridGroups.length ? `${gridGroups[0][0].optimizer} lr ${Number(gridGroups[0][0].lr.toPrecision(3))}` : 'no design with equal-width layers';
   const heatmap = (
     id: string, title: string, note: string, legendTitle: string, scheme: string,
     cellOf: (d: DesignResult) => { value: number | null; text: string },
@@ -441,7 +441,7 @@ export function reportCharts(results: StudyResults): ReportChart[] {
     const comparedKeys = new Set(compared.flatMap((d) => d.trials));
     const optimizerCurves = results.trials
       .filter((t) => comparedKeys.has(t.number) && complete(t))
-      .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${t.lr}`, seed: t.seed, epoch: e.epoch, accuracy: (e.val_accuracy ?? NaN) * 100 })));
+      .flatMap((t) => t.epochs.filter((e) => Number.isFinite(e.val_loss)).map((e) => ({ optimizer: `${t.optimizer} lr ${Number(t.lr.toPrecision(3))}`, seed: t.seed, epoch: e.epoch, accuracy: (e.val_accuracy ?? NaN) * 100 })));
     charts.push({
       id: 'optimizers',
       title: `Optimizers on ${architectureTitle(compared[0])}`,

@@ -238,7 +238,7 @@ export function architectureName(t: Pick<TrialResult, 'hidden'> & { network?: St
 
 export function designName(t: Pick<TrialResult, 'hidden' | 'optimizer' | 'lr'> & { network?: StudyNetwork | null; augment?: AugmentSpec | null }): string {
   const augment = augmentName(t.augment);
-  return `${architectureName(t)} ${t.optimizer} lr ${t.lr}${augment ? ` + ${augment}` : ''}`;
+  return `${architectureName(t)} ${t.optimizer} lr ${Number(t.lr.toPrecision(3))}${augment ? ` + ${augment}` : ''}`;
 }
 
 /** How an architecture is named in a sentence or a title. */

@@ -22,8 +22,9 @@ import type { EpochRecord, TrainSettings } from '../train/trainer.js';
 import { VERDICT, type TrialInput, type WorkerMessage } from './messages.js';
 import { RungBook } from './pruning.js';
 import { designName } from './results.js';
-import { checkNetworks, expandTrials, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
-import { FINISHED_STATUSES, LeaseLostError, openStudyStorage, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
+import { drawDesign, drawnTrials, type SearchParams } from './sampler.js';
+import { checkNetworks, expandTrials, isSampledSearch, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
+import { FINISHED_STATUSES, LeaseLostError, openStudyStorage, type DrawTrials, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
 import { loadTrialData } from './worker.js';
 
 export interface StudyRunOptions {
@@ -59,7 +60,8 @@ export interface TrialProgress {
 }
 
 export interface StudyEvents {
-  start: { trials: number; finished: number; toRun: TrialProgress[]; workers: number; resumed: boolean; trainImages: number; warnings: string[] };
+  /** `toDraw`: trials a sampled search has yet to draw (not in toRun: their designs are not known yet). */
+  start: { trials: number; finished: number; toRun: TrialProgress[]; toDraw: number; workers: number; resumed: boolean; trainImages: number; warnings: string[] };
   trialStart: TrialProgress & { resumedFrom: number | null };
   trialBatch: { number: number; epoch: number; batch: number; batches: number };
   trialEpoch: { number: number; record: EpochRecord };
@@ -125,17 +127,27 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
     mkdirSync(out, { recursive: true });
     const store = await openStudyStorage(this.options.storage ?? out, { create: true, study: spec.name });
     try {
-      const created = await store.initialize(spec, this.options.specText, plans, (plan) => {
+      const extrasOf = (plan: TrialPlan, searchParams?: SearchParams) => {
         const size = sizeOf(plan);
         return {
           settings: {
             data: spec.data, validation, train_subset: spec.trainSubset, ...trialSettings(spec, plan),
             ...(plan.network ? { network: plan.network.layers, preset: plan.network.preset } : {}),
-            params: size.params, multiply_adds: size.multiplyAdds,
+            params: size.params, multiply_adds: size.multiplyAdds, ...(searchParams ? { search_params: searchParams } : {}),
           },
           layers: formatLayers(modelSpecFor(trialSettings(spec, plan), data.train).layers),
         };
-      });
+      };
+      const created = await store.initialize(spec, this.options.specText, plans, (plan) => extrasOf(plan));
+      // A sampled search draws its trials as lanes come free, up to its budget, learning (tpe) from the finished ones.
+      const sampled = isSampledSearch(spec);
+      const limit = spec.budget.trials ?? 0;
+      const draw: DrawTrials = (next, trials) => {
+        const finished = trials.flatMap((t) =>
+          t.params && (FINISHED_STATUSES as readonly string[]).includes(t.status) ? [{ params: t.params, score: t.status === 'diverged' ? 0 : (t.bestValAccuracy ?? 0) }] : []);
+        const { design, params } = drawDesign(spec, next, finished);
+        return drawnTrials(spec, next, design, limit - trials.length).map((plan) => ({ plan, extras: extrasOf(plan, params) }));
+      };
       await store.setStudyState('running');
       const rows = await store.trials();
       const book = new RungBook(spec.prune.reduction, await store.rungs());
@@ -158,11 +170,13 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
         }
       }
       const queue = rows.filter((row) => !(FINISHED_STATUSES as readonly string[]).includes(row.status));
-      const workers = Math.max(1, Math.min(this.options.workers ?? availableParallelism(), queue.length || 1));
+      const toDraw = sampled ? Math.max(0, limit - rows.length) : 0;
+      const workers = Math.max(1, Math.min(this.options.workers ?? availableParallelism(), queue.length + toDraw || 1));
       this.emit('start', {
-        trials: rows.length,
+        trials: rows.length + toDraw,
         finished: rows.length - queue.length,
         toRun: queue.map(progressOf),
+        toDraw,
         workers,
         resumed: !created,
         trainImages: data.train.count,
@@ -375,7 +389,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       const pause = Math.min(5000, leaseMs / 4);
       const lane = async (owner: string) => {
         while (!signal?.aborted && performance.now() < deadline) {
-          const row = await store.claimNext(owner, leaseMs, ownerGone);
+          const row = (await store.claimNext(owner, leaseMs, ownerGone)) ?? (sampled ? await store.drawTrials(owner, leaseMs, limit, draw) : null);
           if (row) {
             await runOne(row, owner);
             continue;
@@ -392,7 +406,8 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       }
 
       const stopped = Boolean(signal?.aborted);
-      const complete = (await store.trials()).every((row) => (FINISHED_STATUSES as readonly string[]).includes(row.status));
+      const all = await store.trials();
+      const complete = all.every((row) => (FINISHED_STATUSES as readonly string[]).includes(row.status)) && (!sampled || all.length >= limit);
       await store.setStudyState(complete ? 'complete' : (await store.othersAtWork(owners)) ? 'running' : 'stopped');
       this.emit('done', { stopped, ran });
       return { stopped, ran };

@@ -10,7 +10,8 @@
  *   epochs: 8
  *   batch_size: 128
  *   seeds: [1, 2]          # repeats: every design trains once per seed
- *   search: grid           # or random (then budget.trials designs are drawn)
+ *   search: grid           # random: budget.trials trials drawn at random; tpe: drawn by a
+ *                          # tree-structured Parzen estimator from the trials finished so far
  *   budget: { trials: 40, minutes: 30 }
  *   space:                 # one grid, or a list of grids whose trials are joined
  *     - layers: [1, 2, 3]  # hidden layers of `nodes` each …
@@ -23,6 +24,10 @@
  *     - network: conv {width} 5x5, relu, maxpool 2, linear 128, relu
  *       width: [8, 16, 32]            # {width} takes each value: a family of networks
  *       augment: [none, affine, "affine,elastic"]   # or { affine: { rotate: 15 }, elastic: true }
+ *     - layers: { int: [1, 3] }          # ranges, for search: random or tpe: an integer range …
+ *       nodes: { int: [32, 1024], log: true }   # … drawn on a log scale …
+ *       lr: { log: [0.0001, 0.01] }      # … a number drawn on a log scale ({ float: [a, b] }: evenly)
+ *       options: { momentum: { float: [0.8, 0.99] } }
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -65,6 +70,30 @@ export interface StudyNetwork {
   width?: number;
 }
 
+/**
+ * A numeric range a sampled search (random or tpe) draws a value from: evenly between low and high,
+ * or evenly in their logarithms; an integer range draws whole numbers.
+ */
+export interface Range {
+  low: number;
+  high: number;
+  log: boolean;
+  int: boolean;
+}
+
+/** An axis a sampled search draws: one of listed values, or a value in a range. */
+export type Dimension = { choice: number[] } | Range;
+
+/** The axes of a grid that are drawn from ranges (a grid without ranges has none of these). */
+export interface SampledAxes {
+  /** Hidden layers and nodes of an MLP grid given as layers/nodes with a range among them. */
+  layers?: Dimension;
+  nodes?: Dimension;
+  lr?: Range;
+  /** Optimizer options drawn from ranges (the fixed ones stay in `options`). */
+  options?: Record<string, Range>;
+}
+
 /** One grid of the search space, with every value list resolved. */
 export interface SpaceGrid {
   /** Hidden-layer lists to try (from `hidden`, or `layers` × `nodes`); empty in a grid of networks. */
@@ -80,6 +109,8 @@ export interface SpaceGrid {
   schedule: Array<ScheduleSpec | null>;
   /** Distortions of the training images to try (null: none); absent when the grid has no augment. */
   augment?: Array<AugmentSpec | null>;
+  /** Axes drawn from ranges; absent when the grid lists every value. */
+  sampled?: SampledAxes;
 }
 
 export interface PruneSettings {
@@ -98,7 +129,8 @@ export interface StudySpec {
   epochs: number;
   batchSize: number;
   seeds: number[];
-  search: 'grid' | 'random';
+  /** grid: every design; random: drawn at random; tpe: drawn by a tree-structured Parzen estimator. */
+  search: 'grid' | 'random' | 'tpe';
   /** Seed of the random search's draws. */
   searchSeed: number;
   budget: { trials: number | null; minutes: number | null };
@@ -231,7 +263,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
   if (seeds.length === 0) reader.fail(['seeds'], 'needs at least one seed');
   if (new Set(seeds).size !== seeds.length) reader.fail(['seeds'], `lists a seed twice: ${seeds.join(', ')}`);
   const search = root.search ?? 'grid';
-  if (search !== 'grid' && search !== 'random') reader.fail(['search'], `must be grid or random, got ${JSON.stringify(search)}`);
+  if (search !== 'grid' && search !== 'random' && search !== 'tpe') reader.fail(['search'], `must be grid, random or tpe, got ${JSON.stringify(search)}`);
   const searchSeed = root.search_seed === undefined ? 0 : integer(['search_seed'], root.search_seed, 0, 'a non-negative integer');
 
   const budget: StudySpec['budget'] = { trials: null, minutes: null };
@@ -245,7 +277,7 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
       budget.minutes = minutes;
     }
   }
-  if (search === 'random' && budget.trials === null) reader.fail(['budget', 'trials'], 'is required by a random search: how many designs to draw');
+  if (search !== 'grid' && budget.trials === null) reader.fail(['budget', 'trials'], `is required by a ${search} search: how many trials to draw`);
 
   const earlyStopping = optionalInteger('early_stopping', 1, 'a positive integer (epochs without a better validation loss)');
   const convergence: ConvergenceOptions = { ...DEFAULT_CONVERGENCE };
@@ -268,6 +300,13 @@ export function parseStudySpec(text: string, file = 'spec'): StudySpec {
   const gridValues = Array.isArray(root.space) ? root.space : [root.space];
   if (gridValues.length === 0) reader.fail(['space'], 'needs at least one grid');
   const space = gridValues.map((grid, i) => parseGrid(reader, grid, Array.isArray(root.space) ? ['space', i] : ['space'], epochs));
+  if (search === 'grid') {
+    const ranged = space.findIndex((grid) => grid.sampled);
+    if (ranged >= 0) {
+      const key = Object.keys(space[ranged].sampled ?? {})[0];
+      reader.fail(Array.isArray(root.space) ? ['space', ranged, key] : ['space', key], 'a range cannot be tried value by value: set search: random or tpe, with budget.trials');
+    }
+  }
 
   return { name: name.trim(), data, validation, trainSubset, epochs, batchSize, seeds, search, searchSeed, budget, space, earlyStopping, convergence, prune };
 }
@@ -283,6 +322,28 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
   const positiveInt = (value: unknown, at: FieldPath, what: string): number => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) reader.fail(at, `must be ${what}, got ${JSON.stringify(value)}`);
     return value;
+  };
+  const sampled: SampledAxes = {};
+  /** A range written as { int: [a, b] }, { float: [a, b] } or { log: [a, b] } (log: true scales either). */
+  const range = (value: Record<string, unknown>, at: FieldPath, min: number, integerOnly: boolean): Range => {
+    const kinds = (['int', 'float', 'log'] as const).filter((k) => Array.isArray(value[k]));
+    reader.checkKeys(value, at, ['int', 'float', 'log']);
+    const example = integerOnly ? '{ int: [32, 1024], log: true }' : '{ log: [0.0001, 0.01] } or { float: [0.8, 0.99] }';
+    if (kinds.length !== 1) reader.fail(at, `a range is one of { int: [low, high] }, { float: [low, high] }, { log: [low, high] }, e.g. ${example}`);
+    const kind = kinds[0];
+    const bounds = value[kind] as unknown[];
+    if (value.log !== undefined && kind !== 'log' && typeof value.log !== 'boolean') reader.fail([...at, 'log'], `must be true or false, got ${JSON.stringify(value.log)}`);
+    const int = kind === 'int';
+    const log = kind === 'log' || value.log === true;
+    if (integerOnly && !int) reader.fail(at, `must be an integer range such as ${example}`);
+    if (bounds.length !== 2 || !bounds.every((b) => typeof b === 'number' && Number.isFinite(b) && (!int || Number.isInteger(b)))) {
+      reader.fail([...at, kind], `must be [low, high]: two ${int ? 'integers' : 'numbers'}, got ${JSON.stringify(bounds)}`);
+    }
+    const [low, high] = bounds as [number, number];
+    if (!(low < high)) reader.fail([...at, kind], `low must be below high, got [${low}, ${high}]`);
+    if (low < min) reader.fail([...at, kind], `must be at least ${min}, got ${low}`);
+    if (log && !(low > 0)) reader.fail([...at, kind], `a log scale needs low > 0, got ${low}`);
+    return { low, high, log, int };
   };
 
   let hidden: number[][];
@@ -319,16 +380,24 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     if (grid.layers === undefined || grid.nodes === undefined) {
       reader.fail(path, 'needs hidden (e.g. [[800], [512, 256]]), both layers and nodes (e.g. layers: [1, 2], nodes: [64, 128]), or network (e.g. [lenet5, cnn])');
     }
-    const layers = items('layers').map(({ value, at }) => {
+    const layerRange = isRecord(grid.layers) ? range(grid.layers, [...path, 'layers'], 0, true) : null;
+    const nodeRange = isRecord(grid.nodes) ? range(grid.nodes, [...path, 'nodes'], 1, true) : null;
+    const layers = layerRange ? [] : items('layers').map(({ value, at }) => {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) reader.fail(at, `must be a number of hidden layers (0 or more), got ${JSON.stringify(value)}`);
       return value;
     });
-    const nodes = items('nodes').map(({ value, at }) => positiveInt(value, at, 'a positive number of nodes'));
+    const nodes = nodeRange ? [] : items('nodes').map(({ value, at }) => positiveInt(value, at, 'a positive number of nodes'));
     hidden = [];
-    for (const count of layers) {
-      // Without hidden layers the node count means nothing: one design, not one per node count.
-      if (count === 0) hidden.push([]);
-      else for (const width of nodes) hidden.push(new Array<number>(count).fill(width));
+    if (layerRange || nodeRange) {
+      // drawn, not listed: the two axes are sampled (each from its range or its list)
+      sampled.layers = layerRange ?? { choice: layers };
+      sampled.nodes = nodeRange ?? { choice: nodes };
+    } else {
+      for (const count of layers) {
+        // Without hidden layers the node count means nothing: one design, not one per node count.
+        if (count === 0) hidden.push([]);
+        else for (const width of nodes) hidden.push(new Array<number>(count).fill(width));
+      }
     }
   }
 
@@ -344,7 +413,11 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     }
     return value;
   });
-  const lr = (grid.lr === undefined || grid.lr === null ? [{ value: null, at: [...path, 'lr'] }] : items('lr')).map(({ value, at }) => {
+  if (isRecord(grid.lr)) {
+    sampled.lr = range(grid.lr, [...path, 'lr'], 0, false);
+    if (!(sampled.lr.low > 0)) reader.fail([...path, 'lr'], `a learning rate range must start above 0, got ${sampled.lr.low}`);
+  }
+  const lr = (sampled.lr ? [] : grid.lr === undefined || grid.lr === null ? [{ value: null, at: [...path, 'lr'] }] : items('lr')).map(({ value, at }) => {
     if (value === null || value === 'default') return null;
     if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) reader.fail(at, `must be a positive learning rate, got ${JSON.stringify(value)}`);
     return value;
@@ -361,9 +434,11 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
         if (!spec) {
           reader.fail(at, `${name} has no option '${key}'; its options are ${OPTIMIZER_OPTION_SPECS[name].map((s) => s.name).filter((n) => n !== 'lr').join(', ')}`, true);
         }
-        if (typeof value !== spec.type) reader.fail(at, `must be a ${spec.type}, got ${JSON.stringify(value)}`);
+        if (isRecord(value) && spec.type === 'number') continue;
+        if (typeof value !== spec.type) reader.fail(at, `must be a ${spec.type}${spec.type === 'number' ? ' or a range such as { float: [0.8, 0.99] }' : ''}, got ${JSON.stringify(value)}`);
       }
-      options[key] = value as number | boolean;
+      if (isRecord(value)) sampled.options = { ...sampled.options, [key]: range(value, at, -Infinity, false) };
+      else options[key] = value as number | boolean;
     }
   }
 
@@ -387,8 +462,9 @@ function parseGrid(reader: SpecReader, grid: unknown, path: FieldPath, epochs: n
     }
   });
 
-  // a grid without augment keeps the shape it always had: the spec's JSON is what a rerun compares
-  return { hidden, ...(networks ? { networks } : {}), activation, optimizer, lr, options, schedule, ...(augment ? { augment } : {}) };
+  // a grid without augment or ranges keeps the shape it always had: the spec's JSON is what a rerun compares
+  const ranged = Object.keys(sampled).length > 0;
+  return { hidden, ...(networks ? { networks } : {}), activation, optimizer, lr, options, schedule, ...(augment ? { augment } : {}), ...(ranged ? { sampled } : {}) };
 }
 
 /**
@@ -525,7 +601,7 @@ export function readStudySpec(path: string): StudySpec {
   return parseStudySpec(text, path);
 }
 
-function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
+export function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
   const key: unknown[] = [design.hidden, design.activation, design.optimizer, design.lr, design.options, design.schedule];
   // An MLP's key is what it always was; a network's adds its layer text, an augmented design its distortions.
   if (design.network) key.push(design.network.layers);
@@ -534,10 +610,20 @@ function designKey(design: Omit<TrialPlan, 'number' | 'key' | 'seed'>): string {
 }
 
 /**
+ * Whether the spec's trials are drawn one by one as the study runs (search: tpe, or a random search
+ * over ranges) rather than listed before it starts.
+ */
+export function isSampledSearch(spec: Pick<StudySpec, 'search' | 'space'>): boolean {
+  return spec.search === 'tpe' || (spec.search === 'random' && spec.space.some((grid) => grid.sampled !== undefined));
+}
+
+/**
  * The trials of a spec, in run order: every design of every grid (duplicates across grids once), or
- * `budget.trials` designs drawn at random, each repeated once per seed.
+ * `budget.trials` designs drawn at random, each repeated once per seed. A sampled search has none
+ * before it starts: its trials are drawn as it runs (see sampler.ts).
  */
 export function expandTrials(spec: StudySpec): TrialPlan[] {
+  if (isSampledSearch(spec)) return [];
   const designs = new Map<string, Omit<TrialPlan, 'number' | 'key' | 'seed'>>();
   for (const grid of spec.space) {
     const architectures: Array<{ hidden: number[]; network: StudyNetwork | null }> = grid.networks

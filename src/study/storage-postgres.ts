@@ -25,7 +25,7 @@ import { RungBook, type RungDecision } from './pruning.js';
 import type { StudySpec, TrialPlan } from './spec.js';
 import {
   finiteOrNull, LeaseLostError, redactUrl, StudyStorageError,
-  type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
+  type DrawTrials, type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
 } from './storage.js';
 
 const SCHEMA_VERSION = 1;
@@ -350,7 +350,7 @@ export class PostgresStudyStorage implements StudyStorage {
   async initialize(spec: StudySpec, specText: string, plans: TrialPlan[], extras: (plan: TrialPlan) => TrialExtras): Promise<boolean> {
     if (spec.name !== this.name) throw new StudyStorageError(`the spec is study '${spec.name}', but this storage was opened for '${this.name}'`);
     const specJson = JSON.stringify(spec);
-    const prepared = plans.map((plan) => ({ plan, ...extras(plan) }));
+    const prepared = plans.map((plan) => ({ plan, extras: extras(plan) }));
     const { id, created } = await this.db.transaction(async (client) => {
       // one study's first record at a time: the second process waits, then finds it recorded
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`digitlab study ${this.name}`]);
@@ -368,26 +368,61 @@ export class PostgresStudyStorage implements StudyStorage {
         [this.name, specJson, specText],
       );
       const studyId = inserted.rows[0].id;
-      for (const { plan, settings, layers } of prepared) {
-        const trial = await client.query<{ id: string }>(
-          `INSERT INTO digitlab.trials (study_id, number, key, status, design, optimizer, lr, options, schedule, augment, seed)
-           VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-          [
-            studyId, plan.number, plan.key, JSON.stringify({ layers, hidden: plan.hidden, network: plan.network, activation: plan.activation }),
-            plan.optimizer, plan.lr, JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null,
-            plan.augment ? JSON.stringify(plan.augment) : null, plan.seed,
-          ],
-        );
-        const names = Object.keys(settings);
-        await client.query(
-          'INSERT INTO digitlab.trial_params (trial_id, study_id, name, value) SELECT $1, $2, name, value FROM unnest($3::text[], $4::jsonb[]) AS p(name, value)',
-          [trial.rows[0].id, studyId, names, names.map((n) => JSON.stringify(settings[n] ?? null))],
-        );
-      }
+      await this.insertTrials(client, studyId, prepared);
       return { id: studyId, created: true };
     });
     this.studyId = id;
     return created;
+  }
+
+  /** Records new trials of study `studyId`, pending. */
+  private async insertTrials(client: pg.PoolClient, studyId: number, trials: Array<{ plan: TrialPlan; extras: TrialExtras }>): Promise<void> {
+    for (const { plan, extras } of trials) {
+      const { settings, layers } = extras;
+      const trial = await client.query<{ id: string }>(
+        `INSERT INTO digitlab.trials (study_id, number, key, status, design, optimizer, lr, options, schedule, augment, seed)
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [
+          studyId, plan.number, plan.key, JSON.stringify({ layers, hidden: plan.hidden, network: plan.network, activation: plan.activation }),
+          plan.optimizer, plan.lr, JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null,
+          plan.augment ? JSON.stringify(plan.augment) : null, plan.seed,
+        ],
+      );
+      const names = Object.keys(settings);
+      await client.query(
+        'INSERT INTO digitlab.trial_params (trial_id, study_id, name, value) SELECT $1, $2, name, value FROM unnest($3::text[], $4::jsonb[]) AS p(name, value)',
+        [trial.rows[0].id, studyId, names, names.map((n) => JSON.stringify(settings[n] ?? null))],
+      );
+    }
+  }
+
+  async drawTrials(owner: string, leaseMs: number, limit: number, draw: DrawTrials): Promise<TrialRow | null> {
+    const claimed = await this.db.transaction(async (client) => {
+      // one draw of this study at a time: numbers are given once, and each draw sees the trials before it
+      await client.query('SELECT pg_advisory_xact_lock($1, 2)', [this.id]);
+      const pendingSql = "SELECT id FROM digitlab.trials WHERE study_id = $1 AND status = 'pending' ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED";
+      let pending = (await client.query<{ id: string }>(pendingSql, [this.id])).rows[0];
+      if (!pending) {
+        const trials = (await client.query<{ id: string; number: number; status: TrialStatus; params: Record<string, number> | null; best: number | null }>(
+          `SELECT t.id, t.number, t.status, p.value AS params, (SELECT max(e.val_accuracy) FROM digitlab.epochs e WHERE e.trial_id = t.id) AS best
+           FROM digitlab.trials t LEFT JOIN digitlab.trial_params p ON p.trial_id = t.id AND p.name = 'search_params'
+           WHERE t.study_id = $1 ORDER BY t.number`,
+          [this.id],
+        )).rows;
+        if (trials.length >= limit) return null;
+        const next = trials.length === 0 ? 1 : trials[trials.length - 1].number + 1;
+        const drawn = draw(next, trials.map((t) => ({ number: t.number, status: t.status, params: t.params, bestValAccuracy: t.best })));
+        await this.insertTrials(client, this.id, drawn.slice(0, limit - trials.length));
+        pending = (await client.query<{ id: string }>(pendingSql, [this.id])).rows[0];
+        if (!pending) return null;
+      }
+      await client.query(
+        "UPDATE digitlab.trials SET status = 'running', owner = $1, lease_until = now() + $2 * interval '1 millisecond', started_at = COALESCE(started_at, now()) WHERE id = $3",
+        [owner, leaseMs, pending.id],
+      );
+      return pending.id;
+    });
+    return claimed === null ? null : this.trial(Number(claimed));
   }
 
   async setStudyState(state: StudyRow['state']): Promise<void> {

@@ -26,7 +26,7 @@ import { RungBook, type RungDecision } from './pruning.js';
 import type { StudyNetwork, StudySpec, TrialPlan } from './spec.js';
 import {
   finiteOrNull, LeaseLostError, StudyStorageError, weightedLayers,
-  type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
+  type DrawTrials, type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
 } from './storage.js';
 
 export const STUDY_DATABASE = 'study.sqlite';
@@ -196,24 +196,53 @@ export class SqliteStudyStorage implements StudyStorage {
       return false;
     }
     const now = new Date().toISOString();
+    this.db.prepare('INSERT INTO studies (id, name, spec_json, spec_text, created_at, updated_at, state) VALUES (1, ?, ?, ?, ?, ?, ?)')
+      .run(spec.name, specJson, specText, now, now, 'running');
+    this.insertTrials(plans.map((plan) => ({ plan, extras: extras(plan) })));
+    return true;
+  }
+
+  /** Records new trials, pending (a trial's id is its number: a folder holds one study). */
+  private insertTrials(trials: Array<{ plan: TrialPlan; extras: TrialExtras }>): void {
     const insertTrial = this.db.prepare(
       `INSERT INTO trials (id, study_id, number, key, status, hidden, network, layers, activation, optimizer, lr, options, schedule, augment, seed)
        VALUES (?, 1, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertParam = this.db.prepare('INSERT INTO trial_params (trial_id, name, value) VALUES (?, ?, ?)');
-    this.db.prepare('INSERT INTO studies (id, name, spec_json, spec_text, created_at, updated_at, state) VALUES (1, ?, ?, ?, ?, ?, ?)')
-      .run(spec.name, specJson, specText, now, now, 'running');
-    for (const plan of plans) {
+    for (const { plan, extras } of trials) {
       insertTrial.run(
         plan.number, plan.number, plan.key, JSON.stringify(plan.hidden), plan.network ? JSON.stringify(plan.network) : null,
         plan.network ? weightedLayers(plan.network.layers) : plan.hidden.length, plan.activation, plan.optimizer, plan.lr,
         JSON.stringify(plan.options), plan.schedule ? JSON.stringify(plan.schedule) : null,
         plan.augment ? JSON.stringify(plan.augment) : null, plan.seed,
       );
-      const { settings, layers } = extras(plan);
-      for (const [name, value] of Object.entries({ ...settings, design_layers: layers })) insertParam.run(plan.number, name, JSON.stringify(value));
+      for (const [name, value] of Object.entries({ ...extras.settings, design_layers: extras.layers })) insertParam.run(plan.number, name, JSON.stringify(value));
     }
-    return true;
+  }
+
+  async drawTrials(owner: string, leaseMs: number, limit: number, draw: DrawTrials): Promise<TrialRow | null> {
+    const id = this.db.transaction((): number | null => {
+      let pending = this.db.prepare("SELECT id FROM trials WHERE status = 'pending' ORDER BY number LIMIT 1").get() as { id: number } | undefined;
+      if (!pending) {
+        const trials = this.db.prepare('SELECT number, status FROM trials ORDER BY number').all() as Array<{ number: number; status: TrialStatus }>;
+        if (trials.length >= limit) return null;
+        const params = new Map((this.db.prepare("SELECT trial_id, value FROM trial_params WHERE name = 'search_params'").all() as Array<{ trial_id: number; value: string }>)
+          .map((row) => [row.trial_id, JSON.parse(row.value) as Record<string, number>]));
+        const best = new Map((this.db.prepare('SELECT trial_id, max(val_accuracy) AS best FROM epochs GROUP BY trial_id').all() as Array<{ trial_id: number; best: number }>)
+          .map((row) => [row.trial_id, row.best]));
+        const next = trials.length === 0 ? 1 : trials[trials.length - 1].number + 1;
+        const drawn = draw(next, trials.map((t) => ({ number: t.number, status: t.status, params: params.get(t.number) ?? null, bestValAccuracy: best.get(t.number) ?? null })));
+        this.insertTrials(drawn.slice(0, limit - trials.length));
+        pending = this.db.prepare("SELECT id FROM trials WHERE status = 'pending' ORDER BY number LIMIT 1").get() as { id: number } | undefined;
+        if (!pending) return null;
+      }
+      const now = Date.now();
+      this.db
+        .prepare("UPDATE trials SET status = 'running', owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?) WHERE id = ?")
+        .run(owner, now + leaseMs, new Date(now).toISOString(), pending.id);
+      return pending.id;
+    }).immediate();
+    return id === null ? null : this.trial(id);
   }
 
   async setStudyState(state: StudyRow['state']): Promise<void> {

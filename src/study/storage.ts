@@ -114,6 +114,18 @@ export interface TrialExtras {
   layers: string;
 }
 
+/** A trial as a sampled search learns from it: its draws and, once finished, its best validation accuracy. */
+export interface DrawnTrial {
+  number: number;
+  status: TrialStatus;
+  /** The search's draws (the `search_params` setting); null for a trial that was not drawn. */
+  params: Record<string, number> | null;
+  bestValAccuracy: number | null;
+}
+
+/** New trials a sampled search drew, with what `initialize` records of each. */
+export type DrawTrials = (next: number, trials: DrawnTrial[]) => Array<{ plan: TrialPlan; extras: TrialExtras }>;
+
 export interface StudyStorage {
   /** The folder, or the database URL without its password. */
   readonly location: string;
@@ -148,6 +160,13 @@ export interface StudyStorage {
    * twice). Null when every trial is finished, failed or someone else's.
    */
   claimNext(owner: string, leaseMs: number, isGone: (owner: string) => boolean): Promise<TrialRow | null>;
+  /**
+   * Draws the next trials of a sampled search, under the study's write lock so that numbers are never
+   * given twice: a pending trial (another seed of a design drawn before) is claimed for `owner` as it
+   * is; else, while fewer than `limit` trials exist, `draw` makes trials numbered from the next
+   * number, they are recorded, and the first is claimed. Null when the study has its `limit` trials.
+   */
+  drawTrials(owner: string, leaseMs: number, limit: number, draw: DrawTrials): Promise<TrialRow | null>;
   /**
    * Extends the leases of the trials these owners train (a process's heartbeat, one owner per lane);
    * returns the ids they still hold.

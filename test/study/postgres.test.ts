@@ -137,6 +137,41 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     }
   });
 
+  it('numbers the trials a sampled search draws without a gap or a repeat, however many workers draw at once', async () => {
+    const url = await server.database('draws');
+    const text = `name: draws\ndata: mnist\nepochs: 1\nseeds: [1, 2]\nsearch: tpe\nbudget: { trials: 41 }\nspace:\n  - hidden: [[8]]\n    lr: { log: [0.001, 0.1] }\n`;
+    const spec = parseStudySpec(text, 'draws.yaml');
+    const { drawDesign, drawnTrials } = await import('../../src/study/sampler.js');
+    const stores = await Promise.all(Array.from({ length: 8 }, () => PostgresStudyStorage.open(url, 'draws', { create: true })));
+    try {
+      await Promise.all(stores.map((s) => s.initialize(spec, text, [], () => ({ settings: {}, layers: 'linear 10' }))));
+      const claimed = await Promise.all(stores.map(async (store, i) => {
+        const owner = `host:${i}:draws/1`;
+        const mine: number[] = [];
+        for (;;) {
+          const trial = await store.drawTrials(owner, 60_000, 41, (next, trials) => {
+            const finished = trials.flatMap((t) => (t.params && t.status === 'done' ? [{ params: t.params, score: t.bestValAccuracy ?? 0 }] : []));
+            const { design, params } = drawDesign(spec, next, finished);
+            return drawnTrials(spec, next, design, 41 - trials.length).map((plan) => ({ plan, extras: { settings: { search_params: params }, layers: 'linear 10' } }));
+          });
+          if (!trial) return mine;
+          mine.push(trial.number);
+          await store.recordEpoch(trial.id, owner, { epoch: 1, train_loss: 1, val_loss: 1, val_accuracy: trial.lr, seconds: 0, lr: trial.lr });
+          await store.finish(trial.id, owner, {
+            status: 'done', params: 1, bytes: 4, bestEpoch: 1, testAccuracy: 0.5, testLoss: 1, convergedEpoch: null, secondsToConverge: null,
+            seconds: 0, confusion: null, modelDir: null, prunedReason: null, error: null,
+          });
+        }
+      }));
+      assert.deepEqual(claimed.flat().sort((a, b) => a - b), Array.from({ length: 41 }, (_, i) => i + 1));
+      const trials = await stores[0].trials();
+      assert.deepEqual(trials.map((t) => t.seed), Array.from({ length: 41 }, (_, i) => (i % 2) + 1), 'one trial per seed of each design, the last cut by the budget');
+      for (let i = 0; i + 1 < 41; i += 2) assert.equal(trials[i].lr, trials[i + 1].lr);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('names the database that is missing, or the server that does not answer', async () => {
     const url = await server.database('present');
     const missing = new URL(url);

@@ -170,3 +170,46 @@ test('a study on labels with a gap says so when it starts', async () => {
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /class 10 has no training images.*label 11 is on 1 image, the first train\[5\]/);
 });
+
+test('a TPE study draws its trials as it runs, one per seed of each design, the same draws on a rerun of the spec', async () => {
+  const text = specText(`epochs: 1
+seeds: [1, 2]
+search: tpe
+search_seed: 3
+budget: { trials: 24 }
+space:
+  - layers: { int: [1, 2] }
+    nodes: { int: [4, 64], log: true }
+    lr: { log: [0.0003, 0.03] }
+    optimizer: [adam, sgd]
+`);
+  const first = join(dir, 'tpe-1');
+  const { ran } = await runStudy(text, first, { workers: 1 });
+  assert.equal(ran, 24);
+  const results = await openStudy(first);
+  assert.equal(results.state, 'complete');
+  assert.deepEqual(results.trials.map((t) => t.number), Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.deepEqual(results.trials.map((t) => t.seed), Array.from({ length: 24 }, (_, i) => (i % 2) + 1));
+  for (let i = 0; i < 24; i += 2) {
+    const [a, b] = [results.trials[i], results.trials[i + 1]];
+    assert.deepEqual([a.hidden, a.lr, a.optimizer], [b.hidden, b.lr, b.optimizer], `trials ${i + 1} and ${i + 2} are one design`);
+    assert.ok(a.hidden.length >= 1 && a.hidden.length <= 2 && a.hidden[0] >= 4 && a.hidden[0] <= 64 && a.lr >= 0.0003 && a.lr <= 0.03);
+  }
+  assert.equal(results.designs.length, 12);
+  const store = SqliteStudyStorage.open(first, { readonly: true });
+  try {
+    const drawn = (await store.params(24)).search_params as Record<string, number>;
+    assert.deepEqual(Object.keys(drawn).sort(), ['0.layers', '0.lr', '0.nodes', '0.optimizer']);
+    assert.equal(drawn['0.lr'], results.trials[23].lr);
+  } finally {
+    await store.close();
+  }
+  // one worker: every draw after the first ten finished trials learned from the same trials, so a
+  // second study of the spec draws the same designs (the trained numbers are the same too)
+  const second = join(dir, 'tpe-2');
+  await runStudy(text, second, { workers: 1 });
+  const again = await openStudy(second);
+  assert.deepEqual(again.trials.map((t) => [t.hidden, t.lr, t.optimizer, t.bestValAccuracy]), results.trials.map((t) => [t.hidden, t.lr, t.optimizer, t.bestValAccuracy]));
+  // a finished study is not drawn further
+  assert.equal((await runStudy(text, first, { workers: 1 })).ran, 0);
+});
