@@ -7,7 +7,8 @@ import { formatTextTable, hasNetworks, kindTable, trialTable, writeReport } from
 import { LEASE_SECONDS, StudyRunner, type StudyEvents, type TrialProgress } from '../study/runner.js';
 import { parseStudySpec, StudySpecError, type StudySpec } from '../study/spec.js';
 import { STUDY_DATABASE } from '../study/storage-sqlite.js';
-import { isDatabaseUrl, listStudyNames, openStudyStorage, redactUrl } from '../study/storage.js';
+import { listStudyNames, openStudyStorage } from '../study/open-storage.js';
+import { isDatabaseUrl, redactUrl } from '../study/storage.js';
 import { TrainingAbortedError } from '../train/trainer.js';
 import { createOutput, parseNumber, UsageError, type Output } from './output.js';
 

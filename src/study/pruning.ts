@@ -5,13 +5,7 @@
  * with and usually continue; later ones are held to the bar the earlier ones set. Every verdict is
  * recorded with the metric, the bar and how many trials set it, so a pruned trial says why.
  */
-import type { RungRow } from './storage.js';
-
-export interface RungDecision {
-  row: RungRow;
-  /** Why the trial was pruned (null when it continues). */
-  reason: string | null;
-}
+import type { RungDecision, RungRow } from './storage.js';
 
 function percent(value: number): string {
   return `${(value * 100).toFixed(2)}%`;

@@ -9,7 +9,8 @@ import type { AugmentSpec } from '../data/augment.js';
 import type { EpochRecord } from '../train/trainer.js';
 import { parseLayers } from '../io/layer-text.js';
 import { networkName, type StudyNetwork, type StudySpec } from './spec.js';
-import { openStudyStorage, weightedLayers, type StudyRow, type TrialStatus } from './storage.js';
+import { openStudyStorage } from './open-storage.js';
+import { weightedLayers, type StudyRow, type TrialStatus } from './storage.js';
 
 /** What kind of model a design is: a CNN has convolutions or pooling, an MLP only flat layers. */
 export type ModelKind = 'MLP' | 'CNN';

@@ -24,7 +24,8 @@ import { RungBook } from './pruning.js';
 import { designName } from './results.js';
 import { drawDesign, drawnTrials, type SearchParams } from './sampler.js';
 import { checkNetworks, expandTrials, isSampledSearch, pruneRungs, type StudySpec, type TrialPlan } from './spec.js';
-import { FINISHED_STATUSES, LeaseLostError, openStudyStorage, type DrawTrials, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
+import { openStudyStorage } from './open-storage.js';
+import { FINISHED_STATUSES, LeaseLostError, type DrawTrials, type TrialOutcome, type TrialRow, type TrialStatus } from './storage.js';
 import { loadTrialData } from './worker.js';
 
 export interface StudyRunOptions {
@@ -190,6 +191,8 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       const stopAll = () => active.forEach((worker) => worker.postMessage({ type: 'stop' }));
       signal?.addEventListener('abort', stopAll, { once: true });
       const takenOver = 'another worker took the trial over: this one did not renew its lease in time';
+      /** Trials the heartbeat found another worker holds: stopped here, and not put back in the queue. */
+      const lost = new Set<number>();
 
       const runOne = (row: TrialRow, owner: string) =>
         new Promise<void>((resolve, reject) => {
@@ -297,6 +300,7 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
               case 'stopped':
                 // Interrupted: the checkpoint stays and the next run continues the trial.
                 write(async () => {
+                  if (lost.has(row.id)) return end('running', takenOver, null);
                   await store.markInterrupted(row.id, owner);
                   end(null, null, null);
                 });
@@ -375,10 +379,16 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       const base = ownerName();
       const owners = Array.from({ length: workers }, (_, lane) => `${base}/${lane + 1}`);
       const heartbeat = setInterval(() => {
+        // only trials claimed before this beat: a claim made while it is on its way is not in its answer
+        const beating = new Set(active.keys());
         store.renewLeases(owners, leaseMs).then(
           (held) => {
             // a trial this process still trains but no longer holds: another worker took it over
-            for (const [id, worker] of active) if (!held.includes(id)) worker.postMessage({ type: 'stop' });
+            for (const [id, worker] of active) {
+              if (!beating.has(id) || held.includes(id)) continue;
+              lost.add(id);
+              worker.postMessage({ type: 'stop' });
+            }
           },
           () => {
             // the database is away for a moment: the next beat tries again, well within the lease

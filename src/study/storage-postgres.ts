@@ -21,16 +21,18 @@
  */
 import pg from 'pg';
 import type { EpochRecord } from '../train/trainer.js';
-import { RungBook, type RungDecision } from './pruning.js';
+import { RungBook } from './pruning.js';
 import type { StudySpec, TrialPlan } from './spec.js';
 import {
   finiteOrNull, LeaseLostError, redactUrl, StudyStorageError,
-  type DrawTrials, type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
+  type DrawTrials, type OpenOptions, type RungDecision, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
 } from './storage.js';
 
 const SCHEMA_VERSION = 1;
 /** Connections one process keeps open at most: its lanes, heartbeat and readers share them. */
 const POOL_SIZE = 4;
+/** How long the server lets a transaction of ours sit idle (ours last milliseconds) before ending it. */
+const IDLE_IN_TRANSACTION_MS = 10_000;
 /** How long a query is retried while the server cannot be reached: the first, opening the storage, briefly (a wrong URL should fail at once); later ones long enough to ride out a restart. */
 const FIRST_RETRY_MS = 5_000;
 const RETRY_FOR_MS = 120_000;
@@ -130,6 +132,7 @@ CREATE TABLE IF NOT EXISTS digitlab.checkpoints (
 /** Errors after which the same query may simply be tried again. */
 const TRANSIENT_CODES = new Set([
   '40001', // serialization failure
+  '25P03', // idle in transaction too long (this process was frozen)
   '40P01', // deadlock detected
   '57P01', // admin shutdown (the server is restarting)
   '57P02', // crash shutdown
@@ -196,7 +199,12 @@ class Connection {
 
   constructor(url: string) {
     this.location = redactUrl(url);
-    this.pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({
+      connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000,
+      // A process frozen (or cut off) in the middle of a transaction must not hold its row locks, and
+      // with them its trials, for longer than a lease: the server ends such a transaction.
+      options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`,
+    });
     // An idle connection the server closed (a restart) is dropped from the pool; the next query opens another.
     this.pool.on('error', () => {});
   }

@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AugmentSpec } from '../data/augment.js';
 import type { EpochRecord } from '../train/trainer.js';
-import { RungBook, type RungDecision } from './pruning.js';
+import { RungBook } from './pruning.js';
 import type { StudyNetwork, StudySpec, TrialPlan } from './spec.js';
 import {
   finiteOrNull, LeaseLostError, StudyStorageError, weightedLayers,
-  type DrawTrials, type OpenOptions, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
+  type DrawTrials, type OpenOptions, type RungDecision, type RungRow, type StoredEpoch, type StudyRow, type StudyStorage, type TrialExtras, type TrialOutcome, type TrialRow, type TrialStatus,
 } from './storage.js';
 
 export const STUDY_DATABASE = 'study.sqlite';

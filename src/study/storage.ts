@@ -17,7 +17,6 @@
 import type { AugmentSpec } from '../data/augment.js';
 import { parseLayers } from '../io/layer-text.js';
 import type { EpochRecord } from '../train/trainer.js';
-import type { RungDecision } from './pruning.js';
 import type { StudyNetwork, StudySpec, TrialPlan } from './spec.js';
 
 export type TrialStatus = 'pending' | 'running' | 'done' | 'pruned' | 'diverged' | 'failed';
@@ -93,6 +92,12 @@ export interface RungRow {
   threshold: number;
   competitors: number;
   kept: boolean;
+}
+
+/** A successive-halving verdict: the rung's row, and why the trial was pruned (null when it continues). */
+export interface RungDecision {
+  row: RungRow;
+  reason: string | null;
 }
 
 export interface StudyRow {
@@ -230,30 +235,4 @@ export interface OpenOptions {
   readonly?: boolean;
   /** The study, in a database that may hold several (PostgreSQL); a folder holds one. */
   study?: string;
-}
-
-/** Opens a study's storage: a folder (SQLite) or a `postgres://` URL. */
-export async function openStudyStorage(location: string, options: OpenOptions = {}): Promise<StudyStorage> {
-  if (isDatabaseUrl(location)) {
-    const { PostgresStudyStorage } = await import('./storage-postgres.js');
-    if (options.study === undefined) throw new StudyStorageError(`${redactUrl(location)} may hold several studies: name one (--study NAME)`);
-    return PostgresStudyStorage.open(location, options.study, options);
-  }
-  const { SqliteStudyStorage } = await import('./storage-sqlite.js');
-  return SqliteStudyStorage.open(location, options);
-}
-
-/** The studies a location holds: a folder's one, or every study in a database. */
-export async function listStudyNames(location: string): Promise<string[]> {
-  if (isDatabaseUrl(location)) {
-    const { listPostgresStudies } = await import('./storage-postgres.js');
-    return listPostgresStudies(location);
-  }
-  const storage = await openStudyStorage(location, { readonly: true });
-  try {
-    const study = await storage.study();
-    return study ? [study.name] : [];
-  } finally {
-    await storage.close();
-  }
 }

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStudy, type StudyResults } from '../../src/study/results.js';
 import { parseStudySpec } from '../../src/study/spec.js';
-import { openStudyStorage, StudyStorageError } from '../../src/study/storage.js';
+import { openStudyStorage } from '../../src/study/open-storage.js';
+import { StudyStorageError } from '../../src/study/storage.js';
 import { PostgresStudyStorage } from '../../src/study/storage-postgres.js';
 import { assertCleanFailure, digitlab, digitlabProcess, writeSmallIdx } from '../cli/helpers.js';
 import { checkClaims } from './claims.js';
@@ -237,6 +238,38 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     const listed = digitlab(['study', 'ls', url, '--json']);
     assert.equal(listed.status, 0, listed.stderr);
     assert.deepEqual(JSON.parse(listed.stdout).map((s: { name: string; finished: number }) => [s.name, s.finished]), [['shared', 6]]);
+  });
+
+  it('takes the trial of a frozen worker over when its lease runs out; the frozen one, thawed, stops that trial and writes nothing more of it', async () => {
+    const url = await server.database('frozen');
+    const spec = writeSpec('frozen.yaml', SPEC);
+    const lease = ['--lease', '2', '--workers', '1'];
+    const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'frozen-1'), ...lease]);
+    let frozen = 0;
+    await until(() => {
+      const epoch = /\[(\d)\/6\] [^\n]*: epoch [12]\/4/.exec(first.stderr);
+      if (epoch && !doneNumbers(first.stderr).includes(Number(epoch[1]))) frozen = Number(epoch[1]);
+      return frozen > 0;
+    }, 'the first worker to be part-way through a trial');
+    // as a machine whose network is gone: alive, but silent (no heartbeat) and unreachable
+    first.child.kill('SIGSTOP');
+    const second = start(['study', 'worker', '--storage', url, '--out', join(dir, 'frozen-2'), ...lease]);
+    await until(() => new RegExp(`\\[${frozen}/6\\] [^\\n]*: continuing after epoch [123] from its checkpoint`).test(second.stderr), 'the second worker to take the frozen trial over');
+    first.child.kill('SIGCONT');
+    const [a, b] = await Promise.all([first.exit, second.exit]);
+    assert.equal(a, 0, first.stderr);
+    assert.equal(b, 0, second.stderr);
+    assert.match(first.stderr, new RegExp(`\\[${frozen}/6\\] [^\\n]*: running: another worker took the trial over`));
+    assert.deepEqual([...doneNumbers(first.stderr), ...doneNumbers(second.stderr)].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6]);
+    assert.ok(!doneNumbers(first.stderr).includes(frozen));
+    const results = await openStudy(url, 'shared');
+    for (const trial of results.trials) assert.deepEqual(trial.epochs.map((e) => e.epoch), [1, 2, 3, 4], `trial ${trial.number}`);
+    const expected = comparable(reference);
+    comparable(results).forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
+    // and the report of a study in a database is written where it is asked for
+    const report = digitlab(['study', 'report', 'shared', '--storage', url, '--out', join(dir, 'frozen-report')]);
+    assert.equal(report.status, 0, report.stderr);
+    assert.match(report.stdout, /report: .*frozen-report\/report\.html/);
   });
 
   it('lists the study in the database on the server\'s study explorer, beside the study folders', async () => {

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { openStudy } from '../../study/results.js';
 import { hasNetworks, kindTable, trialTable } from '../../study/report.js';
 import { STUDY_DATABASE } from '../../study/storage-sqlite.js';
-import { listStudyNames } from '../../study/storage.js';
+import { listStudyNames } from '../../study/open-storage.js';
 import { HttpError } from '../errors.js';
 import { ID_PATTERN } from '../models.js';
 import { idParams } from './schemas.js';
