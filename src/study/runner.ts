@@ -404,7 +404,9 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
             await runOne(row, owner);
             continue;
           }
-          if (!(await store.othersAtWork(owners))) break;
+          // nothing to claim now, but trials of others left: one may die (or its lease has run out and
+          // another claimer holds it for a moment), so look again shortly
+          if (!(await store.othersLeft(owners))) break;
           await abortableSleep(pause, signal);
         }
       };

@@ -529,6 +529,14 @@ export class PostgresStudyStorage implements StudyStorage {
     return rows.rows.length > 0;
   }
 
+  async othersLeft(owners: readonly string[]): Promise<boolean> {
+    const rows = await this.db.query(
+      "SELECT 1 FROM digitlab.trials WHERE study_id = $1 AND status IN ('pending', 'running') AND (owner IS NULL OR NOT (owner = ANY($2))) LIMIT 1",
+      [this.id, owners],
+    );
+    return rows.rows.length > 0;
+  }
+
   async requeueFailed(): Promise<void> {
     await this.db.query("UPDATE digitlab.trials SET status = 'pending', owner = NULL, lease_until = NULL WHERE study_id = $1 AND status = 'failed'", [this.id]);
   }

@@ -322,6 +322,14 @@ export class SqliteStudyStorage implements StudyStorage {
     );
   }
 
+  async othersLeft(owners: readonly string[]): Promise<boolean> {
+    return (
+      this.db
+        .prepare("SELECT 1 FROM trials WHERE status IN ('pending', 'running') AND (owner IS NULL OR owner NOT IN (SELECT value FROM json_each(?))) LIMIT 1")
+        .get(JSON.stringify(owners)) !== undefined
+    );
+  }
+
   async requeueFailed(): Promise<void> {
     this.db.prepare("UPDATE trials SET status = 'pending', owner = NULL, lease_until = NULL WHERE status = 'failed'").run();
   }

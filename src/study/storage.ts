@@ -179,6 +179,11 @@ export interface StudyStorage {
   renewLeases(owners: readonly string[], leaseMs: number): Promise<number[]>;
   /** Whether anyone but these owners holds a live lease on a running trial. */
   othersAtWork(owners: readonly string[]): Promise<boolean>;
+  /**
+   * Whether a trial not held by these owners is still to be finished: pending, or running under
+   * anyone's lease, live or run out (a dead worker's trial another claimer has locked for a moment).
+   */
+  othersLeft(owners: readonly string[]): Promise<boolean>;
   /** Puts failed trials back in the queue, to be tried again. */
   requeueFailed(): Promise<void>;
   /** Puts an interrupted trial back in the queue; its checkpoint and recorded epochs stay. */

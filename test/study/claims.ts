@@ -47,4 +47,11 @@ export async function checkClaims(store: StudyStorage, spec: StudySpec, text: st
   assert.equal((await store.claimNext('host:5:e/1', 60_000, alive))?.number, 2);
   assert.equal(await store.claimNext('host:5:e/2', 60_000, alive), null);
   assert.deepEqual((await store.trials()).map((t) => t.status), ['running', 'running', 'done']);
+  // a lane with nothing to claim waits while trials of others are left, and only then
+  assert.ok(await store.othersLeft(['host:4:d/1']));
+  assert.ok(!(await store.othersLeft(['host:4:d/1', 'host:5:e/1'])));
+  // a run-out lease still leaves the trial to be finished (by whoever claims it first)
+  await store.renewLeases(['host:4:d/1', 'host:5:e/1'], -1);
+  assert.ok(!(await store.othersAtWork([])));
+  assert.ok(await store.othersLeft([]));
 }

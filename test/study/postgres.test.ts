@@ -58,13 +58,41 @@ function start(args: string[]) {
   return run;
 }
 
-const until = async (condition: () => boolean, what: string, ms = 120_000) => {
+const until = async (condition: () => boolean, what: string, ms = 120_000, detail: () => string = () => '') => {
   const started = Date.now();
   while (!condition()) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}${detail()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/**
+ * Stops (SIGSTOP) a worker process at a moment it is part-way through a trial, as the database
+ * says: a trial it owns, running, with an epoch and a checkpoint committed, and epochs to go. Between
+ * trials it is let go on (SIGCONT) and tried again. Returns that trial's number.
+ */
+async function stopMidTrial(run: ReturnType<typeof start>, url: string): Promise<number> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    for (let attempt = 0; attempt < 2000; attempt++) {
+      if (/: epoch \d\/4/.test(run.stderr)) {
+        run.child.kill('SIGSTOP');
+        const found = await db.query<{ number: number }>(
+          `SELECT t.number FROM digitlab.trials t JOIN digitlab.checkpoints c ON c.trial_id = t.id
+           WHERE t.status = 'running' AND t.owner LIKE $1 AND (SELECT max(epoch) FROM digitlab.epochs e WHERE e.trial_id = t.id) < 4`,
+          [`%:${run.child.pid}:%`],
+        );
+        if (found.rows.length > 0) return found.rows[0].number;
+        run.child.kill('SIGCONT');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+    }
+    throw new Error('the worker was never caught part-way through a trial');
+  } finally {
+    await db.end();
+  }
+}
 
 const doneNumbers = (stderr: string) => [...stderr.matchAll(/\[(\d+)\/6\] [^\n]*: done/g)].map((m) => Number(m[1]));
 
@@ -198,12 +226,7 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     const second = start(['study', 'worker', '--storage', url, '--study', 'shared', '--out', join(dir, 'machine-2'), ...lease]);
     const third = start(['study', 'worker', '--storage', url, '--out', join(dir, 'machine-3'), ...lease]);
     // kill the second once it is part-way through a trial: an epoch recorded, and epochs to go
-    let victim = 0;
-    await until(() => {
-      const epoch = /\[(\d)\/6\] [^\n]*: epoch [123]\/4/.exec(second.stderr);
-      if (epoch && !doneNumbers(second.stderr).includes(Number(epoch[1]))) victim = Number(epoch[1]);
-      return victim > 0;
-    }, 'the second worker to train part of a trial');
+    const victim = await stopMidTrial(second, url);
     second.child.kill('SIGKILL');
     const [a, , c] = await Promise.all([first.exit, second.exit, third.exit]);
     assert.equal(second.child.signalCode, 'SIGKILL');
@@ -245,16 +268,11 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     const spec = writeSpec('frozen.yaml', SPEC);
     const lease = ['--lease', '2', '--workers', '1'];
     const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'frozen-1'), ...lease]);
-    let frozen = 0;
-    await until(() => {
-      const epoch = /\[(\d)\/6\] [^\n]*: epoch [12]\/4/.exec(first.stderr);
-      if (epoch && !doneNumbers(first.stderr).includes(Number(epoch[1]))) frozen = Number(epoch[1]);
-      return frozen > 0;
-    }, 'the first worker to be part-way through a trial');
     // as a machine whose network is gone: alive, but silent (no heartbeat) and unreachable
-    first.child.kill('SIGSTOP');
+    const frozen = await stopMidTrial(first, url);
     const second = start(['study', 'worker', '--storage', url, '--out', join(dir, 'frozen-2'), ...lease]);
-    await until(() => new RegExp(`\\[${frozen}/6\\] [^\\n]*: continuing after epoch [123] from its checkpoint`).test(second.stderr), 'the second worker to take the frozen trial over');
+    await until(() => new RegExp(`\\[${frozen}/6\\] [^\\n]*: continuing after epoch [123] from its checkpoint`).test(second.stderr), 'the second worker to take the frozen trial over', 120_000,
+      () => `: trial ${frozen} frozen\nfirst:\n${first.stderr}\nsecond:\n${second.stderr}`);
     first.child.kill('SIGCONT');
     const [a, b] = await Promise.all([first.exit, second.exit]);
     assert.equal(a, 0, first.stderr);
