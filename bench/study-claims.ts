@@ -19,7 +19,6 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import pg from 'pg';
 import { expandTrials, parseStudySpec } from '../src/study/spec.js';
 import { PostgresStudyStorage } from '../src/study/storage-postgres.js';
 import type { TrialOutcome } from '../src/study/storage.js';
+import { createDatabase, freePort } from '../test/study/postgres-server.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -80,17 +80,6 @@ async function claimer(url: string, tag: string): Promise<void> {
   process.stdout.write(JSON.stringify({ claimed, errors }));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -100,20 +89,6 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-async function freshDatabase(serverUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** Highest number of connections to `database` seen while `work` runs (sampled every 20 ms). */
@@ -160,7 +135,7 @@ async function main(): Promise<void> {
     log(`CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; PostgreSQL at ${serverUrl.replace(/:[^:@/]*@/, ':***@')}`);
 
     // 1. claims
-    const url = await freshDatabase(serverUrl, 'bench_claims');
+    const url = await createDatabase(serverUrl, 'bench_claims');
     const text = `name: claims\ndata: mnist\nepochs: 1\nseeds: [${Array.from({ length: trials }, (_, i) => i + 1).join(', ')}]\nspace:\n  - hidden: [[4]]\n`;
     const spec = parseStudySpec(text, 'claims.yaml');
     const setup = await PostgresStudyStorage.open(url, 'claims', { create: true });
@@ -203,7 +178,7 @@ async function main(): Promise<void> {
     };
 
     // 2. workers
-    const workersUrl = await freshDatabase(serverUrl, 'bench_workers');
+    const workersUrl = await createDatabase(serverUrl, 'bench_workers');
     const seeds = Array.from({ length: tiny }, (_, i) => i + 1).join(', ');
     const tinySpec = join(work, 'tiny.yaml');
     writeFileSync(tinySpec, `name: tiny\ndata: mnist\nvalidation: 200\ntrain_subset: 200\nepochs: 1\nbatch_size: 50\nseeds: [${seeds}]\nspace:\n  - hidden: [[4]]\n`);

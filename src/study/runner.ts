@@ -412,6 +412,11 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
       };
       try {
         await Promise.all(owners.map(lane));
+      } catch (error) {
+        // the storage failed for good (the database away past every retry): no lane can record
+        // anything more, so no trial trains on; their claims run out and other workers take them
+        for (const worker of active.values()) void worker.terminate();
+        throw error;
       } finally {
         clearInterval(heartbeat);
         signal?.removeEventListener('abort', stopAll);

@@ -26,7 +26,8 @@ export interface TestPostgres {
   stop(): void;
 }
 
-async function freePort(): Promise<number> {
+/** A port no one listens on now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -35,6 +36,21 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/** Creates database `name` on the server at `serverUrl` (dropping one of that name first); its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const target = new URL(serverUrl);
+  target.pathname = `/${name}`;
+  return target.toString();
 }
 
 export async function testPostgres(): Promise<TestPostgres> {
@@ -48,19 +64,7 @@ export async function testPostgres(): Promise<TestPostgres> {
   const serverDir = dir as string;
   const serverUrl = url as string;
   return {
-    async database(name: string): Promise<string> {
-      const admin = new pg.Client({ connectionString: serverUrl });
-      await admin.connect();
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await admin.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await admin.end();
-      }
-      const target = new URL(serverUrl);
-      target.pathname = `/${name}`;
-      return target.toString();
-    },
+    database: (name: string) => createDatabase(serverUrl, name),
     restart(): void {
       execFileSync('bash', [script, 'restart', serverDir], { stdio: 'ignore' });
     },
