@@ -290,6 +290,37 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     assert.match(report.stdout, /report: .*frozen-report\/report\.html/);
   });
 
+  it('takes the pruning verdicts of two processes one at a time, each against every rung recorded before it', async () => {
+    const url = await server.database('pruned');
+    const text = SPEC.replace('name: shared', 'name: pruned').replace('seeds: [1, 2]', 'seeds: [1]').replace(/space:[\s\S]*/, 'space:\n  - layers: [1, 2]\n    nodes: [8, 32]\n    lr: [0.001, 0.0001]\n');
+    const spec = writeSpec('pruned.yaml', text);
+    const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'pruned-1'), '--workers', '1', '--prune']);
+    await until(() => /: epoch 1\/4/.test(first.stderr), 'the study to start');
+    const second = start(['study', 'worker', '--storage', url, '--out', join(dir, 'pruned-2'), '--workers', '1', '--prune']);
+    const [a, b] = await Promise.all([first.exit, second.exit]);
+    assert.equal(a, 0, first.stderr);
+    assert.equal(b, 0, second.stderr);
+    assert.ok(/: done/.test(second.stderr) || /pruned/.test(second.stderr), 'the second process trained some');
+    const store = await openStudyStorage(url, { readonly: true, study: 'pruned' });
+    try {
+      const rungs = await store.rungs();
+      const trials = await store.trials();
+      assert.ok(trials.some((t) => t.status === 'pruned'), 'successive halving pruned some');
+      for (const rung of new Set(rungs.map((r) => r.rung))) {
+        const rows = rungs.filter((r) => r.rung === rung);
+        // serialized: the k-th verdict at a rung saw the k - 1 before it, whichever process took them
+        assert.deepEqual(rows.map((r) => r.competitors).sort((x, y) => x - y), rows.map((_, i) => i + 1), `rung ${rung}`);
+        for (const row of rows) assert.equal(row.kept, row.metric >= row.threshold);
+      }
+      for (const trial of trials) {
+        const cut = rungs.find((r) => r.trial_id === trial.id && !r.kept);
+        assert.equal(trial.status, cut ? 'pruned' : 'done', `trial ${trial.number}`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lists the study in the database on the server\'s study explorer, beside the study folders', async () => {
     assert.ok(sharedUrl, 'the shared study ran');
     const { createServer } = await import('../../src/serve/server.js');
