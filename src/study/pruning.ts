@@ -1,9 +1,12 @@
 /**
  * Successive halving, asynchronous (as in ASHA): rungs sit at growing epoch budgets, and a trial
- * reaching a rung continues only if its validation accuracy is among the best 1/reduction of all
- * the values recorded at that rung so far (itself included). Early arrivals have little to compare
- * with and usually continue; later ones are held to the bar the earlier ones set. Every verdict is
- * recorded with the metric, the bar and how many trials set it, so a pruned trial says why.
+ * reaching a rung continues only if its validation accuracy is among the best 1/reduction of the
+ * values recorded at that rung by the trials numbered before it (itself included). Early trials have
+ * little to compare with and usually continue; later ones are held to the bar the earlier ones set.
+ * A trial's verdict waits for the earlier trials still training to reach the rung (see the runner),
+ * so the verdicts are those of one worker taking the trials in order, however many share the study.
+ * Every verdict is recorded with the metric, the bar and how many trials set it, so a pruned trial
+ * says why.
  */
 import type { RungDecision, RungRow } from './storage.js';
 

@@ -282,6 +282,9 @@ export class StudyRunner extends TypedEmitter<StudyEvents> {
               }
               case 'rung':
                 write(async () => {
+                  // the trials before this one that are still training reach the rung first: the verdict is
+                  // then the one a single worker would give, however the trials were spread
+                  while (!settled && !signal?.aborted && (await store.earlierAtWork(row.id, rungs.indexOf(message.epoch)))) await abortableSleep(200, signal);
                   const decision = await store.decideRung(
                     row.id, owner, { index: rungs.indexOf(message.epoch), epoch: message.epoch, metric: message.metric, reduction: spec.prune.reduction },
                     (reason) => ({ ...emptyOutcome('pruned'), params: progress.params, bytes: progress.params * 4, prunedReason: reason }),

@@ -583,10 +583,16 @@ export class PostgresStudyStorage implements StudyStorage {
     pruned: (reason: string) => TrialOutcome,
   ): Promise<RungDecision> {
     return this.db.transaction(async (client) => {
-      // one verdict of this study at a time, each against every rung recorded before it
+      // one verdict of this study at a time, each against the rungs of the trials numbered before it
       await client.query('SELECT pg_advisory_xact_lock($1, 1)', [this.id]);
       await this.checkOwner(client, trialId, owner);
-      const decision = new RungBook(rung.reduction, await this.rungsOn(client)).decide(trialId, rung.index, rung.epoch, rung.metric);
+      const earlier = await client.query(
+        `SELECT r.trial_id, r.rung, r.epoch, r.metric, r.threshold, r.competitors, r.kept FROM digitlab.rungs r JOIN digitlab.trials t ON t.id = r.trial_id
+         WHERE r.study_id = $1 AND t.number < (SELECT number FROM digitlab.trials WHERE id = $2) ORDER BY r.rung, r.trial_id`,
+        [this.id, trialId],
+      );
+      const rows = earlier.rows.map((row) => ({ ...(row as RungRow), trial_id: Number(row.trial_id) }));
+      const decision = new RungBook(rung.reduction, rows).decide(trialId, rung.index, rung.epoch, rung.metric);
       const row = decision.row;
       await client.query(
         `INSERT INTO digitlab.rungs (trial_id, study_id, rung, epoch, metric, threshold, competitors, kept) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -597,6 +603,15 @@ export class PostgresStudyStorage implements StudyStorage {
       if (!row.kept) await this.finishOn(client, trialId, pruned(decision.reason ?? ''));
       return decision;
     });
+  }
+
+  async earlierAtWork(trialId: number, rung: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 FROM digitlab.trials t WHERE t.study_id = $1 AND t.number < (SELECT number FROM digitlab.trials WHERE id = $2)
+         AND t.status = 'running' AND t.lease_until >= now() AND NOT EXISTS (SELECT 1 FROM digitlab.rungs r WHERE r.trial_id = t.id AND r.rung = $3) LIMIT 1`,
+      [this.id, trialId, rung],
+    );
+    return rows.rows.length > 0;
   }
 
   async recordTimings(trialId: number, timings: Record<string, number>): Promise<void> {

@@ -373,10 +373,13 @@ export class SqliteStudyStorage implements StudyStorage {
     trialId: number, owner: string, rung: { index: number; epoch: number; metric: number; reduction: number },
     pruned: (reason: string) => TrialOutcome,
   ): Promise<RungDecision> {
-    // against every rung recorded so far, by any process sharing the study, under its write lock
+    // against the rungs of the trials before it, by any process sharing the study, under its write lock
     return this.db.transaction(() => {
       this.checkOwner(trialId, owner);
-      const decision = new RungBook(rung.reduction, this.rungsSync()).decide(trialId, rung.index, rung.epoch, rung.metric);
+      const earlier = (this.db
+        .prepare('SELECT r.* FROM rungs r JOIN trials t ON t.id = r.trial_id WHERE t.number < (SELECT number FROM trials WHERE id = ?) ORDER BY r.rung, r.trial_id')
+        .all(trialId) as Array<Omit<RungRow, 'kept'> & { kept: number }>).map((row) => ({ ...row, kept: Boolean(row.kept) }));
+      const decision = new RungBook(rung.reduction, earlier).decide(trialId, rung.index, rung.epoch, rung.metric);
       const row = decision.row;
       this.db
         .prepare('INSERT OR REPLACE INTO rungs (trial_id, rung, epoch, metric, threshold, competitors, kept) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -384,6 +387,17 @@ export class SqliteStudyStorage implements StudyStorage {
       if (!row.kept) this.finishSync(trialId, null, pruned(decision.reason ?? ''));
       return decision;
     }).immediate();
+  }
+
+  async earlierAtWork(trialId: number, rung: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM trials t WHERE t.number < (SELECT number FROM trials WHERE id = ?) AND t.status = 'running' AND t.lease_until >= ?
+           AND NOT EXISTS (SELECT 1 FROM rungs r WHERE r.trial_id = t.id AND r.rung = ?) LIMIT 1`,
+        )
+        .get(trialId, Date.now(), rung) !== undefined
+    );
   }
 
   async recordTimings(trialId: number, timings: Record<string, number>): Promise<void> {

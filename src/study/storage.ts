@@ -192,13 +192,20 @@ export interface StudyStorage {
   resumeEpochs(trialId: number, owner: string, history: EpochRecord[]): Promise<void>;
   recordEpoch(trialId: number, owner: string, epoch: EpochRecord): Promise<void>;
   /**
-   * The successive-halving verdict for a trial at a rung, against every rung recorded by any worker,
-   * taken and recorded in one transaction (a pruned trial is finished in it, `pruned` giving its row).
+   * The successive-halving verdict for a trial at a rung, against the values the trials numbered
+   * before it recorded at that rung (by any worker), taken and recorded in one transaction (a pruned
+   * trial is finished in it, `pruned` giving its row).
    */
   decideRung(
     trialId: number, owner: string, rung: { index: number; epoch: number; metric: number; reduction: number },
     pruned: (reason: string) => TrialOutcome,
   ): Promise<RungDecision>;
+  /**
+   * Whether a trial numbered before this one is still on its way to rung `rung`: running under a live
+   * lease, with no verdict at that rung yet. Its verdict waits for them, so that it is the verdict a
+   * single worker taking the trials in order would have given.
+   */
+  earlierAtWork(trialId: number, rung: number): Promise<boolean>;
   recordTimings(trialId: number, timings: Record<string, number>): Promise<void>;
   finish(trialId: number, owner: string | null, outcome: TrialOutcome): Promise<void>;
   /** Keeps a trial's latest checkpoint (a no-op where checkpoints stay in the trial folder). */

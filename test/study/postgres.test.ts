@@ -290,10 +290,14 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     assert.match(report.stdout, /report: .*frozen-report\/report\.html/);
   });
 
-  it('takes the pruning verdicts of two processes one at a time, each against every rung recorded before it', async () => {
+  it('prunes as one process would: the verdicts of two processes are taken one at a time, each against the trials before it', async () => {
     const url = await server.database('pruned');
-    const text = SPEC.replace('name: shared', 'name: pruned').replace('seeds: [1, 2]', 'seeds: [1]').replace(/space:[\s\S]*/, 'space:\n  - layers: [1, 2]\n    nodes: [8, 32]\n    lr: [0.001, 0.0001]\n');
+    const text = SPEC.replace('name: shared', 'name: pruned').replace('seeds: [1, 2]', 'seeds: [1]').replace(/space:[\s\S]*/, 'space:\n  - hidden: [[512, 512], [8], [384, 384], [4], [256, 256], [16]]\n    lr: [0.001, 0.00003]\n');
+    // slow and quick designs in turn: a later trial often reaches a rung before an earlier one
     const spec = writeSpec('pruned.yaml', text);
+    const alone = join(dir, 'pruned-alone');
+    const single = digitlab(['study', 'run', spec, '--out', alone, '--workers', '1', '--prune'], { timeout: 240_000 });
+    assert.equal(single.status, 0, single.stderr);
     const first = start(['study', 'run', spec, '--storage', url, '--out', join(dir, 'pruned-1'), '--workers', '1', '--prune']);
     await until(() => /: epoch 1\/4/.test(first.stderr), 'the study to start');
     const second = start(['study', 'worker', '--storage', url, '--out', join(dir, 'pruned-2'), '--workers', '1', '--prune']);
@@ -319,6 +323,23 @@ describe('studies in PostgreSQL', { skip: postgresSkip }, () => {
     } finally {
       await store.close();
     }
+    // the same verdicts, epochs and results as one process on SQLite
+    const expected = comparable(await openStudy(alone));
+    const shared = comparable(await openStudy(url, 'pruned'));
+    shared.forEach((trial, i) => assert.deepEqual(trial, expected[i], `trial ${i + 1}`));
+    const reasons = async (where: Promise<StudyResults>) => (await where).trials.map((t) => t.prunedReason);
+    assert.deepEqual(await reasons(openStudy(url, 'pruned')), await reasons(openStudy(alone)));
+    // every verdict alike: the bar, and how many trials set it
+    const verdicts = async (where: string, study?: string) => {
+      const opened = await openStudyStorage(where, { readonly: true, study });
+      try {
+        const numbers = new Map((await opened.trials()).map((t) => [t.id, t.number]));
+        return (await opened.rungs()).map((r) => ({ ...r, trial_id: numbers.get(r.trial_id) })).sort((x, y) => x.rung - y.rung || (x.trial_id ?? 0) - (y.trial_id ?? 0));
+      } finally {
+        await opened.close();
+      }
+    };
+    assert.deepEqual(await verdicts(url, 'pruned'), await verdicts(alone));
   });
 
   it('lists the study in the database on the server\'s study explorer, beside the study folders', async () => {
