@@ -150,8 +150,6 @@ function isTransient(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Db = pg.Pool | pg.PoolClient;
-
 /** JSON columns come back parsed; timestamps as ISO text, as a study folder gives them. */
 function iso(value: unknown): string | null {
   return value instanceof Date ? value.toISOString() : value === null || value === undefined ? null : String(value);
@@ -458,12 +456,9 @@ export class PostgresStudyStorage implements StudyStorage {
   }
 
   async rungs(): Promise<RungRow[]> {
-    return this.rungsOn(this.db.pool);
-  }
-
-  private async rungsOn(db: Db): Promise<RungRow[]> {
-    const rows = await db.query('SELECT trial_id, rung, epoch, metric, threshold, competitors, kept FROM digitlab.rungs WHERE study_id = $1 ORDER BY rung, trial_id', [this.id]);
-    return rows.rows.map((row) => ({ ...(row as RungRow), trial_id: Number(row.trial_id) }));
+    const rows = await this.db.query<RungRow>('SELECT trial_id, rung, epoch, metric, threshold, competitors, kept FROM digitlab.rungs WHERE study_id = $1 ORDER BY rung, trial_id', [this.id]);
+    // BIGINT ids come back as text
+    return rows.rows.map((row) => ({ ...row, trial_id: Number(row.trial_id) }));
   }
 
   async timings(): Promise<Array<{ trial_id: number; phase: string; seconds: number }>> {

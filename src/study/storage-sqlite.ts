@@ -265,10 +265,6 @@ export class SqliteStudyStorage implements StudyStorage {
   }
 
   async rungs(): Promise<RungRow[]> {
-    return this.rungsSync();
-  }
-
-  private rungsSync(): RungRow[] {
     return (this.db.prepare('SELECT * FROM rungs ORDER BY rung, trial_id').all() as Array<Omit<RungRow, 'kept'> & { kept: number }>).map((row) => ({ ...row, kept: Boolean(row.kept) }));
   }
 
