@@ -12,7 +12,8 @@ const isolation = {
 
 export default defineConfig({
   root: import.meta.dirname,
-  base: '/',
+  // relative addresses, so the same build works at / (digitlab serve) and under any path of a static host
+  base: './',
   build: {
     outDir: '../dist/web',
     emptyOutDir: true,
@@ -26,6 +27,8 @@ export default defineConfig({
       },
     },
   },
+  // the training worker starts the kernel pool's workers in turn: module workers, as in the library
+  worker: { format: 'es' },
   server: { headers: isolation, proxy: { '/api': 'http://127.0.0.1:3000' } },
   preview: { headers: isolation, proxy: { '/api': 'http://127.0.0.1:3000' } },
 });

@@ -6,7 +6,8 @@
  * before a thread has started its one runs that part itself, on its own instance of the module (see
  * Slot.Claimed): a thread that sleeps or whose core is taken then costs no wait. Every part computes
  * the same whichever thread runs it, so results do not change. The caller splits the work: see wasm-runtime.ts and the bindings in ops/.
- * Node.js only (the caller blocks in Atomics.wait, which browsers forbid on the main thread).
+ * The threads are Node.js worker threads, or a browser's Web Workers (browser-pool.ts); either way the
+ * caller blocks in Atomics.wait, which browsers allow in a worker but not on a page's main thread.
  */
 import { ARGUMENTS, CONTROL_INTS, POOL_KERNELS, STOP, Slot, type PoolOperation, type PoolWorkerData } from './pool-protocol.js';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
@@ -22,10 +23,13 @@ export class KernelPoolError extends Error {
   override name = 'KernelPoolError';
 }
 
-interface WorkerHandle {
-  terminate(): Promise<number>;
-  unref(): void;
+/** A started thread, as the pool holds it. */
+export interface PoolThread {
+  terminate(): unknown;
 }
+
+/** Starts one thread of the pool on `data`; resolves once the thread is ready for requests. */
+export type PoolThreadLauncher = (data: PoolWorkerData) => Promise<PoolThread>;
 
 type KernelFunction = (...args: number[]) => unknown;
 interface WasmInstanceApi {
@@ -41,7 +45,7 @@ export class KernelPool {
   private readonly local: (KernelFunction | undefined)[];
 
   private constructor(
-    private readonly workers: WorkerHandle[],
+    private readonly workers: PoolThread[],
     control: SharedArrayBuffer,
     args: SharedArrayBuffer,
     module: WasmModule,
@@ -54,39 +58,24 @@ export class KernelPool {
     this.local = [undefined, ...POOL_KERNELS.map((name) => exports[name])];
   }
 
-  /** Starts `count` threads on `module` and `memory`; resolves when every one is ready. */
-  static async start(module: WasmModule, memory: WasmMemory, count: number): Promise<KernelPool> {
-    const { Worker } = await import('node:worker_threads');
+  /**
+   * Starts `count` threads on `module` and `memory` (Node.js worker threads unless `launch` says
+   * otherwise); resolves when every one is ready.
+   */
+  static async start(module: WasmModule, memory: WasmMemory, count: number, launch: PoolThreadLauncher = launchNodeThread): Promise<KernelPool> {
     const control = new SharedArrayBuffer(count * CONTROL_INTS * 4);
     const args = new SharedArrayBuffer(count * ARGUMENTS * 8);
-    // Compiled code runs the .js next to this file; sources (tests, benchmarks) run through tsx, which
-    // the thread then loads too.
-    const here = import.meta.url;
-    const fromSource = here.endsWith('.ts');
-    const script = new URL(fromSource ? './pool-worker.ts' : './pool-worker.js', here);
-    const source = fromSource
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
-        `.then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`
-      : null;
-    const workers: WorkerHandle[] = [];
-    const ready: Promise<void>[] = [];
-    for (let slot = 0; slot < count; slot++) {
-      const workerData: PoolWorkerData = { module, memory, control, args, slot, spin: WORKER_SPIN };
-      const worker = source === null ? new Worker(script, { workerData }) : new Worker(source, { eval: true, workerData });
-      ready.push(new Promise((resolve, reject) => {
-        worker.once('message', () => resolve());
-        worker.once('error', (error) => reject(new KernelPoolError(`a kernel thread failed to start: ${error.message}`)));
-      }));
-      workers.push(worker);
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, (_, slot) => launch({ module, memory, control, args, slot, spin: WORKER_SPIN })),
+    );
+    const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(threads.map((t) => t.terminate()));
+      const reason = failed.reason as Error;
+      throw reason instanceof KernelPoolError ? reason : new KernelPoolError(`a kernel thread failed to start: ${reason.message}`);
     }
-    try {
-      await Promise.all(ready);
-    } catch (error) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw error;
-    }
-    for (const worker of workers) worker.unref(); // idle threads must not keep the process alive
-    return new KernelPool(workers, control, args, module, memory);
+    return new KernelPool(threads, control, args, module, memory);
   }
 
   get size(): number {
@@ -152,4 +141,32 @@ export class KernelPool {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** Starts a Node.js worker thread running pool-worker.ts. */
+async function launchNodeThread(workerData: PoolWorkerData): Promise<PoolThread> {
+  const { Worker } = await import('node:worker_threads');
+  // Compiled code runs the .js next to this file; sources (tests, benchmarks) run through tsx, which
+  // the thread then loads too.
+  const here = import.meta.url;
+  const fromSource = here.endsWith('.ts');
+  const script = new URL(fromSource ? './pool-worker.ts' : './pool-worker.js', here);
+  const worker = fromSource
+    ? new Worker(
+      `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+        `.then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); })`,
+      { eval: true, workerData },
+    )
+    : new Worker(script, { workerData });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', (error) => reject(new KernelPoolError(`a kernel thread failed to start: ${error.message}`)));
+    });
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+  worker.unref(); // idle threads must not keep the process alive
+  return worker;
 }

@@ -1,3 +1,5 @@
+import { DataSourceError } from './errors.js';
+
 /**
  * A dataset of images and integer labels, kept compact: pixels stay as the file stored them
  * (uint8 for MNIST-style IDX files) and are converted to normalized floats per batch.
@@ -53,4 +55,28 @@ export function sliceDataset(dataset: Dataset, start: number, end: number): Data
     labels: dataset.labels.subarray(start, end),
     count: end - start,
   };
+}
+
+/**
+ * The validation split when none is asked for: a sixth of the training images, rounded down, the
+ * tutorial's proportion (its mnist.pkl.gz holds out 10,000 of MNIST's 60,000). At least one image is
+ * held out whenever there are two, so a set of any size has images to train on and to validate on.
+ */
+export function defaultValidationSize(trainCount: number): number {
+  return trainCount < 2 ? 0 : Math.max(1, Math.floor(trainCount / 6));
+}
+
+/** Splits a train set into train and its last `validation` examples. */
+export function splitValidation(
+  train: Dataset,
+  validation: number = defaultValidationSize(train.count),
+  source = 'the data',
+): { train: Dataset; validation: Dataset } {
+  if (!Number.isInteger(validation) || validation < 0 || validation >= train.count) {
+    throw new DataSourceError(
+      `${source}: validation size ${validation} must be an integer from 0 to ${train.count - 1} (the training file has ${train.count} examples)`,
+    );
+  }
+  const cut = train.count - validation;
+  return { train: sliceDataset(train, 0, cut), validation: sliceDataset(train, cut, train.count) };
 }

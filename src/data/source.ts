@@ -10,12 +10,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { sliceDataset, type Dataset, type DatasetSplits } from './dataset.js';
+import { splitValidation, type Dataset, type DatasetSplits } from './dataset.js';
 import { DataSourceError } from './errors.js';
 import { findIdxDirectoryFiles, holdsIdxFiles, loadIdxDirectory } from './idx.js';
 import { FASHION_MNIST_CLASSES } from './known-sets.js';
 import { loadBundledMnist } from './mnist.js';
 import { loadMnistPickle } from './pickle.js';
+
+export { defaultValidationSize, splitValidation } from './dataset.js';
 
 /**
  * Whether `DIR/SET` may name a set of IDX files in DIR (EMNIST's folder holds six): DIR exists and holds
@@ -25,15 +27,6 @@ function namesSetIn(path: string): boolean {
   const dir = dirname(path);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
   return basename(path) !== '' && holdsIdxFiles(readdirSync(dir));
-}
-
-/**
- * The validation split when none is asked for: a sixth of the training images, rounded down, the
- * tutorial's proportion (its mnist.pkl.gz holds out 10,000 of MNIST's 60,000). At least one image is
- * held out whenever there are two, so a set of any size has images to train on and to validate on.
- */
-export function defaultValidationSize(trainCount: number): number {
-  return trainCount < 2 ? 0 : Math.max(1, Math.floor(trainCount / 6));
 }
 
 export interface LoadDataOptions {
@@ -54,21 +47,6 @@ export const ACCEPTED_SPECS = [
   'fashion-mnist (needs the Debian package dataset-fashion-mnist)',
   'a directory path (same as idx:) or a .pkl/.pkl.gz path (same as pkl:)',
 ];
-
-/** Splits a train set into train and its last `validation` examples. */
-export function splitValidation(
-  train: Dataset,
-  validation: number = defaultValidationSize(train.count),
-  source = 'the data',
-): { train: Dataset; validation: Dataset } {
-  if (!Number.isInteger(validation) || validation < 0 || validation >= train.count) {
-    throw new DataSourceError(
-      `${source}: validation size ${validation} must be an integer from 0 to ${train.count - 1} (the training file has ${train.count} examples)`,
-    );
-  }
-  const cut = train.count - validation;
-  return { train: sliceDataset(train, 0, cut), validation: sliceDataset(train, cut, train.count) };
-}
 
 /** Loads the three splits named by a `--data` spec. */
 export function loadData(spec = 'mnist', options: LoadDataOptions = {}): DatasetSplits {

@@ -115,7 +115,7 @@ function checkInt64Values(tensor: NamedTensor): void {
  * a tensor whose `dtype` says so (its Float32Array holding integers, written as little-endian int64).
  * `metadata` goes in `__metadata__` (PyTorch's loader expects `{format: 'pt'}`).
  */
-export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Record<string, string>): Buffer {
+export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [key, value] of Object.entries(metadata)) {
@@ -150,23 +150,25 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
     offset = end;
   }
 
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // Padding to a multiple of 8 puts the data at an 8-aligned file offset, so readers that map the
   // file can view it in place.
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = Buffer.alloc(8 + headerLength + offset, 0x20);
-  out.writeBigUInt64LE(BigInt(headerLength), 0);
-  json.copy(out, 8);
+  const out = new Uint8Array(8 + headerLength + offset);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerLength), true);
+  out.set(json, 8);
   let position = 8 + headerLength;
   for (const tensor of tensors) {
     const dtype = writtenDtype(tensor);
     const bytes = tensor.data.length * DTYPE_BYTES[dtype];
     if (dtype === 'I64') {
-      for (let i = 0; i < tensor.data.length; i++) out.writeBigInt64LE(BigInt(tensor.data[i]), position + 8 * i);
+      for (let i = 0; i < tensor.data.length; i++) view.setBigInt64(position + 8 * i, BigInt(tensor.data[i]), true);
     } else if (HOST_IS_LITTLE_ENDIAN) {
       out.set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, bytes), position);
     } else {
-      for (let i = 0; i < tensor.data.length; i++) out.writeFloatLE(tensor.data[i], position + 4 * i);
+      for (let i = 0; i < tensor.data.length; i++) view.setFloat32(position + 4 * i, tensor.data[i], true);
     }
     position += bytes;
   }

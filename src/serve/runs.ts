@@ -3,45 +3,18 @@
  * with it), writing a model folder under the runs folder, with its events kept in order so a page
  * that subscribes late (or reconnects) still sees the whole curve.
  */
-import { parseLayers, presetLayers, UnknownPresetError } from '../io/layer-text.js';
-import { buildModelSpec, LayerSpecError, type LayerSpec } from '../io/model-spec.js';
-import { HttpError } from './errors.js';
-import { describeModel } from '../io/model-spec.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKernels } from '../core/index.js';
-import type { Activation } from '../core/kernels.js';
-import { AugmentSpecError, parseAugment, type AugmentSpec } from '../data/augment.js';
 import { sliceDataset, type DatasetSplits } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { describeModel } from '../io/model-spec.js';
 import { trainAndSave } from '../train/model-config.js';
-import type { OptimizerName } from '../optim/index.js';
-import { DEFAULT_SETTINGS, TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
-import { parseSchedule, ScheduleSpecError, type ScheduleSpec } from '../optim/schedules.js';
+import { RunRequestError, runSettings, type RunRequest } from '../train/run-request.js';
+import { TrainingAbortedError, TrainingRun, type TrainSettings } from '../train/trainer.js';
+import { HttpError } from './errors.js';
 
-export interface RunRequest {
-  /** An MLP's hidden sizes and activation, used when neither `layers` nor `preset` is given. */
-  hidden: number[];
-  activation: Activation;
-  /** Any network, as `digitlab train --layers` takes it (the output layer is added). */
-  layers?: string;
-  /** A named layer list (`digitlab presets`). */
-  preset?: string;
-  optimizer: OptimizerName;
-  lr: number;
-  /** The learning-rate schedule as `--schedule` writes it (a recipe preset's own when the body gave none); a constant rate when absent. */
-  schedule?: string;
-  epochs: number;
-  batchSize: number;
-  seed: number;
-  /** Train on the first N training images only (a quick run); all of them when absent. */
-  trainImages?: number;
-  /**
-   * Distortions of the training images, as a study spec writes them: "affine", "elastic",
-   * "affine,elastic", or { affine?: ranges | true, elastic?: ranges | true }; none when absent.
-   */
-  augment?: unknown;
-}
+export type { RunRequest } from '../train/run-request.js';
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'failed';
 
@@ -129,9 +102,7 @@ export class RunManager {
   start(request: RunRequest): RunInfo {
     if (this.closing) throw Object.assign(new Error('the server is shutting down'), { statusCode: 503 });
     // a bad layer list, augmentation or schedule is the request's fault, answered before anything starts
-    this.layersOf(request);
-    this.augmentOf(request);
-    this.scheduleOf(request);
+    const settings = this.settingsOf(request);
     const running = [...this.runs.values()].filter((r) => r.status === 'running').length;
     if (running >= this.maxConcurrent) throw new TooManyRunsError(this.maxConcurrent);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -146,7 +117,7 @@ export class RunManager {
       finished: Promise.resolve(),
     };
     this.runs.set(id, run);
-    run.finished = this.train(run).catch((error: Error) => {
+    run.finished = this.train(run, settings).catch((error: Error) => {
       run.status = 'failed';
       this.publish(run, { type: 'failed', data: { message: error.message } });
     });
@@ -185,67 +156,23 @@ export class RunManager {
     if (event.type === 'done' || event.type === 'stopped' || event.type === 'failed') run.listeners.clear();
   }
 
-  /** The augmentation a request asks for (undefined: none); a bad one is an HttpError 400 naming the value. */
-  private augmentOf(request: RunRequest): AugmentSpec | undefined {
+  /** The settings of a request, checked against the server's images; a bad request is an HttpError 400 naming the field. */
+  private settingsOf(request: RunRequest): TrainSettings {
     try {
-      return parseAugment(request.augment, 'augment');
+      return runSettings(request, this.data().train);
     } catch (error) {
-      if (error instanceof AugmentSpecError) throw new HttpError(400, error.message);
+      if (error instanceof RunRequestError) throw new HttpError(400, error.message);
       throw error;
     }
   }
 
-  /** The schedule a request asks for (null: a constant rate); one that does not parse is an HttpError 400. */
-  private scheduleOf(request: RunRequest): ScheduleSpec | null {
-    if (request.schedule === undefined) return null;
-    try {
-      return parseSchedule(request.schedule, request.epochs);
-    } catch (error) {
-      if (error instanceof ScheduleSpecError) throw new HttpError(400, error.message);
-      throw error;
-    }
-  }
-
-  /**
-   * The layer list a request asks for (null for an MLP of `hidden`), checked against the server's
-   * images and classes; a list that does not parse or fit is an HttpError 400 naming the layer.
-   */
-  private layersOf(request: RunRequest): LayerSpec[] | null {
-    if (request.layers !== undefined && request.preset !== undefined) throw new HttpError(400, 'give layers or preset, not both');
-    const field = request.preset !== undefined ? 'preset' : 'layers';
-    try {
-      const layers = request.preset !== undefined ? presetLayers(request.preset) : request.layers !== undefined ? parseLayers(request.layers) : null;
-      if (layers) {
-        const train = this.data().train;
-        buildModelSpec([1, train.height, train.width], layers, train.classes);
-      }
-      return layers;
-    } catch (error) {
-      if (error instanceof LayerSpecError || error instanceof UnknownPresetError) throw new HttpError(400, `${field}: ${error.message}`);
-      throw error;
-    }
-  }
-
-  private async train(run: Run): Promise<void> {
+  private async train(run: Run, settings: TrainSettings): Promise<void> {
     const { request } = run;
     const dir = join(this.runsDir, run.id);
     await mkdir(dir, { recursive: true });
     const full = this.data();
     const limit = request.trainImages;
     const data: DatasetSplits = limit && limit < full.train.count ? { ...full, train: sliceDataset(full.train, 0, limit) } : full;
-    const settings: TrainSettings = {
-      ...DEFAULT_SETTINGS,
-      hidden: request.hidden,
-      activation: request.activation,
-      ...(this.layersOf(request) ? { layers: this.layersOf(request) as LayerSpec[] } : {}),
-      optimizer: request.optimizer,
-      optimizerOptions: { lr: request.lr },
-      schedule: this.scheduleOf(request),
-      ...(this.augmentOf(request) ? { augment: this.augmentOf(request) as AugmentSpec } : {}),
-      epochs: request.epochs,
-      batchSize: request.batchSize,
-      seed: request.seed,
-    };
     const checkpointPath = join(dir, 'checkpoint.safetensors');
     // One kernel thread: the server's other core stays free to answer requests while a run trains.
     const kernels = await createKernels({ threads: 1 });

@@ -20,6 +20,7 @@ import { createApp } from './http.js';
 import { ModelRegistry } from './models.js';
 import { PicturePool, type PicturePoolOptions } from './pictures.js';
 import { clientKey, DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './rate-limit.js';
+import { registerDataRoutes } from './routes/data.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerReadingRoutes } from './routes/reading.js';
 import { registerRunRoutes } from './routes/runs.js';
@@ -155,6 +156,7 @@ export async function createServer(options: ServerOptions): Promise<DigitServer>
   registerModelRoutes(app, models, galleryData);
   registerReadingRoutes(app, { models, pictures, maxPixels });
   registerRunRoutes(app, runs, streams);
+  registerDataRoutes(app, () => loadCached(trainingData));
   registerStudyRoutes(app, options.studiesDir, options.studyDatabase);
   await registerWebApp(app, options.webRoot);
 

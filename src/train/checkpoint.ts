@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { RandomState } from '../core/random.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import type { NamedTensor } from '../io/model-config.js';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import type { Sequential } from '../nn/sequential.js';
@@ -37,6 +35,39 @@ export interface CheckpointState {
   stoppedEarly: boolean;
 }
 
+/**
+ * Where a run keeps its checkpoint: a file (fileCheckpointStore), or anything else that holds bytes
+ * (a browser tab's IndexedDB). Only the last checkpoint is kept.
+ */
+export interface CheckpointStore {
+  /** Names the checkpoint in messages and events (a file's path). */
+  readonly name: string;
+  /** The last checkpoint's bytes, or null when there is none. */
+  read(): Promise<Uint8Array | null>;
+  /** Replaces the checkpoint; until the new one is whole, the old one stays. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/** The checkpoint file at `path`, replaced atomically (Node.js only: the file modules load on first use). */
+export function fileCheckpointStore(path: string): CheckpointStore {
+  return {
+    name: path,
+    async read() {
+      const { readFile } = await import('node:fs/promises');
+      try {
+        return await readFile(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async write(bytes) {
+      const { writeFileAtomic } = await import('../io/atomic.js');
+      await writeFileAtomic(path, bytes);
+    },
+  };
+}
+
 export class CheckpointError extends Error {
   constructor(path: string, problem: string) {
     super(`checkpoint ${path}: ${problem}`);
@@ -44,9 +75,10 @@ export class CheckpointError extends Error {
   }
 }
 
-export async function saveCheckpoint(
-  path: string, settings: TrainSettings, state: CheckpointState, model: Sequential, optimizer: Optimizer, best: Float32Array[],
-): Promise<void> {
+/** The checkpoint of a run as safetensors bytes. */
+export function encodeCheckpoint(
+  settings: TrainSettings, state: CheckpointState, model: Sequential, optimizer: Optimizer, best: Float32Array[],
+): Uint8Array {
   const tensors: NamedTensor[] = [];
   for (const t of model.toTensors()) tensors.push({ ...t, name: `model.${t.name}` });
   model.snapshotNames().forEach((name, i) => tensors.push({ name: `best.${name}`, shape: [best[i].length], data: best[i] }));
@@ -59,19 +91,18 @@ export async function saveCheckpoint(
     state: { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null },
     optimizer: optimizerJson,
   };
-  await writeFileAtomic(path, encodeSafetensors(tensors, { digitlab: JSON.stringify(header) }));
+  return encodeSafetensors(tensors, { digitlab: JSON.stringify(header) });
 }
 
 /**
- * Restores model, optimizer and best weights from a checkpoint and returns the run state, or null
- * when there is no checkpoint at `path`. A checkpoint from other settings is refused: continuing it
- * with these settings would not be the same run.
+ * Restores model, optimizer and best weights from a checkpoint's bytes (`path` names them in errors)
+ * and returns the run state. A checkpoint from other settings is refused: continuing it with these
+ * settings would not be the same run.
  */
-export function loadCheckpoint(
-  path: string, settings: TrainSettings, model: Sequential, optimizer: Optimizer, best: Float32Array[],
-): CheckpointState | null {
-  if (!existsSync(path)) return null;
-  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+export function decodeCheckpoint(
+  bytes: Uint8Array, path: string, settings: TrainSettings, model: Sequential, optimizer: Optimizer, best: Float32Array[],
+): CheckpointState {
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
   let header: { magic?: string; version?: number; settings?: TrainSettings; state?: CheckpointState; optimizer?: unknown };
   try {
     header = JSON.parse(metadata?.digitlab ?? 'null') ?? {};

@@ -3,31 +3,20 @@ import type { DatasetSplits } from '../data/dataset.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { saveModel } from '../io/model-files.js';
 import type { TrainingRun, TrainResult } from './trainer.js';
-import { modelSpecFor, type TrainSettings } from './settings.js';
+import type { TrainSettings } from './settings.js';
+import { resultMetrics, trainedModelConfig } from './trained-config.js';
+
+export { resultMetrics, trainedModelConfig } from './trained-config.js';
 
 /**
- * The config.json of a model trained on `data` with `settings`: the architecture, the data's
- * normalization and class names (when it has names), the settings (and any `extra` training facts),
- * and the final `metrics`. The training data is recorded as a `--data` spec (a path made absolute, so
- * it is found from any folder) with its validation size, so `eval` and the server can score the model
- * on the data it learned.
+ * The config.json of a model trained on `data` with `settings` (see trainedModelConfig), with the data's
+ * source recorded as a `--data` spec whose path is made absolute, so it is found from any folder.
  */
 export function modelConfigFor(
   data: DatasetSplits, settings: TrainSettings, bestEpoch: number, metrics: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): ModelConfig {
-  const train = data.train;
-  return {
-    format: 'digitlab',
-    version: 2,
-    model: modelSpecFor(settings, train),
-    inputShape: [train.height, train.width],
-    classes: train.classes,
-    normalization: { pixelMax: train.pixelMax },
-    ...(train.classNames ? { labels: [...train.classNames] } : {}),
-    training: { data: absoluteSource(data.source), validation: data.validation.count, ...extra, ...settings, best_epoch: bestEpoch },
-    metrics,
-  };
+  return trainedModelConfig({ ...data, source: absoluteSource(data.source) }, settings, bestEpoch, metrics, extra);
 }
 
 /** `idx:PATH` and `pkl:PATH` with PATH absolute; other specs as they are. */
@@ -59,17 +48,6 @@ export function modelData(config: ModelConfig, given: string | undefined, fallba
   if (given !== undefined) return { spec: given, origin: 'given' };
   const recorded = recordedData(config);
   return recorded ? { ...recorded, origin: 'recorded' } : { spec: fallback, origin: 'default' };
-}
-
-/** What config.json records of a finished run's results. */
-export function resultMetrics(result: TrainResult): Record<string, unknown> {
-  return {
-    test_accuracy: result.test.accuracy,
-    test_loss: result.test.loss,
-    converged_epoch: result.converged_epoch,
-    seconds_to_converge: result.seconds_to_converge,
-    seconds: result.seconds,
-  };
 }
 
 /**

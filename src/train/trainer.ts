@@ -10,7 +10,7 @@ import { BatchBuffer } from './batches.js';
 import { ConvergenceTracker } from './convergence.js';
 import { evaluate, evaluateDetailed, type DetailedEvaluation } from './evaluate.js';
 import { TypedEmitter } from './events.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, fileCheckpointStore, type CheckpointState, type CheckpointStore } from './checkpoint.js';
 
 import { modelSpecFor, type EpochRecord, type TrainSettings } from './settings.js';
 
@@ -48,7 +48,9 @@ export interface TrainRunOptions {
   settings: TrainSettings;
   /** Where `checkpoint.safetensors` is written after every epoch (none when absent). */
   checkpointPath?: string;
-  /** Continue from `checkpointPath` if it exists. */
+  /** Keeps the checkpoint elsewhere than in a file (a browser's IndexedDB); instead of checkpointPath. */
+  checkpointStore?: CheckpointStore;
+  /** Continue from the checkpoint if there is one. */
   resume?: boolean;
   /** Stops the run at the next batch boundary; the last checkpoint stays. */
   signal?: AbortSignal;
@@ -129,13 +131,14 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       stoppedEarly: false,
     };
     const best = model.snapshot();
-    const path = this.options.checkpointPath;
-    if (this.options.resume && path) {
-      const loaded = loadCheckpoint(path, settings, model, optimizer, best);
-      if (loaded) {
-        state = loaded;
+    const store = this.options.checkpointStore ?? (this.options.checkpointPath === undefined ? undefined : fileCheckpointStore(this.options.checkpointPath));
+    const path = store?.name;
+    if (this.options.resume && store) {
+      const bytes = await store.read();
+      if (bytes) {
+        state = decodeCheckpoint(bytes, store.name, settings, model, optimizer, best);
         if (state.modelRandom) model.randomState = state.modelRandom;
-        this.emit('resumed', { epoch: state.epoch, path });
+        this.emit('resumed', { epoch: state.epoch, path: store.name });
       }
     }
     const shuffle = Random.fromState(state.shuffleRandom);
@@ -160,7 +163,7 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       for (let b = 0; b < batches; b++) {
         if (performance.now() - lastYield > 50) {
           // Let signals, timers and listeners run: a stop request lands within ~50 ms.
-          await new Promise((resolve) => setImmediate(resolve));
+          await yieldToEventLoop();
           lastYield = performance.now();
         }
         if (this.options.signal?.aborted) throw new TrainingAbortedError(epoch, path !== undefined && state.epoch > 0);
@@ -213,10 +216,10 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
       state.modelRandom = model.randomState;
       if (augmenter) state.augmentRandom = augmenter.state;
       state.convergence = convergence.state;
-      // The checkpoint is on disk before listeners hear of the epoch's end.
-      if (path) await saveCheckpoint(path, settings, state, model, optimizer, best);
+      // The checkpoint is kept before listeners hear of the epoch's end.
+      if (store) await store.write(encodeCheckpoint(settings, state, model, optimizer, best));
       this.emit('epochEnd', record);
-      if (path) this.emit('checkpoint', { path, epoch });
+      if (store) this.emit('checkpoint', { path: store.name, epoch });
     }
 
     let finalEpoch = state.epoch;
@@ -242,6 +245,24 @@ export class TrainingRun extends TypedEmitter<TrainEvents> {
     this.emit('done', result);
     return result;
   }
+}
+
+/**
+ * Lets pending events run (a stop request, timers, messages to a worker) and resumes at once:
+ * setImmediate on Node.js, a message to itself in a browser (a timer would wait at least 4 ms).
+ */
+function yieldToEventLoop(): Promise<void> {
+  const scope = globalThis as { setImmediate?: (callback: () => void) => void };
+  if (scope.setImmediate) return new Promise((resolve) => scope.setImmediate!(resolve));
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const port = channel.port1 as unknown as { onmessage: (() => void) | null; close(): void };
+    port.onmessage = () => {
+      port.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /**

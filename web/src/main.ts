@@ -1,13 +1,17 @@
 /**
  * The digitlab page: a drawing pad read as you draw (in the page, on the WebAssembly kernels), zip
- * codes segmented and read with the same library as `digitlab read`, a training dashboard fed by
- * server-sent events, the study explorer and the gallery of mistakes.
+ * codes segmented and read with the same library as `digitlab read`, a training dashboard (a run on
+ * the server, fed by server-sent events, or one in this browser, in a worker), the study explorer and
+ * the gallery of mistakes. Built as a static site (`digitlab site`), it needs no server at all.
  */
-import { preprocessDigit, PRESETS, readDigits } from '../../src/browser.js';
+import { decodeSafetensors, describeModel, evaluateDetailed, exportOnnx, mostConfidentlyWrong, modelSpecFromJson, preprocessDigit, PRESETS, readDigits, validateModelConfig, type EpochRecord } from '../../src/browser.js';
 import { adoptAccessToken } from './access.js';
 import { lineChart, scatterChart } from './charts.js';
-import { BrowserModel, getJson } from './model.js';
+import { loadManifestData } from './browser-data.js';
+import { BrowserModel, DATA_URL, getJson, KERNELS_URL, STATIC_SITE } from './model.js';
 import { DrawingPad, showInput } from './pad.js';
+import { deleteRun, getModel, listModels, listRuns, putModel, type StoredModel, type StoredRun } from './store.js';
+import type { DataChoice, FromWorker, GalleryData, ToWorker } from './train-protocol.js';
 
 // before any request: the address `digitlab serve` prints may carry the access token
 adoptAccessToken();
@@ -48,13 +52,45 @@ interface ModelSummary {
 }
 let model: BrowserModel | null = null;
 const select = $<HTMLSelectElement>('model-select');
+/** Models trained in this browser are listed by this prefix; the rest are the server's (or the static site's). */
+const TAB_PREFIX = 'tab:';
+
+/** The server's models (or, on a static site, those its models/index.json lists). */
+async function siteModels(): Promise<ModelSummary[]> {
+  const { models } = (await getJson(STATIC_SITE ? 'models/index.json' : '/api/models')) as { models: ModelSummary[] };
+  return models;
+}
+
+async function tabModels(): Promise<ModelSummary[]> {
+  const stored = await listModels().catch(() => [] as StoredModel[]);
+  return stored.sort((a, b) => a.created - b.created).map((m) => {
+    const config = m.config as { inputShape: [number, number]; classes: number; metrics?: { test_accuracy?: number } };
+    return {
+      id: `${TAB_PREFIX}${m.id}`, default: false, inputShape: config.inputShape, classes: config.classes,
+      network: networkOf(m.config), testAccuracy: config.metrics?.test_accuracy ?? null,
+    };
+  });
+}
+
+function networkOf(config: Record<string, unknown>): string {
+  try {
+    return describeModel(modelSpecFromJson((config as { model: unknown }).model, 'model'));
+  } catch {
+    return 'a model';
+  }
+}
 
 async function refreshModels(choose?: string): Promise<void> {
-  const { models } = (await getJson('/api/models')) as { models: ModelSummary[] };
-  const current = choose ?? model?.id ?? models.find((m) => m.default)?.id;
+  const [site, tab] = await Promise.all([siteModels().catch((error: Error) => {
+    status(`the site's models could not be listed: ${error.message}`);
+    return [] as ModelSummary[];
+  }), tabModels()]);
+  const models = [...site, ...tab];
+  const current = choose ?? model?.id ?? models.find((m) => m.default)?.id ?? models[0]?.id;
   select.replaceChildren(
     ...models.map((m) => {
-      const option = new Option(`${m.id} (${m.network}${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`})`, m.id);
+      const where = m.id.startsWith(TAB_PREFIX) ? ', trained in this browser' : '';
+      const option = new Option(`${m.id} (${m.network}${m.testAccuracy === null ? '' : `, ${percent(m.testAccuracy)}`}${where})`, m.id);
       option.selected = m.id === current;
       return option;
     }),
@@ -62,9 +98,16 @@ async function refreshModels(choose?: string): Promise<void> {
   if (current && current !== model?.id) await useModel(current);
 }
 
+async function loadModel(id: string): Promise<BrowserModel> {
+  if (!id.startsWith(TAB_PREFIX)) return BrowserModel.load(id);
+  const stored = await getModel(id.slice(TAB_PREFIX.length));
+  if (!stored) throw new Error(`model ${id} is no longer in this browser's storage`);
+  return BrowserModel.fromFiles(id, stored.config, stored.weights);
+}
+
 async function useModel(id: string): Promise<void> {
   status(`loading model ${id}…`);
-  model = await BrowserModel.load(id);
+  model = await loadModel(id);
   status(`model ${id} loaded`);
   showBars(model);
   document.body.dataset.model = id;
@@ -164,26 +207,67 @@ $<HTMLInputElement>('zip-file').addEventListener('change', async (event) => {
 });
 
 // ---- training dashboard ----
-interface EpochRecord {
-  epoch: number;
-  train_loss: number;
-  val_loss: number;
-  val_accuracy: number;
-  seconds: number;
-}
-let source: EventSource | null = null;
-let runId: string | null = null;
+/** What the dashboard shows of a run, wherever it trains: the same curves, table and Stop button. */
+class RunView {
+  private readonly epochs: EpochRecord[] = [];
+  private readonly progress: Array<[number, number]> = [];
+  private readonly rows = $('train-epochs').querySelector('tbody') as HTMLTableSectionElement;
+  private readonly line = $('train-progress');
 
-function drawCurves(epochs: EpochRecord[], progress: Array<[number, number]>): void {
-  lineChart($('train-loss') as unknown as SVGSVGElement, [
-    { name: 'train loss (batches)', points: progress, color: '#9bb5e0' },
-    { name: 'train loss', points: epochs.map((e) => [e.epoch, e.train_loss]), color: '#1f5fbf' },
-    { name: 'validation loss', points: epochs.map((e) => [e.epoch, e.val_loss]), color: '#c0392b' },
-  ], { x: 'epoch', y: 'loss' });
-  lineChart($('train-accuracy') as unknown as SVGSVGElement, [
-    { name: 'validation accuracy', points: epochs.map((e) => [e.epoch, e.val_accuracy]), color: '#2e8b57' },
-  ], { x: 'epoch', y: 'accuracy' });
+  constructor(readonly label: string, readonly stop: () => void, history: EpochRecord[] = []) {
+    this.rows.replaceChildren();
+    $('train-downloads').hidden = true;
+    for (const record of history) this.epoch(record, false);
+    this.draw();
+    ($('train-start') as HTMLButtonElement).disabled = true;
+    ($('train-stop') as HTMLButtonElement).disabled = false;
+    document.body.dataset.train = 'running';
+    this.line.textContent = `${label} starting…`;
+  }
+
+  text(text: string): void {
+    this.line.textContent = `${this.label}: ${text}`;
+  }
+
+  started(data: { network: string; params: number; trainImages: number }, extra = ''): void {
+    this.text(`${data.network}, ${data.params.toLocaleString('en-US')} parameters, ${data.trainImages.toLocaleString('en-US')} images${extra}`);
+  }
+
+  batch(data: { epoch: number; batch: number; batches: number; loss: number }, extra = ''): void {
+    this.progress.push([data.epoch - 1 + data.batch / data.batches, data.loss]);
+    this.text(`epoch ${data.epoch}, batch ${data.batch}/${data.batches}, loss ${data.loss.toFixed(4)}${extra}`);
+    this.draw();
+  }
+
+  epoch(record: EpochRecord, draw = true): void {
+    this.epochs.push(record);
+    const cell = (v: number | null, digits: number) => (v === null ? '–' : v.toFixed(digits));
+    this.rows.insertAdjacentHTML('beforeend', `<tr><td>${record.epoch}</td><td>${record.train_loss.toFixed(4)}</td><td>${cell(record.val_loss, 4)}</td><td>${record.val_accuracy === null ? '–' : percent(record.val_accuracy)}</td><td>${record.seconds.toFixed(1)}</td></tr>`);
+    if (draw) this.draw();
+  }
+
+  /** The run has ended (`state`: done, stopped, failed); `text` says how. */
+  finish(state: string, text: string): void {
+    this.line.textContent = text;
+    ($('train-start') as HTMLButtonElement).disabled = false;
+    ($('train-stop') as HTMLButtonElement).disabled = true;
+    document.body.dataset.train = state;
+    if (view === this) view = null;
+  }
+
+  private draw(): void {
+    lineChart($('train-loss') as unknown as SVGSVGElement, [
+      { name: 'train loss (batches)', points: this.progress, color: '#9bb5e0' },
+      { name: 'train loss', points: this.epochs.map((e) => [e.epoch, e.train_loss]), color: '#1f5fbf' },
+      { name: 'validation loss', points: this.epochs.flatMap((e) => (e.val_loss === null ? [] : [[e.epoch, e.val_loss] as [number, number]])), color: '#c0392b' },
+    ], { x: 'epoch', y: 'loss' });
+    lineChart($('train-accuracy') as unknown as SVGSVGElement, [
+      { name: 'validation accuracy', points: this.epochs.flatMap((e) => (e.val_accuracy === null ? [] : [[e.epoch, e.val_accuracy] as [number, number]])), color: '#2e8b57' },
+    ], { x: 'epoch', y: 'accuracy' });
+  }
 }
+let view: RunView | null = null;
+$('train-stop').addEventListener('click', () => view?.stop());
 
 // the network choices: an MLP, each preset, or any layer list; the fields that do not apply are off
 const networkSelect = $<HTMLSelectElement>('train-network');
@@ -207,15 +291,31 @@ networkSelect.addEventListener('change', () => {
   if (preset.batchSize !== undefined) field('batchSize').value = String(preset.batchSize);
 });
 
-$('train-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target as HTMLFormElement);
+const where = $<HTMLSelectElement>('train-where');
+const dataChoice = $<HTMLSelectElement>('train-data');
+if (STATIC_SITE) {
+  // no server here: every run trains in the tab, and there are no studies to explore
+  document.querySelector<HTMLElement>('nav a[data-page="studies"]')?.setAttribute('hidden', '');
+  where.value = 'browser';
+  where.options[0].disabled = true;
+}
+const showWhere = () => {
+  const inTab = where.value === 'browser';
+  dataChoice.disabled = !inTab;
+  $('train-files-label').hidden = !(inTab && dataChoice.value === 'files');
+};
+where.addEventListener('change', showWhere);
+dataChoice.addEventListener('change', showWhere);
+showWhere();
+
+/** The form as a run request (the body of POST /api/runs). */
+function formRequest(form: FormData): Record<string, unknown> {
   const text = String(form.get('hidden') ?? '').trim();
   const network = String(form.get('network'));
   const architecture = network === 'mlp'
     ? { hidden: text === '' ? [] : text.split(',').map((v) => Number(v.trim())), activation: form.get('activation') }
     : network === 'layers' ? { layers: String(form.get('layers') ?? '').trim() } : { preset: network.replace(/^preset:/, '') };
-  const body = {
+  return {
     ...architecture,
     optimizer: form.get('optimizer'),
     lr: Number(form.get('lr')),
@@ -225,68 +325,173 @@ $('train-form').addEventListener('submit', async (event) => {
     batchSize: Number(form.get('batchSize')),
     trainImages: Number(form.get('trainImages')),
   };
+}
+
+$('train-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const body = formRequest(new FormData(event.target as HTMLFormElement));
+  if (where.value === 'browser') {
+    try {
+      await trainInTab(`run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`, body, await chosenData(), false);
+    } catch (error) {
+      $('train-progress').textContent = (error as Error).message;
+    }
+    return;
+  }
   try {
     const run = (await getJson('/api/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })) as { id: string; events: string };
-    runId = run.id;
-    follow(run.id, run.events);
+    followServerRun(run.id, run.events);
   } catch (error) {
     $('train-progress').textContent = (error as Error).message;
   }
 });
 
-function follow(id: string, url: string): void {
+// ---- a run on the server, followed as server-sent events ----
+let source: EventSource | null = null;
+
+function followServerRun(id: string, url: string): void {
   source?.close();
-  const epochs: EpochRecord[] = [];
-  const progress: Array<[number, number]> = [];
-  const rows = $('train-epochs').querySelector('tbody') as HTMLTableSectionElement;
-  rows.replaceChildren();
-  drawCurves(epochs, progress);
-  ($('train-start') as HTMLButtonElement).disabled = true;
-  ($('train-stop') as HTMLButtonElement).disabled = false;
-  const line = $('train-progress');
-  line.textContent = `run ${id} starting…`;
+  const shown = new RunView(`run ${id}`, () => void getJson(`/api/runs/${id}`, { method: 'DELETE' }).catch((e: Error) => status(e.message)));
+  view = shown;
   source = new EventSource(url);
-  const finish = (text: string) => {
+  const data = (e: Event) => JSON.parse((e as MessageEvent).data);
+  const end = (state: string, text: string) => {
     source?.close();
     source = null;
-    line.textContent = text;
-    ($('train-start') as HTMLButtonElement).disabled = false;
-    ($('train-stop') as HTMLButtonElement).disabled = true;
+    shown.finish(state, text);
   };
-  source.addEventListener('start', (e) => {
-    const data = JSON.parse((e as MessageEvent).data) as { network: string; params: number; trainImages: number };
-    line.textContent = `run ${id}: ${data.network}, ${data.params.toLocaleString('en-US')} parameters, ${data.trainImages.toLocaleString('en-US')} images`;
-  });
-  source.addEventListener('progress', (e) => {
-    const data = JSON.parse((e as MessageEvent).data) as { epoch: number; batch: number; batches: number; loss: number };
-    progress.push([data.epoch - 1 + data.batch / data.batches, data.loss]);
-    line.textContent = `run ${id}: epoch ${data.epoch}, batch ${data.batch}/${data.batches}, loss ${data.loss.toFixed(4)}`;
-    drawCurves(epochs, progress);
-  });
-  source.addEventListener('epoch', (e) => {
-    const record = JSON.parse((e as MessageEvent).data) as EpochRecord;
-    epochs.push(record);
-    rows.insertAdjacentHTML('beforeend', `<tr><td>${record.epoch}</td><td>${record.train_loss.toFixed(4)}</td><td>${record.val_loss.toFixed(4)}</td><td>${percent(record.val_accuracy)}</td><td>${record.seconds.toFixed(1)}</td></tr>`);
-    drawCurves(epochs, progress);
-  });
+  source.addEventListener('start', (e) => shown.started(data(e)));
+  source.addEventListener('progress', (e) => shown.batch(data(e)));
+  source.addEventListener('epoch', (e) => shown.epoch(data(e)));
   source.addEventListener('done', (e) => {
-    const data = JSON.parse((e as MessageEvent).data) as { model: string; testAccuracy: number };
-    const done = `run ${id} done: test accuracy ${percent(data.testAccuracy)}`;
-    finish(`${done}; loading model ${data.model}`);
-    refreshModels(data.model).then(
-      () => (line.textContent = `${done}; model ${data.model} is now selected`),
-      (error: Error) => (line.textContent = `${done}; model ${data.model} could not be loaded: ${error.message}`),
+    const result = data(e) as { model: string; testAccuracy: number };
+    const done = `run ${id} done: test accuracy ${percent(result.testAccuracy)}`;
+    end('done', `${done}; loading model ${result.model}`);
+    refreshModels(result.model).then(
+      () => ($('train-progress').textContent = `${done}; model ${result.model} is now selected`),
+      (error: Error) => ($('train-progress').textContent = `${done}; model ${result.model} could not be loaded: ${error.message}`),
     );
   });
   source.addEventListener('stopped', (e) => {
-    const data = JSON.parse((e as MessageEvent).data) as { checkpointEpoch: number };
-    finish(`run ${id} stopped${data.checkpointEpoch ? `; its checkpoint after epoch ${data.checkpointEpoch} is kept` : ''}`);
+    const result = data(e) as { checkpointEpoch: number };
+    end('stopped', `run ${id} stopped${result.checkpointEpoch ? `; its checkpoint after epoch ${result.checkpointEpoch} is kept` : ''}`);
   });
-  source.addEventListener('failed', (e) => finish(`run ${id} failed: ${(JSON.parse((e as MessageEvent).data) as { message: string }).message}`));
+  source.addEventListener('failed', (e) => end('failed', `run ${id} failed: ${(data(e) as { message: string }).message}`));
 }
-$('train-stop').addEventListener('click', () => {
-  if (runId) void getJson(`/api/runs/${runId}`, { method: 'DELETE' }).catch((e: Error) => status(e.message));
-});
+
+// ---- a run in this browser, in a worker ----
+let worker: Worker | null = null;
+
+/** The data the form chose for a run in the tab: this site's, or the IDX files picked. */
+async function chosenData(): Promise<DataChoice> {
+  if (dataChoice.value !== 'files') return { kind: 'manifest', url: DATA_URL };
+  const files = [...($<HTMLInputElement>('train-files').files ?? [])];
+  if (files.length === 0) throw new Error('choose the four IDX files of a set first (training and test images and labels)');
+  return { kind: 'files', files: await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() }))) };
+}
+
+function trainWorker(): Worker {
+  worker ??= new Worker(new URL('./train-worker.ts', import.meta.url), { type: 'module', name: 'digitlab training' });
+  return worker;
+}
+
+async function trainInTab(id: string, request: Record<string, unknown>, data: DataChoice, resume: boolean, history: EpochRecord[] = []): Promise<void> {
+  $('train-resume').hidden = true;
+  const training = trainWorker();
+  const shown = new RunView(`run ${id} (in this browser)`, () => training.postMessage({ type: 'stop' } satisfies ToWorker), history);
+  view = shown;
+  const rate = (perSecond: number) => (perSecond > 0 ? `, ${Math.round(perSecond).toLocaleString('en-US')} images/s` : '');
+  let threads = '';
+  await new Promise<void>((resolve) => {
+    training.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      switch (message.type) {
+        case 'status':
+          shown.text(message.text);
+          break;
+        case 'start':
+          threads = `, ${message.threads} thread${message.threads === 1 ? '' : 's'}`;
+          shown.started(message, `${threads}${message.resumedEpoch ? `; resumed after epoch ${message.resumedEpoch}` : ''}`);
+          break;
+        case 'progress':
+          shown.batch(message, `${rate(message.samplesPerSecond)}${threads}`);
+          break;
+        case 'epoch':
+          shown.epoch(message.record);
+          break;
+        case 'done':
+          void finishTabRun(id, shown, message).finally(resolve);
+          break;
+        case 'stopped':
+          shown.finish('stopped', `run ${id} stopped${message.checkpointEpoch ? `; its checkpoint after epoch ${message.checkpointEpoch} is kept in this browser, to resume` : ''}`);
+          resolve();
+          break;
+        case 'failed':
+          shown.finish('failed', `run ${id} failed: ${message.message}`);
+          resolve();
+          break;
+      }
+    };
+    training.onerror = (event) => {
+      shown.finish('failed', `run ${id} failed: the training worker stopped (${event.message || 'it could not be loaded'})`);
+      worker = null;
+      resolve();
+    };
+    training.postMessage({ type: 'start', id, request, data, kernels: KERNELS_URL, resume, threads: navigator.hardwareConcurrency || 1 } satisfies ToWorker);
+  });
+}
+
+/** Keeps the model a tab run trained, selects it, and offers its files. */
+async function finishTabRun(id: string, shown: RunView, done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
+  const weights = new Uint8Array(done.weights);
+  const summary = `run ${id} done: test accuracy ${percent(done.testAccuracy)}, ${Math.round(done.samplesPerSecond).toLocaleString('en-US')} images/s`;
+  try {
+    await putModel({ id, config: done.config, weights, created: Date.now(), gallery: done.gallery });
+    await deleteRun(id);
+    await refreshModels(`${TAB_PREFIX}${id}`);
+    offerDownloads(done.config, weights);
+    shown.finish('done', `${summary}; model ${TAB_PREFIX}${id} is now selected`);
+  } catch (error) {
+    shown.finish('done', `${summary}; the model could not be kept: ${(error as Error).message}`);
+  }
+}
+
+let downloadUrls: string[] = [];
+function offerDownloads(config: Record<string, unknown>, weights: Uint8Array): void {
+  for (const url of downloadUrls) URL.revokeObjectURL(url);
+  const link = (id: string, bytes: BlobPart, type: string) => {
+    const url = URL.createObjectURL(new Blob([bytes], { type }));
+    downloadUrls.push(url);
+    $<HTMLAnchorElement>(id).href = url;
+  };
+  downloadUrls = [];
+  link('download-config', JSON.stringify(config, null, 2) + '\n', 'application/json');
+  link('download-weights', weights as BlobPart, 'application/octet-stream');
+  const onnx = $<HTMLAnchorElement>('download-onnx');
+  try {
+    const parsed = validateModelConfig(config, 'config.json');
+    const tensors = [...decodeSafetensors(weights, 'model.safetensors').tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data, ...(t.dtype === 'I64' ? { dtype: 'I64' as const } : {}) }));
+    link('download-onnx', exportOnnx(parsed, tensors) as BlobPart, 'application/octet-stream');
+    onnx.hidden = false;
+  } catch {
+    onnx.hidden = true;
+  }
+  $('train-downloads').hidden = false;
+}
+
+/** Offers to resume a run this browser was training when the tab was closed or reloaded. */
+async function offerResume(): Promise<void> {
+  const runs = (await listRuns().catch(() => [] as StoredRun[])).filter((r) => r.status === 'running' || r.status === 'stopped');
+  const last = runs.sort((a, b) => b.updated - a.updated)[0];
+  if (!last || last.epochs.length === 0 || view) return;
+  $('train-resume-text').textContent = `A training in this browser (${last.id}) stopped after epoch ${last.epochs.length} of ${last.planned}. Resume it from its checkpoint?`;
+  $('train-resume').hidden = false;
+  $('train-resume-yes').onclick = () => void trainInTab(last.id, last.request, last.data, true, last.epochs).catch((e: Error) => status(e.message));
+  $('train-resume-no').onclick = () => {
+    $('train-resume').hidden = true;
+    void deleteRun(last.id);
+  };
+}
 
 // ---- study explorer ----
 interface StudyTrial {
@@ -404,21 +609,33 @@ async function openStudy(id: string): Promise<void> {
 }
 
 // ---- gallery ----
-interface Gallery {
-  /** The data whose test split the model was scored on. */
-  data: string;
-  accuracy: number;
-  count: number;
-  confusion: number[][];
-  inputShape: [number, number];
-  wrong: Array<{ index: number; label: number; predicted: number; confidence: number; pixels: string }>;
+type Gallery = GalleryData;
+
+/**
+ * A model's gallery: the server's, the one kept with a model trained in this tab, or (on a static site)
+ * computed here on the site's test set.
+ */
+async function galleryOf(shown: BrowserModel): Promise<Gallery> {
+  if (shown.id.startsWith(TAB_PREFIX)) {
+    const kept = (await getModel(shown.id.slice(TAB_PREFIX.length)))?.gallery;
+    if (kept) return kept;
+  }
+  if (!STATIC_SITE && !shown.id.startsWith(TAB_PREFIX)) return (await getJson(`/api/models/${encodeURIComponent(shown.id)}/gallery`)) as Gallery;
+  const data = await loadManifestData(DATA_URL, status);
+  const test = data.test;
+  const evaluation = evaluateDetailed(shown.model, test);
+  const wrong = mostConfidentlyWrong(evaluation, test, 48).map((w) => ({
+    index: w.index, label: w.label, predicted: w.predicted, confidence: w.confidence,
+    pixels: btoa(String.fromCharCode(...Uint8Array.from(w.image, (v) => Math.round(v * 255)))),
+  }));
+  return { data: data.source, accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, inputShape: [test.height, test.width], wrong };
 }
 
 async function showGallery(): Promise<void> {
   if (!model) return;
   $('gallery-summary').textContent = `evaluating ${model.id} on the test set…`;
   const requested = model;
-  const gallery = (await getJson(`/api/models/${encodeURIComponent(model.id)}/gallery`)) as Gallery;
+  const gallery = await galleryOf(model);
   // Another model chosen while this one was being evaluated: its own gallery is on the way.
   if (model !== requested) return;
   const shown = model;
@@ -472,6 +689,8 @@ async function showGallery(): Promise<void> {
 
 pageShown.set('studies', () => void showStudies().catch((e: Error) => status(e.message)));
 pageShown.set('gallery', () => void showGallery().catch((e: Error) => status(e.message)));
+
+pageShown.set('train', () => void offerResume());
 
 showPage();
 refreshModels()

@@ -1,10 +1,12 @@
 /** Training runs: start one, follow it as server-sent events, stop it. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { PRESETS, presetNamed, presetSchedule } from '../../io/layer-text.js';
-import { defaultLr, OPTIMIZER_NAMES } from '../../optim/index.js';
+import { PRESETS } from '../../io/layer-text.js';
+import { OPTIMIZER_NAMES } from '../../optim/index.js';
+import { completeRunRequest } from '../../train/run-request.js';
 import { SECURITY_HEADERS } from '../http.js';
-import type { RunManager, RunRequest } from '../runs.js';
+import type { RunManager } from '../runs.js';
+import type { RunRequest } from '../../train/run-request.js';
 import { idParams } from './schemas.js';
 
 const runBody = {
@@ -45,26 +47,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunManager, stream
   app.get('/api/runs', async () => ({ runs: runs.list() }));
 
   app.post<{ Body: Partial<RunRequest> }>('/api/runs', { schema: { body: runBody } }, async (request, reply) => {
-    const body = request.body ?? {};
-    // a recipe preset brings its epochs, batch size, augmentation and schedule where the body gives none
-    const recipe = presetNamed(body.preset);
-    const optimizer = body.optimizer ?? 'adam';
-    const schedule = body.schedule ?? presetSchedule(body.preset, optimizer, body.lr !== undefined);
-    const augment = body.augment !== undefined ? body.augment : recipe?.augment;
-    const run = runs.start({
-      hidden: body.hidden ?? [128],
-      activation: body.activation ?? 'relu',
-      ...(body.layers !== undefined ? { layers: body.layers } : {}),
-      ...(body.preset !== undefined ? { preset: body.preset } : {}),
-      optimizer,
-      lr: body.lr ?? defaultLr(optimizer),
-      ...(schedule !== null ? { schedule } : {}),
-      epochs: body.epochs ?? recipe?.epochs ?? 3,
-      batchSize: body.batchSize ?? recipe?.batchSize ?? 64,
-      seed: body.seed ?? 0,
-      trainImages: body.trainImages,
-      ...(augment !== undefined ? { augment } : {}),
-    });
+    const run = runs.start(completeRunRequest(request.body ?? {}));
     return reply.status(201).header('location', `/api/runs/${run.id}`).send({ ...run, events: `/api/runs/${run.id}/events` });
   });
 

@@ -1,0 +1,92 @@
+/**
+ * What the page keeps in this browser (IndexedDB, database "digitlab"): runs trained here (their
+ * request and epochs so far, to offer a resume after a reload), each run's last checkpoint, and the
+ * models trained here (config and weights, listed beside the server's). The page and its training
+ * worker both open it.
+ */
+import type { CheckpointStore, EpochRecord, RunRequest } from '../../src/browser.js';
+import type { DataChoice, GalleryData } from './train-protocol.js';
+
+const DATABASE = 'digitlab';
+const STORES = ['runs', 'checkpoints', 'models'] as const;
+type StoreName = (typeof STORES)[number];
+
+export interface StoredRun {
+  id: string;
+  request: Partial<RunRequest>;
+  /** The data it trains on (IDX files the user chose are kept with it, so a resume can reread them). */
+  data: DataChoice;
+  epochs: EpochRecord[];
+  /** How many epochs the run asked for. */
+  planned: number;
+  status: 'running' | 'done' | 'stopped' | 'failed';
+  updated: number;
+}
+
+export interface StoredModel {
+  id: string;
+  config: Record<string, unknown>;
+  weights: Uint8Array;
+  created: number;
+  /** Its test-set mistakes, computed where it was trained. */
+  gallery?: GalleryData;
+}
+
+let opened: Promise<IDBDatabase> | null = null;
+
+function database(): Promise<IDBDatabase> {
+  opened ??= new Promise((resolve, reject) => {
+    const request = indexedDB.open(DATABASE, 1);
+    request.onupgradeneeded = () => {
+      for (const name of STORES) if (!request.result.objectStoreNames.contains(name)) request.result.createObjectStore(name);
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(new Error(`this browser's storage (IndexedDB) could not be opened: ${request.error?.message ?? 'refused'}`));
+  });
+  return opened;
+}
+
+function done<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error('an IndexedDB request failed'));
+  });
+}
+
+async function transaction<T>(store: StoreName, mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await database();
+  const tx = db.transaction(store, mode);
+  const result = done(work(tx.objectStore(store)));
+  // a write is kept only once its transaction completes
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error ?? new Error(`writing ${store} to IndexedDB failed`));
+    tx.onabort = () => reject(tx.error ?? new Error(`writing ${store} to IndexedDB was aborted (is the storage full?)`));
+  });
+  return result;
+}
+
+export const getRun = (id: string) => transaction<StoredRun | undefined>('runs', 'readonly', (s) => s.get(id));
+export const putRun = (run: StoredRun) => transaction('runs', 'readwrite', (s) => s.put(run, run.id));
+export const deleteRun = async (id: string) => {
+  await transaction('runs', 'readwrite', (s) => s.delete(id));
+  await transaction('checkpoints', 'readwrite', (s) => s.delete(id));
+};
+export const listRuns = () => transaction<StoredRun[]>('runs', 'readonly', (s) => s.getAll());
+export const getModel = (id: string) => transaction<StoredModel | undefined>('models', 'readonly', (s) => s.get(id));
+export const putModel = (model: StoredModel) => transaction('models', 'readwrite', (s) => s.put(model, model.id));
+export const listModels = () => transaction<StoredModel[]>('models', 'readonly', (s) => s.getAll());
+
+/** A run's checkpoint in IndexedDB: one record, replaced in one transaction, so a reload mid-write keeps the last whole one. */
+export function checkpointStore(id: string): CheckpointStore {
+  return {
+    name: `this browser's checkpoint of ${id}`,
+    async read() {
+      const bytes = await transaction<Uint8Array | undefined>('checkpoints', 'readonly', (s) => s.get(id));
+      return bytes ?? null;
+    },
+    async write(bytes) {
+      await transaction('checkpoints', 'readwrite', (s) => s.put(bytes, id));
+    },
+  };
+}
