@@ -4,6 +4,7 @@ import { exportCommand, importCommand } from './exchange.js';
 import { evalCommand, predictCommand } from './use.js';
 import { presetsCommand, trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
+import { siteCommand } from './site.js';
 import { readCommand } from './read.js';
 import { studyCommand } from './study.js';
 import { UsageError } from './output.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(importCommand());
   program.addCommand(serveCommand());
+  program.addCommand(siteCommand());
   program.addCommand(studyCommand());
   // Every command's parse errors exit through `main`, not process.exit.
   const exitOverride = (cmd: Command) => {

@@ -51,7 +51,7 @@ export function serveCommand(): Command {
         if (chosen) {
           out.info(mostAccurateModelLine(chosen, opts.runs));
         } else {
-          out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data ?? 'mnist'} (128 hidden nodes, Adam, 2 epochs)…`);
+          out.info(`no trained model under ${opts.runs}/: training a quick one first on ${opts.data ?? 'mnist'} (128 hidden nodes, Adam with a one-cycle schedule, 2 epochs)…`);
           const trained = await trainDefaultModel(opts.runs, opts.data ?? 'mnist');
           modelDir = trained.dir;
           out.info(`model: ${modelDir} (test accuracy ${(trained.testAccuracy * 100).toFixed(2)}%)`);

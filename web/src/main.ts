@@ -6,6 +6,7 @@
  */
 import { decodeSafetensors, describeModel, evaluateDetailed, exportOnnx, mostConfidentlyWrong, modelSpecFromJson, preprocessDigit, PRESETS, readDigits, validateModelConfig, type EpochRecord } from '../../src/browser.js';
 import { adoptAccessToken } from './access.js';
+import { isolateThroughServiceWorker, isolationSettled } from './isolation.js';
 import { lineChart, scatterChart } from './charts.js';
 import { loadManifestData } from './browser-data.js';
 import { BrowserModel, DATA_URL, getJson, KERNELS_URL, STATIC_SITE } from './model.js';
@@ -15,6 +16,9 @@ import type { DataChoice, FromWorker, GalleryData, ToWorker } from './train-prot
 
 // before any request: the address `digitlab serve` prints may carry the access token
 adoptAccessToken();
+// a static site on a host that sends no isolation headers reloads once under its service worker
+if (STATIC_SITE && (await isolateThroughServiceWorker())) await new Promise(() => {});
+isolationSettled();
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -424,6 +428,7 @@ async function trainInTab(id: string, request: Record<string, unknown>, data: Da
           break;
         case 'stopped':
           shown.finish('stopped', `run ${id} stopped${message.checkpointEpoch ? `; its checkpoint after epoch ${message.checkpointEpoch} is kept in this browser, to resume` : ''}`);
+          void offerResume();
           resolve();
           break;
         case 'failed':

@@ -53,32 +53,38 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
   });
 }
 
-async function transaction<T>(store: StoreName, mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+/** Runs `work` in one transaction over `stores`; resolves with its last request's result once the transaction has completed. */
+async function transaction<T>(stores: StoreName | StoreName[], mode: IDBTransactionMode, work: (...stores: IDBObjectStore[]) => IDBRequest<T>): Promise<T> {
   const db = await database();
-  const tx = db.transaction(store, mode);
-  const result = done(work(tx.objectStore(store)));
+  const names = Array.isArray(stores) ? stores : [stores];
+  const tx = db.transaction(names, mode);
+  const result = done(work(...names.map((name) => tx.objectStore(name))));
   // a write is kept only once its transaction completes
   await new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error(`writing ${store} to IndexedDB failed`));
-    tx.onabort = () => reject(tx.error ?? new Error(`writing ${store} to IndexedDB was aborted (is the storage full?)`));
+    tx.onerror = () => reject(tx.error ?? new Error(`writing ${names.join(' and ')} to IndexedDB failed`));
+    tx.onabort = () => reject(tx.error ?? new Error(`writing ${names.join(' and ')} to IndexedDB was aborted (is the storage full?)`));
   });
   return result;
 }
 
 export const getRun = (id: string) => transaction<StoredRun | undefined>('runs', 'readonly', (s) => s.get(id));
 export const putRun = (run: StoredRun) => transaction('runs', 'readwrite', (s) => s.put(run, run.id));
-export const deleteRun = async (id: string) => {
-  await transaction('runs', 'readwrite', (s) => s.delete(id));
-  await transaction('checkpoints', 'readwrite', (s) => s.delete(id));
-};
+export const deleteRun = (id: string) => transaction(['runs', 'checkpoints'], 'readwrite', (runs, checkpoints) => {
+  runs.delete(id);
+  return checkpoints.delete(id);
+});
 export const listRuns = () => transaction<StoredRun[]>('runs', 'readonly', (s) => s.getAll());
 export const getModel = (id: string) => transaction<StoredModel | undefined>('models', 'readonly', (s) => s.get(id));
 export const putModel = (model: StoredModel) => transaction('models', 'readwrite', (s) => s.put(model, model.id));
 export const listModels = () => transaction<StoredModel[]>('models', 'readonly', (s) => s.getAll());
 
-/** A run's checkpoint in IndexedDB: one record, replaced in one transaction, so a reload mid-write keeps the last whole one. */
-export function checkpointStore(id: string): CheckpointStore {
+/**
+ * A run's checkpoint in IndexedDB. Each write replaces the checkpoint and the run's record (`record`
+ * gives it for the checkpoint's bytes) in one transaction: a reload at any moment finds the two in
+ * step, the last whole checkpoint beside the epochs it holds.
+ */
+export function checkpointStore(id: string, record: (bytes: Uint8Array) => StoredRun): CheckpointStore {
   return {
     name: `this browser's checkpoint of ${id}`,
     async read() {
@@ -86,7 +92,20 @@ export function checkpointStore(id: string): CheckpointStore {
       return bytes ?? null;
     },
     async write(bytes) {
-      await transaction('checkpoints', 'readwrite', (s) => s.put(bytes, id));
+      const run = record(bytes);
+      await transaction(['checkpoints', 'runs'], 'readwrite', (checkpoints, runs) => {
+        checkpoints.put(bytes, id);
+        return runs.put(run, id);
+      });
     },
   };
+}
+
+/** The epochs a checkpoint's metadata records (the run state train/checkpoint.ts writes), read from its header alone. */
+export function checkpointHistory(bytes: Uint8Array): EpochRecord[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { __metadata__?: { digitlab?: string } };
+  const state = (JSON.parse(header.__metadata__?.digitlab ?? '{}') as { state?: { history?: EpochRecord[] } }).state;
+  return state?.history ?? [];
 }

@@ -9,7 +9,7 @@ import {
   resultMetrics, runSettings, trainedModelConfig, TrainingAbortedError, TrainingRun, type DatasetSplits, type Kernels,
 } from '../../src/browser.js';
 import { loadIdxFiles, loadManifestData } from './browser-data.js';
-import { checkpointStore, getRun, putRun, type StoredRun } from './store.js';
+import { checkpointHistory, checkpointStore, getRun, putRun, type StoredRun } from './store.js';
 import type { DataChoice, FromWorker, GalleryData, ToWorker } from './train-protocol.js';
 
 const scope = globalThis as unknown as { postMessage(message: FromWorker, transfer?: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
@@ -58,12 +58,18 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
   const settings = runSettings(request, used.train);
   send({ type: 'status', text: 'loading the kernels…' });
   const k = await kernelsFor(message.kernels, message.threads);
-  const run = new TrainingRun({ kernels: k, data: used, settings, checkpointStore: checkpointStore(id), resume: message.resume, signal: controller.signal });
   const record: StoredRun = (message.resume ? await getRun(id) : undefined) ?? {
     id, request: message.request, data: message.data, epochs: [], planned: settings.epochs, status: 'running', updated: Date.now(),
   };
   record.status = 'running';
   await putRun(record);
+  // each checkpoint is written with the run's record of the epochs it holds, in one transaction
+  const store = checkpointStore(id, (bytes) => {
+    record.epochs = checkpointHistory(bytes);
+    record.updated = Date.now();
+    return { ...record };
+  });
+  const run = new TrainingRun({ kernels: k, data: used, settings, checkpointStore: store, resume: message.resume, signal: controller.signal });
   let resumedEpoch = 0;
   run.on('resumed', (e) => (resumedEpoch = e.epoch));
   let lastProgress = 0;
@@ -76,14 +82,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     lastProgress = now;
     send({ type: 'progress', epoch: e.epoch, batch: e.batch, batches: e.batches, loss: e.loss, samplesPerSecond: (e.samples * 1000) / Math.max(1, now - epochStarted) });
   });
-  run.on('epochEnd', (e) => {
-    record.epochs.push(e);
-    send({ type: 'epoch', record: e });
-  });
-  run.on('checkpoint', () => {
-    record.updated = Date.now();
-    void putRun({ ...record });
-  });
+  run.on('epochEnd', (e) => send({ type: 'epoch', record: e }));
   const started = { network: describeModel(run.model.spec), params: run.model.parameterCount, trainImages: used.train.count, epochs: settings.epochs, threads: k.threads, kernels: k.name };
   // the resumed epoch is known once run() has read the checkpoint: announce after the first event of the run
   let announced = false;
@@ -91,7 +90,6 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     if (announced) return;
     announced = true;
     send({ type: 'start', ...started, resumedEpoch, history: record.epochs.slice(0, resumedEpoch) });
-    record.epochs = record.epochs.slice(0, resumedEpoch);
   };
   run.on('epochStart', announce);
   try {
