@@ -334,11 +334,14 @@ function formRequest(form: FormData): Record<string, unknown> {
 $('train-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const body = formRequest(new FormData(event.target as HTMLFormElement));
+  // until the run view takes over (reading chosen files takes a moment), the last run's state is gone
+  document.body.dataset.train = 'starting';
   if (where.value === 'browser') {
     try {
       await trainInTab(`run-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`, body, await chosenData(), false);
     } catch (error) {
       $('train-progress').textContent = (error as Error).message;
+      document.body.dataset.train = 'failed';
     }
     return;
   }
@@ -347,6 +350,7 @@ $('train-form').addEventListener('submit', async (event) => {
     followServerRun(run.id, run.events);
   } catch (error) {
     $('train-progress').textContent = (error as Error).message;
+    document.body.dataset.train = 'failed';
   }
 });
 
