@@ -42,7 +42,7 @@ describe('the static site on a plain static server', () => {
     assert.equal(response.headers.get('cross-origin-opener-policy'), null, 'the server itself sends no isolation headers');
     await browser.page.goto(`${url}/#draw`);
     await browser.page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-    assert.equal(await browser.page.evaluate(() => globalThis.crossOriginIsolated), true);
+    assert.equal(await browser.page.evaluate(() => (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated), true);
   });
 
   it('reads a drawn digit with the bundled default model', async () => {
