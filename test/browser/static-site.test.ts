@@ -17,7 +17,6 @@ let server: ChildProcess;
 let url: string;
 let browser: BrowserSession;
 const requests: string[] = [];
-const responses: Array<{ path: string; headers: Record<string, string> }> = [];
 
 before(async () => {
   assert.ok(existsSync(join(SITE, 'index.html')), `${SITE} is missing: run \`npm run build\` first`);
