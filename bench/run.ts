@@ -1,6 +1,7 @@
 // The benchmark suite: training and inference samples/s, time to 98% test accuracy, GEMM GFLOPS per
-// shape and thread count, peak RSS of `digitlab train --hidden 800`, and the thread/sparse equivalence
-// of the loss curve. Writes bench/results/latest.json and latest.md.
+// shape and thread count, peak RSS of `digitlab train --hidden 800`, the thread/sparse equivalence
+// of the loss curve, a study on PostgreSQL under load (bench/study-claims.ts) and training in a browser
+// tab beside Node (bench/browser.ts). Writes bench/results/latest.json and latest.md.
 //
 //   npm run bench                 digitlab alone; asserts what it can measure alone
 //   npm run bench -- --compare    also runs bench/pytorch_mlp.py and bench/tfjs_mlp.mjs in this run and
@@ -433,13 +434,25 @@ checks.push({
     : (studyLoad.failures ?? []).join('; '),
 });
 
+// Training in a browser tab (headless Chromium) beside Node, and TensorFlow.js in the same browser.
+log('training in the browser (bench/browser.ts)');
+const browserRun = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'browser.ts'), '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+type BrowserBench = { rows?: { config: string; threads: number; node: number; tab: number; ratio: number }[]; checks?: { name: string; pass: boolean; detail: string }[] };
+let browserBench: BrowserBench = {};
+try {
+  browserBench = JSON.parse(browserRun.stdout.trim().split('\n').pop() ?? '') as BrowserBench;
+} catch {
+  checks.push({ name: 'training in the browser tab', pass: false, detail: `bench/browser.ts printed no figures (exit ${browserRun.status}); is chromium installed (apt-get install -y chromium)?` });
+}
+for (const c of browserBench.checks ?? []) checks.push(c);
+
 const results = {
   started, load_average: load, cores: cpus().length, node: process.version,
   rounds, gemm, training, inference, digitlab_rounds: digitlabRounds, pytorch_rounds: pytorchRounds,
   time_to_accuracy: { runs: timeToAccuracy, median_seconds: digitlabTime },
   cnn_inference: cnnInference, cnn_time_to_accuracy: { runs: cnnTimes, median_seconds: digitlabCnnTime },
   peak_rss_mb: rssMb, equivalence: { threads: threadDifference, sparse: sparseDifference }, augmentation,
-  study_load: studyLoad, pytorch, tfjs, ratios, checks,
+  study_load: studyLoad, browser: browserBench, pytorch, tfjs, ratios, checks,
 };
 
 // Markdown
@@ -486,6 +499,10 @@ if (studyLoad.claims && studyLoad.workers) {
   md.push('', '| a study on PostgreSQL under load | processes | trials | per second | notes |', '|---|---|---|---|---|');
   md.push(`| claim, epoch, 64 KiB checkpoint, finish | ${c.processes} | ${c.trials} | ${c.claims_per_second.toFixed(0)} claims | claim latency median ${c.latency_ms.median.toFixed(1)} ms, p99 ${c.latency_ms.p99.toFixed(1)} ms; ${c.peak_connections} connections at most |`);
   md.push(`| \`study worker\` on tiny trials | ${w.workers} | ${w.trials} | ${w.trials_per_second.toFixed(1)} trials | ${w.peak_connections} connections at most |`);
+}
+if (browserBench.rows) {
+  md.push('', '| training in the browser tab (bench/browser.ts) | threads | Node samples/s | tab samples/s | tab / Node |', '|---|---|---|---|---|');
+  for (const r of browserBench.rows) md.push(`| ${r.config} | ${r.threads} | ${r.node.toFixed(0)} | ${r.tab.toFixed(0)} | ${r.ratio.toFixed(2)}× |`);
 }
 md.push('', '| check | result | |', '|---|---|---|');
 for (const c of checks) md.push(`| ${c.name} | ${c.detail} | ${c.pass ? 'pass' : 'FAIL'} |`);
