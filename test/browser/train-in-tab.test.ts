@@ -170,6 +170,7 @@ describe('training in the browser tab', () => {
     const offer = await textOf('#train-resume-text');
     const kept = Number(/stopped after epoch (\d) of 3/.exec(offer)?.[1]);
     assert.ok(kept >= 1 && kept < 3, offer);
+    const beforeResume = requests.length;
     await page.click('#train-resume-yes');
     let resumedLine = '';
     await waitUntil(async () => {
@@ -184,6 +185,8 @@ describe('training in the browser tab', () => {
     assert.ok(resumedLine === '' || new RegExp(`resumed after epoch ${kept}`).test(resumedLine), resumedLine);
     assert.equal(await page.isHidden('#train-resume'), true);
     assert.ok(accuracyIn(await textOf('#train-progress')) > 0.95);
+    // the data came from this browser's cache: the server was asked for its manifest only
+    assert.deepEqual(requests.slice(beforeResume).filter((r) => r.startsWith('GET /api/data/')), ['GET /api/data/']);
   });
 
   it('stops on Stop, keeping what it trained for a resume', async () => {
@@ -203,14 +206,26 @@ describe('training in the browser tab', () => {
     assert.equal(await page.isHidden('#train-resume'), true, 'a discarded run is not offered again');
   });
 
-  it('trains on IDX files the user chooses', async () => {
+  it('trains on IDX files the user drops on the page', async () => {
     const { page } = browser;
     const small = join(dir, 'idx');
     writeSmallIdx(small, 6000, 1000, { gzip: true });
     await openPage('train');
-    await page.selectOption('#train-where', 'browser');
-    await page.selectOption('#train-data', 'files');
-    await page.setInputFiles('#train-files', readdirSync(small).map((name) => join(small, name)));
+    const files = readdirSync(small).map((name) => ({ name, bytes: [...readFileSync(join(small, name))] }));
+    // a drop as the browser delivers one: a DataTransfer of File objects (built in the page)
+    const transfer = await page.evaluateHandle((list) => {
+      const scope = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(file: unknown): void } };
+        File: new (parts: Uint8Array[], name: string) => unknown;
+      };
+      const data = new scope.DataTransfer();
+      for (const file of list) data.items.add(new scope.File([new Uint8Array(file.bytes)], file.name));
+      return data;
+    }, files);
+    await page.dispatchEvent('#train-form', 'drop', { dataTransfer: transfer });
+    assert.equal(await page.inputValue('#train-where'), 'browser');
+    assert.equal(await page.inputValue('#train-data'), 'files');
+    assert.match(await textOf('#train-progress'), /^data: .*train-images-idx3-ubyte\.gz/);
     await startInTab({ hidden: '64', epochs: 2, schedule: 'onecycle:0.01' });
     const text = await waitForEnd(120_000);
     assert.equal(await trainState(), 'done', text);
@@ -222,6 +237,27 @@ describe('training in the browser tab', () => {
     await page.click('#train-start');
     const refused = await waitForEnd(30_000);
     assert.match(refused, /the chosen files lack the test labels: choose all four files of the set/);
+  });
+
+  it('trains with any optimizer, schedule and distortion the form offers', async () => {
+    const { page } = browser;
+    await openPage('train');
+    await page.selectOption('select[name=optimizer]', 'sgd');
+    await page.fill('input[name=lr]', '0.05');
+    await page.selectOption('#train-augment', 'affine,elastic');
+    await page.selectOption('#train-network', 'layers');
+    await page.fill('#train-layers', 'conv 4 5x5, relu, maxpool 2, linear 32, relu');
+    await startInTab({ epochs: 2, schedule: 'cosine', trainImages: 3000, batchSize: 50 });
+    const text = await waitForEnd(120_000);
+    assert.equal(await trainState(), 'done', text);
+    assert.ok(accuracyIn(text) > 0.6, text);
+    const id = await page.inputValue('#model-select');
+    const config = validateModelConfig(JSON.parse((await download('#download-config')).toString('utf8')), 'config.json');
+    assert.match(id, /^tab:/);
+    assert.equal(config.training?.optimizer, 'sgd');
+    assert.equal((config.training?.schedule as { type?: string } | null)?.type, 'cosine');
+    assert.match(await textOf('#model-select'), /conv 4 5x5, relu, maxpool 2, linear 32, relu/);
+    assert.ok(config.training?.augment && typeof config.training.augment === 'object' && 'affine' in config.training.augment && 'elastic' in config.training.augment);
   });
 
   it('trains LeNet-5 for one epoch to ≥ 97%', async () => {

@@ -311,6 +311,21 @@ const showWhere = () => {
 where.addEventListener('change', showWhere);
 dataChoice.addEventListener('change', showWhere);
 showWhere();
+// IDX files dropped anywhere on the Train page are the data of the next run in this browser
+const trainPage = $('page-train');
+trainPage.addEventListener('dragover', (event) => {
+  if (event.dataTransfer?.types.includes('Files')) event.preventDefault();
+});
+trainPage.addEventListener('drop', (event) => {
+  const files = event.dataTransfer?.files;
+  if (!files || files.length === 0) return;
+  event.preventDefault();
+  $<HTMLInputElement>('train-files').files = files;
+  if (!STATIC_SITE || where.value !== 'browser') where.value = 'browser';
+  dataChoice.value = 'files';
+  showWhere();
+  $('train-progress').textContent = `data: ${[...files].map((f) => f.name).join(', ')}`;
+});
 
 /** The form as a run request (the body of POST /api/runs). */
 function formRequest(form: FormData): Record<string, unknown> {
