@@ -6,7 +6,7 @@
  */
 import {
   completeRunRequest, describeModel, encodeSafetensors, evaluateDetailed, loadBrowserKernels, modelConfigToJson, mostConfidentlyWrong,
-  resultMetrics, runSettings, trainedModelConfig, TrainingAbortedError, TrainingRun, type DatasetSplits, type Kernels,
+  resultMetrics, runSettings, sliceDataset, trainedModelConfig, TrainingAbortedError, TrainingRun, type DatasetSplits, type Kernels, type TrainSettings,
 } from '../../src/browser.js';
 import { loadIdxFiles, loadManifestData } from './browser-data.js';
 import { checkpointHistory, checkpointStore, getRun, putRun, type StoredRun } from './store.js';
@@ -16,7 +16,6 @@ const scope = globalThis as unknown as { postMessage(message: FromWorker, transf
 const send = (message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
 
 let controller: AbortController | null = null;
-let kernels: { url: string; threads: number; kernels: Promise<Kernels> } | null = null;
 const loaded = new Map<string, Promise<DatasetSplits>>();
 
 function dataOf(choice: DataChoice): Promise<DatasetSplits> {
@@ -30,11 +29,6 @@ function dataOf(choice: DataChoice): Promise<DatasetSplits> {
   return found;
 }
 
-function kernelsFor(url: string, threads: number): Promise<Kernels> {
-  if (kernels?.url !== url || kernels.threads !== threads) kernels = { url, threads, kernels: loadBrowserKernels(url, { threads }) };
-  return kernels.kernels;
-}
-
 function galleryOf(run: TrainingRun, data: DatasetSplits): GalleryData {
   const test = data.test;
   const evaluation = evaluateDetailed(run.model, test);
@@ -45,19 +39,27 @@ function galleryOf(run: TrainingRun, data: DatasetSplits): GalleryData {
   return { data: data.source, accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, inputShape: [test.height, test.width], wrong };
 }
 
-async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
-  controller = new AbortController();
-  const { id } = message;
+async function start(message: Extract<ToWorker, { type: 'start' }>, signal: AbortSignal): Promise<void> {
   const request = completeRunRequest(message.request);
   send({ type: 'status', text: 'loading the data…' });
   const data = await dataOf(message.data);
   const limit = request.trainImages;
-  const used: DatasetSplits = limit && limit < data.train.count
-    ? { ...data, train: { ...data.train, images: data.train.images.subarray(0, limit * data.train.height * data.train.width), labels: data.train.labels.subarray(0, limit), count: limit } }
-    : data;
+  const used: DatasetSplits = limit && limit < data.train.count ? { ...data, train: sliceDataset(data.train, 0, limit) } : data;
   const settings = runSettings(request, used.train);
   send({ type: 'status', text: 'loading the kernels…' });
-  const k = await kernelsFor(message.kernels, message.threads);
+  // kernels of its own for each run (their memory only grows), closed with it, as the server does
+  const k = await loadBrowserKernels(message.kernels, { threads: message.threads });
+  try {
+    await train(message, used, settings, k, signal);
+  } finally {
+    await k.close();
+  }
+}
+
+async function train(
+  message: Extract<ToWorker, { type: 'start' }>, used: DatasetSplits, settings: TrainSettings, k: Kernels, signal: AbortSignal,
+): Promise<void> {
+  const { id } = message;
   const record: StoredRun = (message.resume ? await getRun(id) : undefined) ?? {
     id, request: message.request, data: message.data, epochs: [], planned: settings.epochs, status: 'running', updated: Date.now(),
   };
@@ -69,7 +71,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     record.updated = Date.now();
     return { ...record };
   });
-  const run = new TrainingRun({ kernels: k, data: used, settings, checkpointStore: store, resume: message.resume, signal: controller.signal });
+  const run = new TrainingRun({ kernels: k, data: used, settings, checkpointStore: store, resume: message.resume, signal });
   let resumedEpoch = 0;
   run.on('resumed', (e) => (resumedEpoch = e.epoch));
   let lastProgress = 0;
@@ -115,8 +117,6 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       return;
     }
     throw error;
-  } finally {
-    controller = null;
   }
 }
 
@@ -130,8 +130,8 @@ scope.onmessage = (event) => {
     send({ type: 'failed', message: 'a training is already running in this tab: stop it first' });
     return;
   }
-  start(message).catch((error: Error) => {
-    controller = null;
-    send({ type: 'failed', message: error.message });
-  });
+  controller = new AbortController();
+  start(message, controller.signal)
+    .catch((error: Error) => send({ type: 'failed', message: error.message }))
+    .finally(() => (controller = null));
 };
