@@ -4,11 +4,12 @@
  * the server, fed by server-sent events, or one in this browser, in a worker), the study explorer and
  * the gallery of mistakes. Built as a static site (`digitlab site`), it needs no server at all.
  */
-import { decodeSafetensors, describeModel, evaluateDetailed, exportOnnx, mostConfidentlyWrong, modelSpecFromJson, preprocessDigit, PRESETS, readDigits, validateModelConfig, type EpochRecord } from '../../src/browser.js';
+import { decodeSafetensors, describeModel, exportOnnx, modelSpecFromJson, preprocessDigit, PRESETS, readDigits, validateModelConfig, type EpochRecord } from '../../src/browser.js';
 import { adoptAccessToken } from './access.js';
 import { isolateThroughServiceWorker, isolationSettled } from './isolation.js';
 import { lineChart, scatterChart } from './charts.js';
 import { loadManifestData } from './browser-data.js';
+import { computeGallery } from './gallery.js';
 import { BrowserModel, DATA_URL, getJson, KERNELS_URL, STATIC_SITE } from './model.js';
 import { DrawingPad, showInput } from './pad.js';
 import { deleteRun, getModel, listModels, listRuns, putModel, type StoredModel, type StoredRun } from './store.js';
@@ -645,14 +646,7 @@ async function galleryOf(shown: BrowserModel): Promise<Gallery> {
     if (kept) return kept;
   }
   if (!STATIC_SITE && !shown.id.startsWith(TAB_PREFIX)) return (await getJson(`/api/models/${encodeURIComponent(shown.id)}/gallery`)) as Gallery;
-  const data = await loadManifestData(DATA_URL, status);
-  const test = data.test;
-  const evaluation = evaluateDetailed(shown.model, test);
-  const wrong = mostConfidentlyWrong(evaluation, test, 48).map((w) => ({
-    index: w.index, label: w.label, predicted: w.predicted, confidence: w.confidence,
-    pixels: btoa(String.fromCharCode(...Uint8Array.from(w.image, (v) => Math.round(v * 255)))),
-  }));
-  return { data: data.source, accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, inputShape: [test.height, test.width], wrong };
+  return computeGallery(shown.model, await loadManifestData(DATA_URL, status));
 }
 
 async function showGallery(): Promise<void> {

@@ -5,12 +5,13 @@
  * the messages of train-protocol.ts.
  */
 import {
-  completeRunRequest, describeModel, encodeSafetensors, evaluateDetailed, loadBrowserKernels, modelConfigToJson, mostConfidentlyWrong,
+  completeRunRequest, describeModel, encodeSafetensors, loadBrowserKernels, modelConfigToJson,
   resultMetrics, runSettings, sliceDataset, trainedModelConfig, TrainingAbortedError, TrainingRun, type DatasetSplits, type Kernels, type TrainSettings,
 } from '../../src/browser.js';
 import { loadIdxFiles, loadManifestData } from './browser-data.js';
+import { computeGallery } from './gallery.js';
 import { checkpointHistory, checkpointStore, getRun, putRun, type StoredRun } from './store.js';
-import type { DataChoice, FromWorker, GalleryData, ToWorker } from './train-protocol.js';
+import type { DataChoice, FromWorker, ToWorker } from './train-protocol.js';
 
 const scope = globalThis as unknown as { postMessage(message: FromWorker, transfer?: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
 const send = (message: FromWorker, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
@@ -27,16 +28,6 @@ function dataOf(choice: DataChoice): Promise<DatasetSplits> {
     loaded.set(choice.url, found);
   }
   return found;
-}
-
-function galleryOf(run: TrainingRun, data: DatasetSplits): GalleryData {
-  const test = data.test;
-  const evaluation = evaluateDetailed(run.model, test);
-  const wrong = mostConfidentlyWrong(evaluation, test, 48).map((w) => ({
-    index: w.index, label: w.label, predicted: w.predicted, confidence: w.confidence,
-    pixels: btoa(String.fromCharCode(...Uint8Array.from(w.image, (v) => Math.round(v * 255)))),
-  }));
-  return { data: data.source, accuracy: evaluation.accuracy, count: evaluation.count, confusion: evaluation.confusion, inputShape: [test.height, test.width], wrong };
 }
 
 async function start(message: Extract<ToWorker, { type: 'start' }>, signal: AbortSignal): Promise<void> {
@@ -107,7 +98,7 @@ async function train(
     await putRun(record);
     send({
       type: 'done', config, weights: weights.buffer as ArrayBuffer, testAccuracy: result.test.accuracy, testLoss: result.test.loss, seconds: result.seconds,
-      samplesPerSecond: seconds > 0 ? (used.train.count * own.length) / seconds : 0, gallery: galleryOf(run, used),
+      samplesPerSecond: seconds > 0 ? (used.train.count * own.length) / seconds : 0, gallery: computeGallery(run.model, used),
     }, [weights.buffer as ArrayBuffer]);
   } catch (error) {
     if (error instanceof TrainingAbortedError) {
