@@ -322,7 +322,7 @@ trainPage.addEventListener('drop', (event) => {
   if (!files || files.length === 0) return;
   event.preventDefault();
   $<HTMLInputElement>('train-files').files = files;
-  if (!STATIC_SITE || where.value !== 'browser') where.value = 'browser';
+  where.value = 'browser';
   dataChoice.value = 'files';
   showWhere();
   $('train-progress').textContent = `data: ${[...files].map((f) => f.name).join(', ')}`;

@@ -37,7 +37,7 @@ export interface GalleryData {
 
 export type FromWorker =
   | { type: 'status'; text: string }
-  | { type: 'start'; network: string; params: number; trainImages: number; epochs: number; threads: number; kernels: string; resumedEpoch: number; history: EpochRecord[] }
+  | { type: 'start'; network: string; params: number; trainImages: number; epochs: number; threads: number; kernels: string; resumedEpoch: number }
   | { type: 'progress'; epoch: number; batch: number; batches: number; loss: number; samplesPerSecond: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'done'; config: Record<string, unknown>; weights: ArrayBuffer; testAccuracy: number; testLoss: number; seconds: number; samplesPerSecond: number; gallery: GalleryData }

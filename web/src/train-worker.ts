@@ -82,7 +82,7 @@ async function train(
   const announce = () => {
     if (announced) return;
     announced = true;
-    send({ type: 'start', ...started, resumedEpoch, history: record.epochs.slice(0, resumedEpoch) });
+    send({ type: 'start', ...started, resumedEpoch });
   };
   run.on('epochStart', announce);
   try {
