@@ -31,6 +31,8 @@ import {
 
 export const STUDY_DATABASE = 'study.sqlite';
 const SCHEMA_VERSION = 1;
+/** How long a process waits for another one holding the write lock (a claim, a rung verdict). */
+const BUSY_TIMEOUT_MS = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -121,6 +123,44 @@ function trialOf(row: Record<string, unknown>): TrialRow {
   };
 }
 
+/**
+ * Runs `step` again while SQLite answers "busy" without waiting, as it does when two processes open a
+ * new study at one moment (one switching the file to WAL, the other making the tables: waiting could
+ * not end, so one of them is told at once), for as long as the busy timeout would have waited.
+ */
+function whileBusy(step: () => void): void {
+  const until = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      step();
+      return;
+    } catch (error) {
+      if (!String((error as { code?: string }).code).startsWith('SQLITE_BUSY') || Date.now() > until) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+/** Creates the tables, adds the columns of later versions to an older study, and checks the version. */
+function migrate(db: Database.Database, path: string): void {
+  db.exec(SCHEMA);
+  const columns = db.prepare('PRAGMA table_info(trials)').all() as Array<{ name: string }>;
+  const add = (name: string, type: string) => {
+    if (!columns.some((column) => column.name === name)) db.exec(`ALTER TABLE trials ADD COLUMN ${name} ${type}`);
+  };
+  // a study started before network designs existed, before augmentation did, and before several
+  // processes could share one (who trains a trial, and until when it is theirs)
+  add('network', 'TEXT');
+  add('augment', 'TEXT');
+  add('owner', 'TEXT');
+  add('lease_until', 'REAL');
+  const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
+  if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+  else if (Number(version.value) !== SCHEMA_VERSION) {
+    throw new StudyStorageError(`${path} has storage version ${version.value}; this digitlab reads version ${SCHEMA_VERSION}`);
+  }
+}
+
 export class SqliteStudyStorage implements StudyStorage {
   readonly kind = 'sqlite';
   readonly keepsCheckpoints = false;
@@ -140,24 +180,20 @@ export class SqliteStudyStorage implements StudyStorage {
     }
     const db = new Database(path, { readonly: Boolean(options.readonly), fileMustExist: !options.create });
     // Another process may hold the write lock for a moment (a claim, a rung verdict): wait for it.
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
-      // A study started before network designs existed: the same table without the network column.
-      const columns = db.prepare('PRAGMA table_info(trials)').all() as Array<{ name: string }>;
-      if (!columns.some((column) => column.name === 'network')) db.exec('ALTER TABLE trials ADD COLUMN network TEXT');
-      // … or before augmentation did
-      if (!columns.some((column) => column.name === 'augment')) db.exec('ALTER TABLE trials ADD COLUMN augment TEXT');
-      // … or before several processes could share one: who trains a trial, and until when it is theirs
-      if (!columns.some((column) => column.name === 'owner')) db.exec('ALTER TABLE trials ADD COLUMN owner TEXT');
-      if (!columns.some((column) => column.name === 'lease_until')) db.exec('ALTER TABLE trials ADD COLUMN lease_until REAL');
-      const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
-      if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-      else if (Number(version.value) !== SCHEMA_VERSION) {
+      try {
+        whileBusy(() => {
+          // WAL lets readers go on while a trial is written
+          db.pragma('journal_mode = WAL');
+          db.pragma('synchronous = NORMAL');
+          // Two processes starting one study open it at the same moment: the schema, its additions and
+          // the version check are made under the write lock, so each is made once and the other sees it.
+          db.transaction(() => migrate(db, path)).immediate();
+        });
+      } catch (error) {
         db.close();
-        throw new StudyStorageError(`${path} has storage version ${version.value}; this digitlab reads version ${SCHEMA_VERSION}`);
+        throw error;
       }
     }
     return new SqliteStudyStorage(dir, db);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { markdownReport, trialTable } from '../../src/study/report.js';
 import { openStudy } from '../../src/study/results.js';
@@ -88,6 +89,49 @@ describe('claims on trials', () => {
       await checkClaims(store, spec, text);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('study databases opened by several processes at once', () => {
+  it('makes the tables once, whoever opens first, and none of them is told the database is locked', async () => {
+    const rounds = 40;
+    const threads = 4;
+    const folders = Array.from({ length: rounds }, (_, round) => join(dir, `race-${round}`));
+    const go = new SharedArrayBuffer(4);
+    const flag = new Int32Array(go);
+    const script = new URL('./open-race.ts', import.meta.url).href;
+    const source = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+      `.then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); })`;
+    const workers = Array.from({ length: threads }, () => new Worker(source, { eval: true, workerData: { go, folders } }));
+    try {
+      const ready = new Array(threads).fill(-1);
+      const results = workers.map((worker, w) => new Promise<string[]>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (message: { ready?: number; outcomes?: string[] }) => {
+          if (message.outcomes) return resolve(message.outcomes);
+          ready[w] = message.ready!;
+          // every thread waits at this round: let them all open its folder together
+          if (ready.every((r) => r === message.ready)) {
+            Atomics.store(flag, 0, message.ready! + 1);
+            Atomics.notify(flag, 0);
+          }
+        });
+      }));
+      const outcomes = (await Promise.all(results)).flat();
+      assert.deepEqual(outcomes.filter((outcome) => outcome !== 'ok'), []);
+      assert.equal(outcomes.length, rounds * threads);
+      for (const folder of folders) {
+        const db = new Database(join(folder, STUDY_DATABASE), { readonly: true });
+        try {
+          assert.deepEqual(db.prepare('SELECT key, value FROM meta').all(), [{ key: 'schema_version', value: '1' }]);
+          assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        } finally {
+          db.close();
+        }
+      }
+    } finally {
+      await Promise.all(workers.map((worker) => worker.terminate()));
     }
   });
 });
